@@ -1,0 +1,68 @@
+"""One small tree of errors: what the user caused, what may pass, and what we log."""
+
+from __future__ import annotations
+
+
+class GifBotError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class UserFacingError(GifBotError):
+    """A permanent problem with the user's input; `text_key` names the reply in app.texts.
+
+    Jobs raising it are not retried: sending the same file again cannot succeed.
+    """
+
+    text_key = "error_generic"
+
+    def __init__(self, detail: str = "", **params: object) -> None:
+        super().__init__(detail or self.text_key)
+        self.detail = detail  # for logs only, never shown to users
+        self.params = params  # placeholders for the text, e.g. limit_mb
+
+
+class NotAVideo(UserFacingError):
+    """The file is not a video container with a video stream (or is disguised)."""
+
+    text_key = "error_not_video"
+
+
+class BrokenVideo(UserFacingError):
+    """The file claims to be a video but cannot be decoded (truncated, corrupt, empty)."""
+
+    text_key = "error_broken"
+
+
+class TooBig(UserFacingError):
+    """The input is larger than MAX_INPUT_MB."""
+
+    text_key = "error_too_big"
+
+
+class TooLarge(UserFacingError):
+    """The picture has more pixels than the cap allows."""
+
+    text_key = "error_too_large"
+
+
+class ConversionTimeout(UserFacingError):
+    """ffmpeg ran past its wall-clock limit on this input."""
+
+    text_key = "error_timeout"
+
+
+class TransientError(GifBotError):
+    """A failure that may pass on its own (network, Telegram 5xx, Redis); retry it."""
+
+
+class TelegramRetryAfter(TransientError):
+    """Telegram answered 429; wait `retry_after` seconds before the next call."""
+
+    def __init__(self, retry_after: float, method: str = "") -> None:
+        super().__init__(f"429 on {method}, retry after {retry_after}s")
+        self.retry_after = retry_after
+        self.method = method
+
+
+class ChatUnreachable(GifBotError):
+    """Telegram answered 403: the user blocked the bot or left; never retried."""
