@@ -1,0 +1,172 @@
+"""The one reader of the environment: every setting, typed, checked once at start."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
+ENV_FILE_NAME = ".env"
+
+
+class SettingsError(SystemExit):
+    """Raised at start with one message that names every bad or missing setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"Configuration problem(s):\n{lines}\nSet them in the environment or in .env.")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be zero or more")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(tuple(f"{s}://" for s in schemes)):
+            raise ValueError(f"must start with {' or '.join(s + '://' for s in schemes)}")
+        return raw.rstrip("/")
+
+    return parse
+
+
+def _token(raw: str) -> str:
+    if not TOKEN_PATTERN.match(raw):
+        raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
+    return raw
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError("must be a port number 1-65535")
+    return value
+
+
+def _bot_mode(raw: str) -> str:
+    if raw not in ("polling", "webhook"):
+        raise ValueError("must be polling or webhook")
+    return raw
+
+
+def _setting(default: Any, env: str, parse: Callable[[str], Any] = str, *, secret: bool = False) -> Any:
+    return field(default=default, repr=not secret, metadata={"env": env, "parse": parse, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the bot, the workers and the admin panel; see README's settings table."""
+
+    telegram_bot_token: str = _setting("", "TELEGRAM_BOT_TOKEN", _token, secret=True)
+    telegram_api_url: str = _setting(DEFAULT_API_URL, "TELEGRAM_API_URL", _url(("http", "https")))
+    redis_url: str = _setting(DEFAULT_REDIS_URL, "REDIS_URL", _url(("redis", "rediss", "unix")), secret=True)
+    retry_max: int = _setting(3, "RETRY_MAX", _non_negative_int)
+    retry_interval: int = _setting(60, "RETRY_INTERVAL", _non_negative_int)
+    workers: int = _setting(2, "WORKERS", _positive_int)
+    admin_username: str = _setting("admin", "ADMIN_USERNAME")
+    admin_password: str = _setting("", "ADMIN_PASSWORD", secret=True)
+    admin_host: str = _setting("127.0.0.1", "ADMIN_HOST")
+    admin_port: int = _setting(5000, "ADMIN_PORT", _port)
+    max_input_mb: int = _setting(20, "MAX_INPUT_MB", _positive_int)
+    max_output_mb: int = _setting(50, "MAX_OUTPUT_MB", _positive_int)
+    max_seconds: float = _setting(15.0, "MAX_SECONDS", _positive_float)
+    gif_width: int = _setting(480, "GIF_WIDTH", _positive_int)
+    gif_fps: int = _setting(12, "GIF_FPS", _positive_int)
+    job_timeout: int = _setting(300, "JOB_TIMEOUT", _positive_int)
+    convert_timeout: int = _setting(240, "CONVERT_TIMEOUT", _positive_int)
+    max_pixels: int = _setting(3840 * 2160, "MAX_PIXELS", _positive_int)
+    tmp_dir: str = _setting("", "GIFBOT_TMP_DIR")
+    queue_name: str = _setting("gifs", "QUEUE_NAME")
+    bot_mode: str = _setting("polling", "BOT_MODE", _bot_mode)
+    log_level: str = _setting("INFO", "LOG_LEVEL")
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        require: tuple[str, ...] = (),
+        env_file: Path | None = None,
+    ) -> Settings:
+        """Read every setting from `environ` (default os.environ, over an optional .env).
+
+        `require` names settings (by env name) this process cannot run without. Raises
+        SettingsError naming every problem at once.
+        """
+        source = dict(read_env_file(env_file or Path.cwd() / ENV_FILE_NAME))
+        source.update(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for f in fields(cls):
+            name, parse = f.metadata["env"], f.metadata.get("parse", str)
+            raw = source.get(name, "").strip()
+            if not raw:
+                if name in require:
+                    problems.append(f"{name} is required but not set")
+                continue
+            try:
+                values[f.name] = parse(raw)
+            except ValueError as exc:
+                shown = "(hidden)" if f.metadata.get("secret") else repr(raw[:40])
+                reason = "is not a number" if "invalid literal" in str(exc) else str(exc)
+                problems.append(f"{name}={shown} {reason}")
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
+
+    @property
+    def tmp_root(self) -> Path:
+        """Directory under which every job makes its own temp dir."""
+        return Path(self.tmp_dir) if self.tmp_dir else Path(tempfile.gettempdir()) / "gifbot"
+
+    @property
+    def max_input_bytes(self) -> int:
+        return self.max_input_mb * 1024 * 1024
+
+    @property
+    def max_output_bytes(self) -> int:
+        return self.max_output_mb * 1024 * 1024
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a dotenv file of KEY=VALUE lines (comments, blanks, quotes); missing file is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return {}
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        result[key.strip()] = value
+    return result
