@@ -104,6 +104,7 @@ class Settings:
     queue_name: str = _setting("gifs", "QUEUE_NAME")
     bot_mode: str = _setting("polling", "BOT_MODE", _bot_mode)
     log_level: str = _setting("INFO", "LOG_LEVEL")
+    worker_name: str = _setting("", "WORKER_NAME")
 
     @classmethod
     def from_env(

@@ -1,0 +1,110 @@
+"""The only code that touches telebot.apihelper: client factory, error mapping, file download."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import requests
+import telebot
+from telebot import apihelper
+
+from app.errors import BrokenVideo, ChatUnreachable, TelegramRetryAfter, TooBig, TransientError
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 10
+READ_TIMEOUT_S = 60
+DOWNLOAD_CHUNK = 256 * 1024
+MAX_RETRY_AFTER_WAIT_S = 60.0  # wait out a 429 in place up to this long; longer ones go back to RQ
+
+
+def configure(settings: Settings) -> None:
+    """Point pyTelegramBotAPI at settings.telegram_api_url for methods and files."""
+    base = settings.telegram_api_url
+    apihelper.API_URL = base + "/bot{0}/{1}"
+    apihelper.FILE_URL = base + "/file/bot{0}/{1}"
+    apihelper.CONNECT_TIMEOUT = CONNECT_TIMEOUT_S
+    apihelper.READ_TIMEOUT = READ_TIMEOUT_S
+
+
+def build_client(settings: Settings, *, threaded: bool = False) -> telebot.TeleBot:
+    """A synchronous TeleBot for this token, talking to settings.telegram_api_url."""
+    configure(settings)
+    return telebot.TeleBot(settings.telegram_bot_token, threaded=threaded, parse_mode=None)
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of a failed Bot API call, if it got an answer."""
+    if isinstance(exc, apihelper.ApiTelegramException):
+        return int(exc.error_code)
+    if isinstance(exc, apihelper.ApiHTTPException):
+        return int(exc.result.status_code)
+    return None
+
+
+def translate(exc: BaseException, method: str) -> BaseException:
+    """Map a pyTelegramBotAPI/requests error to ours, dropping URLs (they hold the token)."""
+    status = status_of(exc)
+    if status == 429 and isinstance(exc, apihelper.ApiTelegramException):
+        params = exc.result_json.get("parameters") or {}
+        return TelegramRetryAfter(float(params.get("retry_after", 1)), method)
+    if status == 403:
+        return ChatUnreachable(f"403 on {method}")
+    if status is not None and (status >= 500 or status in (408, 409, 420)):
+        return TransientError(f"Telegram answered {status} to {method}")
+    if isinstance(exc, requests.RequestException | ConnectionError | TimeoutError):
+        return TransientError(f"network error on {method}: {type(exc).__name__}")
+    if isinstance(exc, apihelper.ApiException):
+        return exc  # a 4xx that retrying cannot fix; the caller decides
+    return exc
+
+
+def call(method: str, fn: Callable[[], T], *, max_wait: float = MAX_RETRY_AFTER_WAIT_S) -> T:
+    """Run one Bot API call; wait out 429s (up to max_wait in all), raise our errors otherwise."""
+    waited = 0.0
+    while True:
+        try:
+            return fn()
+        except (apihelper.ApiException, requests.RequestException) as exc:
+            err = translate(exc, method)
+            if isinstance(err, TelegramRetryAfter) and waited + err.retry_after <= max_wait:
+                log.info("telegram 429 on %s, waiting %.1fs", method, err.retry_after)
+                time.sleep(err.retry_after)
+                waited += err.retry_after
+                continue
+            if err is exc:
+                raise
+            raise err from None
+
+
+def download(bot: telebot.TeleBot, file_id: str, dest: Path, max_bytes: int) -> int:
+    """Download a file by file_id into dest, stopping at max_bytes; returns the size."""
+    try:
+        info = call("getFile", lambda: bot.get_file(file_id))
+    except apihelper.ApiTelegramException as exc:  # a 4xx: the file itself is the problem
+        if "too big" in str(exc.description).lower():
+            raise TooBig("getFile: file is too big") from None
+        raise BrokenVideo(f"getFile refused the file: {exc.error_code}") from None
+    if info.file_size and info.file_size > max_bytes:
+        raise TooBig(f"getFile says {info.file_size} bytes")
+    url = apihelper.FILE_URL.format(bot.token, info.file_path)
+    size = 0
+    try:
+        with requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)) as resp:
+            if resp.status_code != 200:
+                raise TransientError(f"file download answered {resp.status_code}")
+            with dest.open("wb") as out:
+                for chunk in resp.iter_content(DOWNLOAD_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooBig(f"download passed {max_bytes} bytes")
+                    out.write(chunk)
+    except requests.RequestException as exc:
+        raise TransientError(f"file download failed: {type(exc).__name__}") from None
+    return size
