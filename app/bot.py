@@ -1,0 +1,71 @@
+"""Build the bot and run its long-polling loop, confirming updates only after they were handled."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import telebot
+from redis import Redis
+
+from app import telegram
+from app.enqueue import gif_queue
+from app.errors import TransientError
+from app.handlers import Handlers
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LONG_POLL_S = 10  # keeps SIGTERM-to-exit under 15 s
+ERROR_BACKOFF_S = (1, 2, 5, 10)
+
+
+def build_bot(settings: Settings, redis: Redis) -> telebot.TeleBot:
+    """A TeleBot with every handler registered; no network call is made here."""
+    bot = telegram.build_client(settings, threaded=False)
+    Handlers(settings, bot, gif_queue(redis, settings)).register()
+    return bot
+
+
+class Poller:
+    """Fetch updates and handle them in order; the next getUpdates offset confirms them."""
+
+    def __init__(self, bot: telebot.TeleBot, long_poll_s: int = LONG_POLL_S) -> None:
+        self.bot = bot
+        self.long_poll_s = long_poll_s
+        self.stopping = threading.Event()
+        self.offset: int | None = None
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current long poll."""
+        self.stopping.set()
+
+    def run(self) -> None:
+        """Poll until stop(); network or Telegram errors back off and retry, never exit."""
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                updates = telegram.call(
+                    "getUpdates",
+                    lambda: self.bot.get_updates(
+                        offset=self.offset, timeout=self.long_poll_s, long_polling_timeout=self.long_poll_s
+                    ),
+                    max_wait=0,
+                )
+            except (TransientError, telebot.apihelper.ApiException) as exc:
+                delay = ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)]
+                failures += 1
+                log.warning("getUpdates failed (%s); retrying in %ss", type(exc).__name__, delay)
+                self.stopping.wait(delay)
+                continue
+            failures = 0
+            self.handle(updates)
+
+    def handle(self, updates: list[telebot.types.Update]) -> None:
+        """Handle a batch; an update that crashes its handler is logged and skipped."""
+        for update in updates:
+            try:
+                self.bot.process_new_updates([update])
+            except Exception:
+                log.exception("update %s crashed its handler; skipped", update.update_id)
+            self.offset = update.update_id + 1
