@@ -1,0 +1,109 @@
+"""RQ callbacks: send the GIF exactly once on success; tell the user once when all tries failed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import telebot
+from redis import Redis
+from rq.job import Job
+
+from app import stats, telegram
+from app.errors import ChatUnreachable, TransientError, UserFacingError
+from app.models import ConversionRequest, Outcome
+from app.texts import text
+from jobs import runtime, status, workdir
+
+log = logging.getLogger(__name__)
+SEND_TIMEOUT_S = 120  # below stats.SENDING_MARKER_TTL_S so a crashed send unblocks its retry
+
+
+def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
+    """on_success: upload the GIF unless this job's GIF already reached the user."""
+    if result.get("already_sent"):
+        return
+    request = ConversionRequest.from_kwargs(job.kwargs)
+    folder = workdir.job_dir(runtime.settings().tmp_root, job.id)
+    try:
+        found = stats.claim_send(connection, job.id)
+        if found == "sent":
+            log.info("job=%s GIF was sent before; not sending again", job.id)
+            return
+        if found is not None:
+            raise TransientError("another attempt is sending this GIF")
+        upload(job, connection, request, result, folder / result["gif"])
+    finally:
+        workdir.remove(folder)
+
+
+def upload(
+    job: Job, connection: Redis, request: ConversionRequest, result: dict[str, Any], path: Path
+) -> None:
+    """Send the file, then mark it sent; a failed send releases the claim for the retry."""
+    bot = runtime.client()
+    status.show(bot, request, "status_uploading")
+    caption = (
+        text("truncated", request.lang, max_seconds=f"{request.max_seconds:g}")
+        if result.get("truncated")
+        else None
+    )
+    reply = telebot.types.ReplyParameters(request.message_id, allow_sending_without_reply=True)
+
+    def send() -> telebot.types.Message:
+        with open(path, "rb") as gif:
+            return bot.send_animation(
+                request.chat_id,
+                telebot.types.InputFile(gif, file_name="animation.gif"),
+                width=result.get("width"),
+                height=result.get("height"),
+                caption=caption,
+                reply_parameters=reply,
+                timeout=SEND_TIMEOUT_S,
+            )
+
+    try:
+        telegram.call("sendAnimation", send)
+    except ChatUnreachable:
+        stats.confirm_sent(connection, job.id)  # nobody to send to; never retry
+        stats.record_outcome(connection, request.user_id, Outcome.FAILED)
+        log.info("job=%s user=%s blocked the bot; GIF dropped", job.id, request.user_id)
+        return
+    except BaseException:
+        stats.release_send(connection, job.id)
+        raise
+    stats.confirm_sent(connection, job.id)
+    stats.record_outcome(connection, request.user_id, Outcome.DELIVERED, result.get("size_bytes", 0))
+    log.info("job=%s user=%s GIF delivered (%s B)", job.id, request.user_id, result.get("size_bytes"))
+    status.remove(bot, request)
+
+
+def report_failure(
+    job: Job, connection: Redis, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """on_failure: stop retrying what cannot pass; tell the user once, when no try is left."""
+    if issubclass(exc_type, UserFacingError | ChatUnreachable):
+        job.retries_left = 0  # RQ reads this right after the callback: no retry
+    request = ConversionRequest.from_kwargs(job.kwargs)
+    workdir.remove(workdir.job_dir(runtime.settings().tmp_root, job.id))
+    log.warning(
+        "job=%s user=%s attempt failed: %s (%s retries left)",
+        job.id,
+        request.user_id,
+        exc_type.__name__,
+        job.retries_left or 0,
+    )
+    if job.should_retry or stats.already_sent(connection, job.id):
+        return
+    if issubclass(exc_type, ChatUnreachable) or not stats.claim_failure_notice(connection, job.id):
+        return
+    user_error = isinstance(exc, UserFacingError)
+    key = exc.text_key if user_error else "error_failed"
+    params = {"max_mb": runtime.settings().max_input_mb, **(exc.params if user_error else {})}
+    stats.record_outcome(connection, request.user_id, Outcome.REFUSED if user_error else Outcome.FAILED)
+    try:
+        status.tell(runtime.client(), request, key, **params)
+    except (TransientError, ChatUnreachable, telebot.apihelper.ApiException) as err:
+        log.warning("job=%s could not tell the user: %s", job.id, type(err).__name__)

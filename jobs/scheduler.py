@@ -1,0 +1,74 @@
+"""`python -m jobs.scheduler`: rq-scheduler queueing periodic maintenance (one instance holds the lock)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from rq_scheduler import Scheduler
+
+from app.connection import connect
+from app.logs import setup_logging
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+POLL_INTERVAL_S = 10
+PERIODIC = (  # (job id, function, every n seconds)
+    ("maintenance_recover_abandoned", "jobs.maintenance.recover_abandoned", 30),
+    ("maintenance_sweep_temp", "jobs.maintenance.sweep_temp", 600),
+)
+
+
+class JSONJob(Job):
+    """rq-scheduler creates jobs without a serializer; ours are JSON everywhere."""
+
+    def __init__(self, id: str | None = None, connection: Any = None, serializer: Any = None) -> None:
+        super().__init__(id, connection=connection, serializer=serializer or JSONSerializer)
+
+
+def build_scheduler(settings: Settings) -> Scheduler:
+    """A scheduler on settings.queue_name whose periodic jobs are (re)registered idempotently."""
+    scheduler = Scheduler(
+        queue_name=settings.queue_name,
+        connection=connect(settings),
+        interval=POLL_INTERVAL_S,
+        job_class=JSONJob,
+    )
+    for job_id, func, every in PERIODIC:
+        if job_id in scheduler:
+            scheduler.cancel(job_id)
+        scheduler.schedule(
+            scheduler_now(),
+            func,
+            id=job_id,
+            interval=every,
+            repeat=None,
+            result_ttl=every * 2,
+            timeout=120,
+            description=f"maintenance: {job_id}",
+        )
+    return scheduler
+
+
+def scheduler_now() -> Any:
+    """rq-scheduler compares naive UTC datetimes."""
+
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def main() -> int:
+    """Run the scheduler loop until SIGTERM; a second instance waits for the lock."""
+    settings = Settings.from_env()
+    setup_logging(settings, "scheduler")
+    scheduler = build_scheduler(settings)
+    log.info("scheduler polling every %ss", POLL_INTERVAL_S)
+    scheduler.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""`python -m jobs.worker`: an RQ worker on the gifs queue, tuned to notice dead workers fast."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+
+from rq import Worker
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from app.connection import connect
+from app.enqueue import gif_queue
+from app.logs import setup_logging
+from app.settings import Settings
+from jobs import convert, delivery, runtime, workdir
+
+log = logging.getLogger(__name__)
+
+# Crash recovery (README, "Crash recovery"): a job whose worker died is noticed once its
+# heartbeat lapses (JOB_MONITORING_INTERVAL_S + HEARTBEAT_GRACE_S) and the next maintenance
+# pass (every MAINTENANCE_INTERVAL_S, idle workers wake every WORKER_TTL_S - 15) re-queues it.
+JOB_MONITORING_INTERVAL_S = 5
+HEARTBEAT_GRACE_S = 10
+MAINTENANCE_INTERVAL_S = 15
+WORKER_TTL_S = 35
+PRELOADED = (convert, delivery)  # imported before forking so each work horse starts warm
+
+
+class GifWorker(Worker):
+    """RQ's forking worker with a short job heartbeat (RQ adds a fixed 60 s otherwise)."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """Heartbeat TTL: monitoring interval plus a small grace, not plus 60 s."""
+        return self.job_monitoring_interval + HEARTBEAT_GRACE_S
+
+
+def build_worker(settings: Settings, name: str | None = None) -> GifWorker:
+    """A worker on settings.queue_name with the JSON serializer and fast crash detection."""
+    redis = connect(settings)
+    return GifWorker(
+        [gif_queue(redis, settings)],
+        connection=redis,
+        serializer=JSONSerializer,
+        name=name or f"{socket.gethostname()}.{os.getpid()}",
+        job_monitoring_interval=JOB_MONITORING_INTERVAL_S,
+        maintenance_interval=MAINTENANCE_INTERVAL_S,
+        worker_ttl=WORKER_TTL_S,
+    )
+
+
+def main() -> int:
+    """Read settings, sweep stale temp files, work until SIGTERM (the current job finishes first)."""
+    settings = Settings.from_env(require=("TELEGRAM_BOT_TOKEN",))
+    setup_logging(settings, "worker")
+    runtime.init(settings)
+    settings.tmp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    workdir.sweep(settings.tmp_root, older_than_s=settings.job_timeout * 2)
+    worker = build_worker(settings, settings.worker_name or None)
+    log.info("worker %s on queue %s", worker.name, settings.queue_name)
+    worker.work(with_scheduler=True, logging_level=settings.log_level.upper())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
