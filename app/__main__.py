@@ -19,8 +19,8 @@ def main() -> int:
     poller = Poller(build_bot(settings, connect(settings)))
 
     def stop(signum: int, _frame: object) -> None:
-        logging.getLogger("app").info("signal %s: stopping after the current poll", signum)
-        poller.stop()
+        logging.getLogger("app").info("signal %s: stopping", signum)
+        poller.interrupt()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -27,6 +27,10 @@ def build_bot(settings: Settings, redis: Redis) -> telebot.TeleBot:
     return bot
 
 
+class PollInterrupted(Exception):
+    """Raised by the signal handler to abandon a long poll at once."""
+
+
 class Poller:
     """Fetch updates and handle them in order; the next getUpdates offset confirms them."""
 
@@ -35,6 +39,13 @@ class Poller:
         self.long_poll_s = long_poll_s
         self.stopping = threading.Event()
         self.offset: int | None = None
+        self.waiting = False  # inside a long poll: safe to abandon, nothing is half-handled
+
+    def interrupt(self) -> None:
+        """Stop now if only waiting for updates (from a signal handler), else after this batch."""
+        self.stop()
+        if self.waiting:
+            raise PollInterrupted
 
     def stop(self) -> None:
         """Ask the loop to end after the current long poll."""
@@ -45,13 +56,9 @@ class Poller:
         failures = 0
         while not self.stopping.is_set():
             try:
-                updates = telegram.call(
-                    "getUpdates",
-                    lambda: self.bot.get_updates(
-                        offset=self.offset, timeout=self.long_poll_s, long_polling_timeout=self.long_poll_s
-                    ),
-                    max_wait=0,
-                )
+                updates = self.fetch()
+            except PollInterrupted:
+                break
             except (TransientError, telebot.apihelper.ApiException) as exc:
                 delay = ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)]
                 failures += 1
@@ -60,6 +67,20 @@ class Poller:
                 continue
             failures = 0
             self.handle(updates)
+
+    def fetch(self) -> list[telebot.types.Update]:
+        """One long poll; the offset confirms every update handled so far."""
+        self.waiting = True
+        try:
+            return telegram.call(
+                "getUpdates",
+                lambda: self.bot.get_updates(
+                    offset=self.offset, timeout=self.long_poll_s, long_polling_timeout=self.long_poll_s
+                ),
+                max_wait=0,
+            )
+        finally:
+            self.waiting = False
 
     def handle(self, updates: list[telebot.types.Update]) -> None:
         """Handle a batch; an update that crashes its handler is logged and skipped."""
