@@ -1,0 +1,86 @@
+"""Session services (real redis-server, fake Bot API over HTTP) and the process stack fixture."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.services import RedisServer, Stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tool in ("ffmpeg", "ffprobe", "redis-server"):
+        if shutil.which(tool) is None:
+            raise pytest.UsageError(f"{tool} is not installed: run `bash scripts/test.sh`, which installs it")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Keep each phase's report on the item so fixtures can print logs of a failed test."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free port for the whole session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client on the session's redis-server, flushed before and after the test."""
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.flushall()
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeTelegramAPI]:
+    """A fake Telegram Bot API server speaking real HTTP on a free port."""
+    with FakeTelegramAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def stack(
+    request: pytest.FixtureRequest, fake_api: FakeTelegramAPI, redis_client: redis.Redis,
+    redis_server: RedisServer, tmp_path: Path,
+) -> Iterator[Stack]:
+    """Bot and workers as real processes, wired to the fake Bot API and the test Redis."""
+    env = {
+        "TELEGRAM_BOT_TOKEN": fake_api.token,
+        "TELEGRAM_API_URL": fake_api.base_url,
+        "REDIS_URL": redis_server.url,
+        "RETRY_INTERVAL": "1",
+        "GIFBOT_TMP_DIR": str(tmp_path / "work"),
+        "LOG_LEVEL": "INFO",
+    }
+    processes = Stack(env=env, logdir=tmp_path / "logs")
+    yield processes
+    processes.stop()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        print(processes.logs())
+
+
+@pytest.fixture(scope="session")
+def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A small real H.264 mp4 (1.5 s, 192x108, 10 fps) made with ffmpeg's lavfi source."""
+    out = tmp_path_factory.mktemp("clips") / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=192x108:rate=10:duration=1.5",
+         "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", str(out)],
+        check=True,
+    )
+    return out.read_bytes()
