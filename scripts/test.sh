@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run the test suite: system packages (as root, only if missing), .venv, then pytest.
+# Usage, from the repo root:  bash scripts/test.sh [pytest args...]
+# The tests start their own redis-server; they need the redis-server and ffmpeg binaries.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+NO_TESTS_COLLECTED=5 # pytest's exit code; a suite that finds nothing is a failure here
+
+venv_ready() {
+    command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null
+}
+
+if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null &&
+    command -v redis-server >/dev/null && { [ -x .venv/bin/python ] || venv_ready; }; then
+    :
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "==> Installing ffmpeg, redis-server, python3-venv"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends ffmpeg redis-server python3 python3-venv
+else
+    echo "Tests need ffmpeg, ffprobe, redis-server and python3-venv; run this as root on" >&2
+    echo "Debian/Ubuntu to install them, or install them yourself." >&2
+    exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "==> Creating .venv"
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+
+status=0
+.venv/bin/python -m pytest -q "$@" || status=$?
+if [ "$status" -eq "$NO_TESTS_COLLECTED" ]; then
+    echo "No tests were collected: treating that as a failure." >&2
+fi
+exit "$status"
