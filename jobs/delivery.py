@@ -9,6 +9,7 @@ from typing import Any
 
 import telebot
 from redis import Redis
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from app import stats, telegram
@@ -19,6 +20,10 @@ from jobs import runtime, status, workdir
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 120  # below stats.SENDING_MARKER_TTL_S so a crashed send unblocks its retry
+
+
+class WorkHorseDied(Exception):
+    """The process running the job died (killed, out of memory); the job may be retried."""
 
 
 def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
@@ -86,6 +91,8 @@ def report_failure(
     """on_failure: stop retrying what cannot pass; tell the user once, when no try is left."""
     if issubclass(exc_type, UserFacingError | ChatUnreachable):
         job.retries_left = 0  # RQ reads this right after the callback: no retry
+    elif issubclass(exc_type, AbandonedJobError) and job.should_retry:
+        job.retry_intervals = [0]  # its worker box died: re-run now, elsewhere, not after RETRY_INTERVAL
     request = ConversionRequest.from_kwargs(job.kwargs)
     workdir.remove(workdir.job_dir(runtime.settings().tmp_root, job.id))
     log.warning(

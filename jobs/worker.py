@@ -36,6 +36,10 @@ class GifWorker(Worker):
         """Heartbeat TTL: monitoring interval plus a small grace, not plus 60 s."""
         return self.job_monitoring_interval + HEARTBEAT_GRACE_S
 
+    def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: object) -> None:
+        """RQ skips on_failure when the horse dies (OOM, SIGKILL): run ours so the user hears."""
+        delivery.report_failure(job, self.connection, delivery.WorkHorseDied, delivery.WorkHorseDied(), None)
+
 
 def build_worker(settings: Settings, name: str | None = None) -> GifWorker:
     """A worker on settings.queue_name with the JSON serializer and fast crash detection."""
