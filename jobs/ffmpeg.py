@@ -18,7 +18,8 @@ from typing import IO, Any
 
 import ffmpeg
 
-from app.errors import BrokenVideo, ConversionTimeout, GifBotError, NotAVideo, TooLarge
+from app.errors import BrokenVideo, ConversionTimeout, GifBotError, NotAVideo, TooLarge, TransientError
+from jobs import lifeline
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ PIXEL_BUDGET_RATIO = 9 / 16  # pixel budget = width * width * ratio, i.e. a land
 STDERR_TAIL_LINES = 8
 _MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+class FFmpegKilled(TransientError):
+    """An ffmpeg/ffprobe child was killed by a signal; worth another try."""
 
 
 class FFmpegFailed(GifBotError):
@@ -152,6 +157,7 @@ def run(argv: list[str], timeout: float, on_line: Callable[[str], None] | None =
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=lifeline.die_with_parent,  # the horse dying (killed, /cancel) takes ffmpeg with it
     )
     readers = [
         threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True),
@@ -170,6 +176,8 @@ def run(argv: list[str], timeout: float, on_line: Callable[[str], None] | None =
             proc.wait()
         for reader in readers:
             reader.join(5.0)
+    if proc.returncode < 0:  # killed by a signal (OOM killer, our parent dying): not the file's fault
+        raise FFmpegKilled(f"{argv[0]} killed by signal {-proc.returncode}")
     if proc.returncode != 0:
         logger.warning("%s exited %s; stderr tail: %s", argv[0], proc.returncode, " | ".join(tail))
         raise FFmpegFailed(argv[0], proc.returncode)

@@ -7,7 +7,7 @@ import os
 import socket
 import sys
 
-from rq import Worker
+from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -15,7 +15,7 @@ from app.connection import connect
 from app.enqueue import gif_queue
 from app.logs import setup_logging
 from app.settings import Settings
-from jobs import convert, delivery, runtime, workdir
+from jobs import convert, delivery, lifeline, runtime, workdir
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ class GifWorker(Worker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """Heartbeat TTL: monitoring interval plus a small grace, not plus 60 s."""
         return self.job_monitoring_interval + HEARTBEAT_GRACE_S
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        """Run the job in the forked horse, which dies if this worker dies."""
+        lifeline.die_with_parent()
+        super().main_work_horse(job, queue)
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: object) -> None:
         """RQ skips on_failure when the horse dies (OOM, SIGKILL): run ours so the user hears."""
