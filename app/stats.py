@@ -1,41 +1,35 @@
-"""Every Redis key of ours (RQ keeps its own): delivery markers and per-user counters."""
+"""Usage statistics recorded by the bot and the workers, read by the admin panel."""
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
-from redis.client import Pipeline
 
+from app import keys
 from app.models import Outcome
 
-PREFIX = "gifbot"
-MESSAGE_MARKER_TTL_S = 3 * 24 * 3600  # longer than Telegram's 24 h re-delivery window
-SENT_MARKER_TTL_S = 7 * 24 * 3600
-SENDING_MARKER_TTL_S = 120  # a send that crashed mid-way blocks retries this long at most
+JOB_RECORD_TTL_S = 30 * 24 * 3600
+HOUR_TTL_S = 8 * 24 * 3600
+RECENT_JOBS = 50
+RECENT_SECONDS = 100
+LATENCY_SAMPLES_PER_HOUR = 2000
+DEPTH_WINDOW_S = 24 * 3600
 
 
-def message_key(job_id: str) -> str:
-    """Set when a message's job was queued: a re-delivered update is then ignored."""
-    return f"{PREFIX}:queued:{job_id}"
+@dataclass(frozen=True)
+class Profile:
+    """Who a Telegram user is, as far as their messages tell (untrusted strings)."""
 
-
-def sent_key(job_id: str) -> str:
-    """'sending' while a GIF upload is under way, 'sent' once it arrived."""
-    return f"{PREFIX}:sent:{job_id}"
-
-
-def told_key(job_id: str) -> str:
-    """Set once the user has been told that this job failed."""
-    return f"{PREFIX}:told:{job_id}"
-
-
-def user_key(user_id: int) -> str:
-    return f"{PREFIX}:user:{user_id}"
-
-
-USERS_KEY = f"{PREFIX}:users"  # zset: user id -> last seen (unix s)
+    user_id: int
+    username: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,85 +37,247 @@ class UserStats:
     """One user's counters as the admin panel shows them."""
 
     user_id: int
-    videos: int
-    delivered: int
-    failed: int
-    refused: int
-    bytes_in: int
-    bytes_out: int
-    last_seen: float
+    username: str = ""
+    name: str = ""
+    videos: int = 0
+    delivered: int = 0
+    failed: int = 0
+    refused: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    median_seconds: float | None = None
+    last_seen: float = 0.0
+    banned: bool = False
 
 
-def mark_queued(pipe: Pipeline | Redis, job_id: str) -> None:
-    """Remember that this message's job was queued (in the caller's pipeline)."""
-    pipe.set(message_key(job_id), "1", ex=MESSAGE_MARKER_TTL_S)
+@dataclass(frozen=True)
+class JobRecord:
+    """One video's journey: when, how it ended, how long it took, sizes, why it failed."""
+
+    job_id: str
+    user_id: int
+    created: float
+    status: str = "queued"
+    ended: float | None = None
+    seconds: float | None = None
+    latency: float | None = None
+    size_in: int = 0
+    size_out: int = 0
+    reason: str = ""
 
 
-def was_queued(redis: Redis, job_id: str) -> bool:
-    """True if a job for this message was already queued."""
-    return bool(redis.exists(message_key(job_id)))
+@dataclass(frozen=True)
+class HourStats:
+    """Counters and delivery latency of one UTC hour."""
+
+    start: datetime
+    videos: int = 0
+    delivered: int = 0
+    failed: int = 0
+    refused: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def p50(self) -> float | None:
+        return percentile(self.latencies, 50)
+
+    @property
+    def p95(self) -> float | None:
+        return percentile(self.latencies, 95)
 
 
-def claim_send(redis: Redis, job_id: str) -> str | None:
-    """Claim the right to send this job's GIF; None if claimed, else the marker found."""
-    if redis.set(sent_key(job_id), "sending", nx=True, ex=SENDING_MARKER_TTL_S):
+def hour_bucket(ts: float | None = None) -> str:
+    """The UTC hour a unix time falls in, as YYYYMMDDHH."""
+    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y%m%d%H")
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """The pct-th percentile (nearest rank) of values, None if empty."""
+    if not values:
         return None
-    value = redis.get(sent_key(job_id))
-    return value.decode() if value else "sending"
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
+    return ordered[rank]
 
 
-def confirm_sent(redis: Redis, job_id: str) -> None:
-    """Record that the GIF reached Telegram; every later attempt skips the send."""
-    redis.set(sent_key(job_id), "sent", ex=SENT_MARKER_TTL_S)
-
-
-def release_send(redis: Redis, job_id: str) -> None:
-    """Drop a 'sending' claim after a send that surely failed, so a retry may send."""
-    redis.delete(sent_key(job_id))
-
-
-def already_sent(redis: Redis, job_id: str) -> bool:
-    """True once this job's GIF was delivered."""
-    return redis.get(sent_key(job_id)) == b"sent"
-
-
-def claim_failure_notice(redis: Redis, job_id: str) -> bool:
-    """True exactly once per job: the caller may tell the user it failed."""
-    return bool(redis.set(told_key(job_id), "1", nx=True, ex=SENT_MARKER_TTL_S))
-
-
-def record_video(redis: Redis | Pipeline, user_id: int, size: int) -> None:
-    """Count a video a user sent."""
-    now = time.time()
-    pipe = redis.pipeline() if isinstance(redis, Redis) else redis
-    pipe.hincrby(user_key(user_id), "videos", 1)
-    pipe.hincrby(user_key(user_id), "bytes_in", max(size, 0))
-    pipe.hset(user_key(user_id), "last_seen", now)
-    pipe.zadd(USERS_KEY, {str(user_id): now})
-    if pipe is not redis:
-        pipe.execute()
-
-
-def record_outcome(redis: Redis, user_id: int, outcome: Outcome, bytes_out: int = 0) -> None:
-    """Count how one of a user's videos ended."""
+def record_video(redis: Redis, profile: Profile, job_id: str, size: int, now: float | None = None) -> None:
+    """Count a video a user sent and open its job record."""
+    now = time.time() if now is None else now
     with redis.pipeline() as pipe:
-        pipe.hincrby(user_key(user_id), outcome.value, 1)
-        if bytes_out:
-            pipe.hincrby(user_key(user_id), "bytes_out", bytes_out)
+        _touch(pipe, profile, now)
+        pipe.hincrby(keys.user(profile.user_id), "videos", 1)
+        pipe.hincrby(keys.user(profile.user_id), "bytes_in", max(size, 0))
+        pipe.hincrby(keys.hour(hour_bucket(now)), "videos", 1)
+        pipe.expire(keys.hour(hour_bucket(now)), HOUR_TTL_S)
+        if job_id:
+            record = {"user_id": profile.user_id, "created": now, "status": "queued", "size_in": size}
+            pipe.hset(keys.job_record(job_id), mapping=record)
+            pipe.expire(keys.job_record(job_id), JOB_RECORD_TTL_S)
+            pipe.lpush(keys.user_jobs(profile.user_id), job_id)
+            pipe.ltrim(keys.user_jobs(profile.user_id), 0, RECENT_JOBS - 1)
         pipe.execute()
+
+
+def record_refused(redis: Redis, profile: Profile, reason: str, now: float | None = None) -> None:
+    """Count a video refused before any job (too big, banned, over quota)."""
+    now = time.time() if now is None else now
+    with redis.pipeline() as pipe:
+        _touch(pipe, profile, now)
+        pipe.hincrby(keys.user(profile.user_id), "videos", 1)
+        pipe.hincrby(keys.user(profile.user_id), Outcome.REFUSED.value, 1)
+        pipe.hincrby(keys.hour(hour_bucket(now)), "videos", 1)
+        pipe.hincrby(keys.hour(hour_bucket(now)), Outcome.REFUSED.value, 1)
+        pipe.expire(keys.hour(hour_bucket(now)), HOUR_TTL_S)
+        pipe.hset(keys.user(profile.user_id), "last_refusal", reason)
+        pipe.execute()
+
+
+def record_outcome(
+    redis: Redis,
+    user_id: int,
+    job_id: str,
+    outcome: Outcome,
+    *,
+    seconds: float | None = None,
+    size_out: int = 0,
+    reason: str = "",
+    now: float | None = None,
+) -> None:
+    """Close a job record: how it ended, conversion seconds, GIF size, end-to-end latency."""
+    now = time.time() if now is None else now
+    created = redis.hget(keys.job_record(job_id), "created")
+    latency = now - float(created) if created else None
+    bucket = hour_bucket(now)
+    update: dict[str, str | float | int] = {"status": outcome.value, "ended": now, "size_out": size_out}
+    if seconds is not None:
+        update["seconds"] = round(seconds, 3)
+    if latency is not None:
+        update["latency"] = round(latency, 3)
+    if reason:
+        update["reason"] = reason
+    with redis.pipeline() as pipe:
+        pipe.hincrby(keys.user(user_id), outcome.value, 1)
+        pipe.hincrby(keys.user(user_id), "bytes_out", size_out)
+        pipe.hincrby(keys.hour(bucket), outcome.value, 1)
+        pipe.expire(keys.hour(bucket), HOUR_TTL_S)
+        if redis.exists(keys.job_record(job_id)):
+            pipe.hset(keys.job_record(job_id), mapping=update)
+        if seconds is not None:
+            pipe.lpush(keys.user_seconds(user_id), round(seconds, 3))
+            pipe.ltrim(keys.user_seconds(user_id), 0, RECENT_SECONDS - 1)
+        if outcome is Outcome.DELIVERED and latency is not None:
+            pipe.lpush(keys.latency(bucket), round(latency, 3))
+            pipe.ltrim(keys.latency(bucket), 0, LATENCY_SAMPLES_PER_HOUR - 1)
+            pipe.expire(keys.latency(bucket), HOUR_TTL_S)
+        pipe.execute()
+
+
+def record_depth(redis: Redis, depth: int, now: float | None = None) -> None:
+    """Sample the queue depth (the scheduler calls this every minute)."""
+    now = time.time() if now is None else now
+    with redis.pipeline() as pipe:
+        pipe.zadd(keys.DEPTH, {f"{now:.0f}:{depth}": now})
+        pipe.zremrangebyscore(keys.DEPTH, 0, now - DEPTH_WINDOW_S)
+        pipe.execute()
+
+
+def depth_samples(redis: Redis, since_s: float = DEPTH_WINDOW_S) -> list[tuple[float, int]]:
+    """(unix time, queue depth) samples of the last since_s seconds, oldest first."""
+    raw = redis.zrangebyscore(keys.DEPTH, time.time() - since_s, "+inf")
+    pairs = (item.decode().split(":") for item in raw)
+    return [(float(ts), int(depth)) for ts, depth in pairs]
+
+
+def _touch(pipe, profile: Profile, now: float) -> None:
+    key = keys.user(profile.user_id)
+    pipe.hset(
+        key,
+        mapping={
+            "username": profile.username,
+            "first_name": profile.first_name,
+            "last_name": profile.last_name,
+            "language": profile.language,
+            "last_seen": now,
+        },
+    )
+    pipe.hsetnx(key, "first_seen", now)
+    pipe.zadd(keys.USERS, {str(profile.user_id): now})
 
 
 def user_stats(redis: Redis, user_id: int) -> UserStats:
     """Read one user's counters (zeros for an unknown user)."""
-    raw = {k.decode(): v.decode() for k, v in redis.hgetall(user_key(user_id)).items()}
+    raw = {k.decode(): v.decode() for k, v in redis.hgetall(keys.user(user_id)).items()}
+    seconds = [float(s) for s in redis.lrange(keys.user_seconds(user_id), 0, -1)]
     count = lambda name: int(raw.get(name, 0))  # noqa: E731
+    name = " ".join(p for p in (raw.get("first_name", ""), raw.get("last_name", "")) if p)
     return UserStats(
         user_id=user_id,
+        username=raw.get("username", ""),
+        name=name,
         videos=count("videos"),
         delivered=count(Outcome.DELIVERED),
         failed=count(Outcome.FAILED),
         refused=count(Outcome.REFUSED),
         bytes_in=count("bytes_in"),
         bytes_out=count("bytes_out"),
+        median_seconds=statistics.median(seconds) if seconds else None,
         last_seen=float(raw.get("last_seen", 0)),
+        banned=bool(redis.sismember(keys.BANNED, user_id)),
     )
+
+
+def list_users(redis: Redis, limit: int = 1000) -> list[UserStats]:
+    """The most recently seen users (newest first), with their counters."""
+    ids = redis.zrevrange(keys.USERS, 0, limit - 1)
+    return [user_stats(redis, int(uid)) for uid in ids]
+
+
+def recent_jobs(redis: Redis, user_id: int, limit: int = RECENT_JOBS) -> list[JobRecord]:
+    """A user's most recent jobs, newest first (records older than 30 days are gone)."""
+    result = []
+    for raw_id in redis.lrange(keys.user_jobs(user_id), 0, limit - 1):
+        job_id = raw_id.decode()
+        raw = {k.decode(): v.decode() for k, v in redis.hgetall(keys.job_record(job_id)).items()}
+        if raw:
+            result.append(_job_record(job_id, raw))
+    return result
+
+
+def _job_record(job_id: str, raw: dict[str, str]) -> JobRecord:
+    opt = lambda name: float(raw[name]) if raw.get(name) else None  # noqa: E731
+    return JobRecord(
+        job_id=job_id,
+        user_id=int(raw.get("user_id", 0)),
+        created=float(raw.get("created", 0)),
+        status=raw.get("status", "queued"),
+        ended=opt("ended"),
+        seconds=opt("seconds"),
+        latency=opt("latency"),
+        size_in=int(raw.get("size_in", 0)),
+        size_out=int(raw.get("size_out", 0)),
+        reason=raw.get("reason", ""),
+    )
+
+
+def hourly(redis: Redis, hours: int = 24, now: float | None = None) -> list[HourStats]:
+    """Counters and latencies of the last `hours` UTC hours, oldest first."""
+    end = datetime.fromtimestamp(time.time() if now is None else now, UTC).replace(
+        minute=0, second=0, microsecond=0
+    )
+    result = []
+    for i in range(hours - 1, -1, -1):
+        start = end - timedelta(hours=i)
+        bucket = start.strftime("%Y%m%d%H")
+        raw = {k.decode(): int(v) for k, v in redis.hgetall(keys.hour(bucket)).items()}
+        lat = [float(x) for x in redis.lrange(keys.latency(bucket), 0, -1)]
+        result.append(
+            HourStats(
+                start,
+                raw.get("videos", 0),
+                raw.get(Outcome.DELIVERED, 0),
+                raw.get(Outcome.FAILED, 0),
+                raw.get(Outcome.REFUSED, 0),
+                lat,
+            )
+        )
+    return result

@@ -1,0 +1,75 @@
+"""Every Redis key of ours in one place (RQ keeps its own `rq:*` keys)."""
+
+from __future__ import annotations
+
+PREFIX = "gifbot"
+
+USERS = f"{PREFIX}:users"  # zset: user id -> last seen (unix s)
+BANNED = f"{PREFIX}:banned"  # set of user ids
+DEPTH = f"{PREFIX}:depth"  # zset: "ts:depth" -> ts, queue depth samples
+SCHEDULER_LOCK = f"{PREFIX}:scheduler:lock"
+
+
+def queued(job_id: str) -> str:
+    """Set once a message's job was queued: a re-delivered update is then ignored."""
+    return f"{PREFIX}:queued:{job_id}"
+
+
+def sent(job_id: str) -> str:
+    """'sending' while a GIF upload is under way, 'sent' once it arrived."""
+    return f"{PREFIX}:sent:{job_id}"
+
+
+def told(job_id: str) -> str:
+    """Set once the user has been told that this job failed."""
+    return f"{PREFIX}:told:{job_id}"
+
+
+def user(user_id: int) -> str:
+    """Hash: a user's profile and counters."""
+    return f"{PREFIX}:user:{user_id}"
+
+
+def user_jobs(user_id: int) -> str:
+    """List: a user's most recent job ids, newest first."""
+    return f"{PREFIX}:user:{user_id}:jobs"
+
+
+def user_seconds(user_id: int) -> str:
+    """List: a user's recent conversion times in seconds, newest first."""
+    return f"{PREFIX}:user:{user_id}:secs"
+
+
+def user_active(user_id: int) -> str:
+    """Set: a user's job ids that are queued or running."""
+    return f"{PREFIX}:user:{user_id}:active"
+
+
+def user_pending(user_id: int) -> str:
+    """List: a user's videos waiting for a free slot (JSON requests), oldest first."""
+    return f"{PREFIX}:user:{user_id}:pending"
+
+
+def user_hour(user_id: int, hour: str) -> str:
+    """Counter: videos a user sent in one hour (for the hourly quota)."""
+    return f"{PREFIX}:user:{user_id}:hour:{hour}"
+
+
+def quota(user_id: int) -> str:
+    """Hash: a user's quota overrides set by an admin (max_active, per_hour)."""
+    return f"{PREFIX}:quota:{user_id}"
+
+
+def job_record(job_id: str) -> str:
+    """Hash: one job as the admin panel shows it (times, sizes, outcome)."""
+    return f"{PREFIX}:jobrec:{job_id}"
+
+
+def hour(bucket: str) -> str:
+    """Hash: counters for one UTC hour (videos, delivered, failed, refused)."""
+    return f"{PREFIX}:hour:{bucket}"
+
+
+def latency(bucket: str) -> str:
+    """List: end-to-end seconds of the GIFs delivered in one UTC hour."""
+    return f"{PREFIX}:latency:{bucket}"

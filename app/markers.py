@@ -1,0 +1,50 @@
+"""Per-job markers in Redis that make at-least-once delivery look exactly-once to the user."""
+
+from __future__ import annotations
+
+from redis import Redis
+from redis.client import Pipeline
+
+from app import keys
+
+MESSAGE_MARKER_TTL_S = 3 * 24 * 3600  # longer than Telegram's 24 h re-delivery window
+SENT_MARKER_TTL_S = 7 * 24 * 3600
+SENDING_MARKER_TTL_S = 150  # a send that crashed mid-way blocks retries this long at most
+
+
+def mark_queued(pipe: Pipeline | Redis, job_id: str) -> None:
+    """Remember that this message's job was queued (in the caller's pipeline)."""
+    pipe.set(keys.queued(job_id), "1", ex=MESSAGE_MARKER_TTL_S)
+
+
+def was_queued(redis: Redis, job_id: str) -> bool:
+    """True if a job for this message was already queued."""
+    return bool(redis.exists(keys.queued(job_id)))
+
+
+def claim_send(redis: Redis, job_id: str) -> str | None:
+    """Claim the right to send this job's GIF; None if claimed, else the marker found."""
+    if redis.set(keys.sent(job_id), "sending", nx=True, ex=SENDING_MARKER_TTL_S):
+        return None
+    value = redis.get(keys.sent(job_id))
+    return value.decode() if value else "sending"
+
+
+def confirm_sent(redis: Redis, job_id: str) -> None:
+    """Record that the GIF reached Telegram; every later attempt skips the send."""
+    redis.set(keys.sent(job_id), "sent", ex=SENT_MARKER_TTL_S)
+
+
+def release_send(redis: Redis, job_id: str) -> None:
+    """Drop a 'sending' claim after a send that surely failed, so a retry may send."""
+    redis.delete(keys.sent(job_id))
+
+
+def already_sent(redis: Redis, job_id: str) -> bool:
+    """True once this job's GIF was delivered."""
+    return redis.get(keys.sent(job_id)) == b"sent"
+
+
+def claim_failure_notice(redis: Redis, job_id: str) -> bool:
+    """True exactly once per job: the caller may tell the user it failed."""
+    return bool(redis.set(keys.told(job_id), "1", nx=True, ex=SENT_MARKER_TTL_S))

@@ -1,0 +1,35 @@
+"""Delivery markers that make at-least-once look exactly-once (fakeredis: pure Redis semantics)."""
+
+from __future__ import annotations
+
+import fakeredis
+import pytest
+
+from app import markers
+
+
+@pytest.fixture
+def r() -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis()
+
+
+def test_only_one_attempt_may_send(r):
+    """The first claim wins; a second sees 'sending' until confirmed, then 'sent'."""
+    assert markers.claim_send(r, "gif_1_2") is None
+    assert markers.claim_send(r, "gif_1_2") == "sending"
+    markers.confirm_sent(r, "gif_1_2")
+    assert markers.claim_send(r, "gif_1_2") == "sent"
+    assert markers.already_sent(r, "gif_1_2")
+
+
+def test_released_claim_lets_a_retry_send(r):
+    """A send that surely failed frees the claim for the next attempt."""
+    markers.claim_send(r, "j")
+    markers.release_send(r, "j")
+    assert markers.claim_send(r, "j") is None
+
+
+def test_failure_notice_is_claimed_once(r):
+    """Only one caller is allowed to tell the user a job failed."""
+    assert markers.claim_failure_notice(r, "j") is True
+    assert markers.claim_failure_notice(r, "j") is False
