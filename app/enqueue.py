@@ -1,13 +1,23 @@
-"""Put one conversion on the queue, exactly once per Telegram message."""
+"""Put conversions on the queue: once per Telegram message, a few per user at a time, fairly.
+
+Each user has at most `max_active` jobs in RQ; further videos wait in a per-user list and are
+queued one by one as that user's jobs end (`release`). So one user's burst of 20 cannot sit in
+front of everyone else: another user's video is queued behind at most `max_active` of theirs.
+"""
 
 from __future__ import annotations
 
-from redis import Redis
+import json
+import time
+from enum import StrEnum
+
+from redis import Redis, WatchError
+from redis.client import Pipeline
 from rq import Callback, Queue, Retry
-from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from app import stats
+from app import keys, markers
+from app.abuse import UserLimits
 from app.models import JOB_DESCRIPTION, JOB_FUNC, ConversionRequest
 from app.settings import Settings
 
@@ -17,6 +27,16 @@ SUCCESS_CALLBACK_TIMEOUT_S = 300  # an upload of up to 50 MB, plus waiting out 4
 FAILURE_CALLBACK_TIMEOUT_S = 60
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 7 * 24 * 3600
+STALE_ACTIVE_S = 3 * 3600  # a slot held this long belongs to a job that was lost; free it
+
+
+class Admission(StrEnum):
+    """What became of a submitted video."""
+
+    QUEUED = "queued"  # in RQ now
+    WAITING = "waiting"  # in the user's waiting list; queued when a slot frees
+    DUPLICATE = "duplicate"  # this message was submitted before (re-delivered update)
+    FULL = "full"  # the user's waiting list is full; refused
 
 
 def gif_queue(redis: Redis, settings: Settings) -> Queue:
@@ -24,25 +44,75 @@ def gif_queue(redis: Redis, settings: Settings) -> Queue:
     return Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
 
 
-def enqueue_conversion(queue: Queue, request: ConversionRequest, settings: Settings) -> Job | None:
-    """Queue the conversion; None if this message's job was queued before (re-delivered update)."""
-    if stats.was_queued(queue.connection, request.job_id):
-        return None
+def submit(queue: Queue, request: ConversionRequest, settings: Settings, limits: UserLimits) -> Admission:
+    """Queue the video now if the user has a free slot, else put it in their waiting list."""
+    active, waiting = keys.user_active(request.user_id), keys.user_pending(request.user_id)
+    marker = keys.queued(request.job_id)
     with queue.connection.pipeline() as pipe:
-        job = queue.enqueue_call(
-            func=JOB_FUNC,
-            kwargs=request.to_kwargs(),
-            job_id=request.job_id,
-            description=JOB_DESCRIPTION,
-            timeout=settings.job_timeout,
-            result_ttl=RESULT_TTL_S,
-            failure_ttl=FAILURE_TTL_S,
-            retry=Retry(max=settings.retry_max, interval=settings.retry_interval),
-            on_success=Callback(ON_SUCCESS, timeout=SUCCESS_CALLBACK_TIMEOUT_S),
-            on_failure=Callback(ON_FAILURE, timeout=FAILURE_CALLBACK_TIMEOUT_S),
-            pipeline=pipe,
-        )
-        stats.mark_queued(pipe, request.job_id)
-        stats.record_video(pipe, request.user_id, request.file_size)
-        pipe.execute()
-    return job
+        while True:
+            try:
+                pipe.watch(active, waiting, marker)
+                if pipe.exists(marker):
+                    return Admission.DUPLICATE
+                pipe.zremrangebyscore(active, 0, time.time() - STALE_ACTIVE_S)
+                busy, queued_up = pipe.zcard(active), pipe.llen(waiting)
+                if busy >= limits.max_active and queued_up >= limits.max_pending:
+                    return Admission.FULL
+                pipe.multi()
+                if busy < limits.max_active:
+                    _enqueue(queue, request, settings, pipe)
+                    outcome = Admission.QUEUED
+                else:
+                    pipe.rpush(waiting, json.dumps(request.to_kwargs()))
+                    outcome = Admission.WAITING
+                markers.mark_queued(pipe, request.job_id)
+                pipe.execute()
+                return outcome
+            except WatchError:
+                continue
+
+
+def release(queue: Queue, job_id: str, user_id: int, settings: Settings) -> ConversionRequest | None:
+    """Free the slot of an ended job and queue the user's next waiting video, atomically."""
+    active, waiting = keys.user_active(user_id), keys.user_pending(user_id)
+    with queue.connection.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(active, waiting)
+                if pipe.zscore(active, job_id) is None:
+                    return None  # released before: never promote twice
+                head = pipe.lindex(waiting, 0)
+                pipe.multi()
+                pipe.zrem(active, job_id)
+                promoted = None
+                if head is not None:
+                    promoted = ConversionRequest.from_kwargs(json.loads(head))
+                    pipe.lpop(waiting)
+                    _enqueue(queue, promoted, settings, pipe)
+                pipe.execute()
+                return promoted
+            except WatchError:
+                continue
+
+
+def waiting_count(redis: Redis, user_id: int) -> int:
+    """How many of the user's videos wait for a free slot."""
+    return int(redis.llen(keys.user_pending(user_id)))
+
+
+def _enqueue(queue: Queue, request: ConversionRequest, settings: Settings, pipe: Pipeline) -> None:
+    """Create the RQ job inside the caller's transaction and take a slot for it."""
+    queue.enqueue_call(
+        func=JOB_FUNC,
+        kwargs=request.to_kwargs(),
+        job_id=request.job_id,
+        description=JOB_DESCRIPTION,
+        timeout=settings.job_timeout,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        retry=Retry(max=settings.retry_max, interval=settings.retry_interval),
+        on_success=Callback(ON_SUCCESS, timeout=SUCCESS_CALLBACK_TIMEOUT_S),
+        on_failure=Callback(ON_FAILURE, timeout=FAILURE_CALLBACK_TIMEOUT_S),
+        pipeline=pipe,
+    )
+    pipe.zadd(keys.user_active(request.user_id), {request.job_id: time.time()})

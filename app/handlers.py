@@ -10,10 +10,10 @@ import telebot
 from rq import Queue
 from telebot.types import Message
 
-from app import stats, telegram
-from app.enqueue import enqueue_conversion
+from app import abuse, markers, stats, telegram
+from app.enqueue import Admission, submit
 from app.errors import ChatUnreachable, TransientError
-from app.models import ConversionRequest, MediaKind, Outcome, job_id_for
+from app.models import ConversionRequest, MediaKind, job_id_for
 from app.settings import Settings
 from app.texts import language_for, text
 
@@ -45,6 +45,16 @@ def find_video(message: Message) -> IncomingVideo | None:
     if doc is not None and (doc.mime_type or "").lower().startswith("video/"):
         return IncomingVideo(MediaKind.DOCUMENT, doc.file_id, doc.file_unique_id, doc.file_size or 0)
     return None
+
+
+def profile_of(message: Message) -> stats.Profile:
+    """Who sent the message (names are untrusted text, stored as given and escaped when shown)."""
+    user = message.from_user
+    if user is None:
+        return stats.Profile(user_id=message.chat.id)
+    return stats.Profile(
+        user.id, user.username or "", user.first_name or "", user.last_name or "", user.language_code or ""
+    )
 
 
 class Handlers:
@@ -83,26 +93,48 @@ class Handlers:
         if video is None:
             self.reply(message, text("not_video", lang))
             return
-        if video.file_size > self.settings.max_input_bytes:
-            self.reply(message, text("error_too_big", lang, max_mb=self.settings.max_input_mb))
-            self.count_refused(message)
-            return
         try:
+            if video.file_size > self.settings.max_input_bytes:
+                body = text("error_too_big", lang, max_mb=self.settings.max_input_mb)
+                self.refuse(message, profile_of(message), "too_big", body)
+                return
             self.queue_video(message, video, lang)
         except REDIS_DOWN:
             log.warning("redis unreachable; told chat %s to retry later", message.chat.id)
             self.reply(message, text("busy", lang))
 
     def queue_video(self, message: Message, video: IncomingVideo, lang: str) -> None:
-        """Answer with a status message, then queue the job (once per message)."""
-        s = self.settings
-        user_id = message.from_user.id if message.from_user else message.chat.id
+        """Check bans and quotas, answer with a status message, then queue (once per message)."""
+        redis, profile = self.queue.connection, profile_of(message)
         job_id = job_id_for(message.chat.id, message.message_id)
-        if stats.was_queued(self.queue.connection, job_id):
-            log.info("job %s already queued; update re-delivered", job_id)
+        if markers.was_queued(redis, job_id):
+            log.info("job=%s already queued; update re-delivered", job_id)
+            return
+        if abuse.is_banned(redis, profile.user_id):
+            self.refuse(message, profile, "banned", text("banned", lang))
+            return
+        limits = abuse.limits_for(redis, profile.user_id, self.settings)
+        if not abuse.take_hourly(redis, profile.user_id, limits.per_hour):
+            self.refuse(message, profile, "quota", text("quota", lang, per_hour=limits.per_hour))
             return
         status = self.reply(message, text("status_queued", lang))
-        request = ConversionRequest(
+        request = self.request_for(message, video, lang, profile.user_id, status)
+        admission = submit(self.queue, request, self.settings, limits)
+        if admission in (Admission.DUPLICATE, Admission.FULL):
+            abuse.give_back_hourly(redis, profile.user_id)
+        if admission is Admission.FULL and status is not None:
+            self.edit(status, text("too_many", lang, max_pending=limits.max_pending))
+            stats.record_refused(redis, profile, "too_many")
+        elif admission in (Admission.QUEUED, Admission.WAITING):
+            stats.record_video(redis, profile, job_id, video.file_size)
+        log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, video.kind.value, admission.value)
+
+    def request_for(
+        self, message: Message, video: IncomingVideo, lang: str, user_id: int, status: Message | None
+    ) -> ConversionRequest:
+        """The job payload for this video with the bot's default recipe."""
+        s = self.settings
+        return ConversionRequest(
             chat_id=message.chat.id,
             user_id=user_id,
             message_id=message.message_id,
@@ -116,18 +148,25 @@ class Handlers:
             fps=s.gif_fps,
             max_seconds=s.max_seconds,
         )
-        job = enqueue_conversion(self.queue, request, s)
-        log.info("queued job=%s user=%s kind=%s", request.job_id, user_id, video.kind.value)
-        if job is None:
-            log.info("job %s was queued meanwhile", request.job_id)
 
-    def count_refused(self, message: Message) -> None:
-        """Count a refused video in the user's stats; Redis trouble must not cost the reply."""
-        user_id = message.from_user.id if message.from_user else message.chat.id
+    def refuse(self, message: Message, profile: stats.Profile, reason: str, body: str) -> None:
+        """Reply with why a video is refused and count it; Redis trouble must not cost the reply."""
+        self.reply(message, body)
         try:
-            stats.record_outcome(self.queue.connection, user_id, Outcome.REFUSED)
+            stats.record_refused(self.queue.connection, profile, reason)
         except REDIS_DOWN:
-            log.warning("redis unreachable; refused video of user %s not counted", user_id)
+            log.warning("redis unreachable; refused video of user %s not counted", profile.user_id)
+
+    def edit(self, status: Message, body: str) -> None:
+        """Edit a status message (best effort)."""
+        try:
+            telegram.call(
+                "editMessageText",
+                lambda: self.bot.edit_message_text(body, status.chat.id, status.message_id),
+                max_wait=10,
+            )
+        except (TransientError, ChatUnreachable, telebot.apihelper.ApiException) as exc:
+            log.warning("edit in chat %s failed: %s", status.chat.id, type(exc).__name__)
 
     def reply(self, message: Message, body: str) -> Message | None:
         """Reply to a message; None if Telegram would not take it (logged, never raised)."""

@@ -105,6 +105,9 @@ class Settings:
     bot_mode: str = _setting("polling", "BOT_MODE", _bot_mode)
     log_level: str = _setting("INFO", "LOG_LEVEL")
     worker_name: str = _setting("", "WORKER_NAME")
+    max_active_per_user: int = _setting(3, "MAX_ACTIVE_PER_USER", _positive_int)
+    max_pending_per_user: int = _setting(20, "MAX_PENDING_PER_USER", _non_negative_int)
+    hourly_quota: int = _setting(30, "HOURLY_QUOTA", _positive_int)
 
     @classmethod
     def from_env(

@@ -39,6 +39,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error_too_big": "This file is too big: I can take videos up to {max_mb} MB. Please send a shorter or smaller one.",
         "error_too_large": "This video's picture is too large for me. Please send one of at most 4K resolution.",
         "error_timeout": "This video took too long to convert. Please send a shorter clip.",
+        "banned": "Sorry, this bot is not available to you.",
+        "quota": "You've sent {per_hour} videos this hour, which is the limit. Please try again later.",
+        "too_many": (
+            "You already have {max_pending} videos waiting. Please wait for those GIFs before sending more."
+        ),
     },
     ZH: {
         "help": (
@@ -60,6 +65,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error_too_big": "檔案太大了：我最多只能處理 {max_mb} MB 的影片。請傳送較短或較小的影片。",
         "error_too_large": "這段影片的解析度太高了。請傳送 4K 以下的影片。",
         "error_timeout": "這段影片轉檔花太久了。請傳送較短的片段。",
+        "banned": "抱歉，你無法使用這個機器人。",
+        "quota": "你這個小時已經傳了 {per_hour} 段影片，達到上限了。請稍後再試。",
+        "too_many": "你已經有 {max_pending} 段影片在等待中。請等這些 GIF 完成後再傳送。",
     },
 }
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rq import get_current_job
 
-from app import stats, telegram
+from app import markers, telegram
 from app.models import ConversionRequest
 from app.settings import Settings
 from jobs import ffmpeg, runtime, status, workdir
@@ -25,7 +25,7 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
     """
     request = ConversionRequest.from_kwargs(kwargs)
     job = get_current_job()
-    if job is not None and stats.already_sent(job.connection, request.job_id):
+    if job is not None and markers.already_sent(job.connection, request.job_id):
         log.info("job=%s already delivered; skipping the conversion", request.job_id)
         return {"already_sent": True}
     settings = runtime.settings()

@@ -12,14 +12,15 @@ from redis import Redis
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from app import stats, telegram
+from app import enqueue, markers, stats, telegram
 from app.errors import ChatUnreachable, TransientError, UserFacingError
 from app.models import ConversionRequest, Outcome
 from app.texts import text
 from jobs import runtime, status, workdir
 
 log = logging.getLogger(__name__)
-SEND_TIMEOUT_S = 120  # below stats.SENDING_MARKER_TTL_S so a crashed send unblocks its retry
+SEND_TIMEOUT_S = 120  # below markers.SENDING_MARKER_TTL_S so a crashed send unblocks its retry
+TELL_ERRORS = (TransientError, ChatUnreachable, telebot.apihelper.ApiException)
 
 
 class WorkHorseDied(Exception):
@@ -28,12 +29,12 @@ class WorkHorseDied(Exception):
 
 def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
     """on_success: upload the GIF unless this job's GIF already reached the user."""
-    if result.get("already_sent"):
-        return
     request = ConversionRequest.from_kwargs(job.kwargs)
     folder = workdir.job_dir(runtime.settings().tmp_root, job.id)
     try:
-        found = stats.claim_send(connection, job.id)
+        if result.get("already_sent"):
+            return
+        found = markers.claim_send(connection, job.id)
         if found == "sent":
             log.info("job=%s GIF was sent before; not sending again", job.id)
             return
@@ -42,6 +43,7 @@ def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
         upload(job, connection, request, result, folder / result["gif"])
     finally:
         workdir.remove(folder)
+    finish(job, connection, request)
 
 
 def upload(
@@ -50,15 +52,12 @@ def upload(
     """Send the file, then mark it sent; a failed send releases the claim for the retry."""
     bot = runtime.client()
     status.show(bot, request, "status_uploading")
-    caption = (
-        text("truncated", request.lang, max_seconds=f"{request.max_seconds:g}")
-        if result.get("truncated")
-        else None
-    )
+    truncated = result.get("truncated")
+    caption = text("truncated", request.lang, max_seconds=f"{request.max_seconds:g}") if truncated else None
     reply = telebot.types.ReplyParameters(request.message_id, allow_sending_without_reply=True)
 
     def send() -> telebot.types.Message:
-        with open(path, "rb") as gif:
+        with path.open("rb") as gif:
             return bot.send_animation(
                 request.chat_id,
                 telebot.types.InputFile(gif, file_name="animation.gif"),
@@ -72,15 +71,22 @@ def upload(
     try:
         telegram.call("sendAnimation", send)
     except ChatUnreachable:
-        stats.confirm_sent(connection, job.id)  # nobody to send to; never retry
-        stats.record_outcome(connection, request.user_id, Outcome.FAILED)
+        markers.confirm_sent(connection, job.id)  # nobody to send to; never retry
+        stats.record_outcome(connection, request.user_id, job.id, Outcome.FAILED, reason="blocked")
         log.info("job=%s user=%s blocked the bot; GIF dropped", job.id, request.user_id)
         return
     except BaseException:
-        stats.release_send(connection, job.id)
+        markers.release_send(connection, job.id)
         raise
-    stats.confirm_sent(connection, job.id)
-    stats.record_outcome(connection, request.user_id, Outcome.DELIVERED, result.get("size_bytes", 0))
+    markers.confirm_sent(connection, job.id)
+    stats.record_outcome(
+        connection,
+        request.user_id,
+        job.id,
+        Outcome.DELIVERED,
+        seconds=result.get("convert_seconds"),
+        size_out=result.get("size_bytes", 0),
+    )
     log.info("job=%s user=%s GIF delivered (%s B)", job.id, request.user_id, result.get("size_bytes"))
     status.remove(bot, request)
 
@@ -102,15 +108,31 @@ def report_failure(
         exc_type.__name__,
         job.retries_left or 0,
     )
-    if job.should_retry or stats.already_sent(connection, job.id):
+    if job.should_retry:
         return
-    if issubclass(exc_type, ChatUnreachable) or not stats.claim_failure_notice(connection, job.id):
-        return
+    if not markers.already_sent(connection, job.id) and markers.claim_failure_notice(connection, job.id):
+        tell_failure(job, connection, request, exc)
+    finish(job, connection, request)
+
+
+def tell_failure(job: Job, connection: Redis, request: ConversionRequest, exc: BaseException) -> None:
+    """Count the failure and show the user a fixed text saying what happened and what to do."""
     user_error = isinstance(exc, UserFacingError)
+    outcome = Outcome.REFUSED if user_error else Outcome.FAILED
     key = exc.text_key if user_error else "error_failed"
+    stats.record_outcome(connection, request.user_id, job.id, outcome, reason=key)
+    if isinstance(exc, ChatUnreachable):
+        return
     params = {"max_mb": runtime.settings().max_input_mb, **(exc.params if user_error else {})}
-    stats.record_outcome(connection, request.user_id, Outcome.REFUSED if user_error else Outcome.FAILED)
     try:
         status.tell(runtime.client(), request, key, **params)
-    except (TransientError, ChatUnreachable, telebot.apihelper.ApiException) as err:
+    except TELL_ERRORS as err:
         log.warning("job=%s could not tell the user: %s", job.id, type(err).__name__)
+
+
+def finish(job: Job, connection: Redis, request: ConversionRequest) -> None:
+    """The job ended for good: free the user's slot and queue their next waiting video."""
+    settings = runtime.settings()
+    promoted = enqueue.release(enqueue.gif_queue(connection, settings), job.id, request.user_id, settings)
+    if promoted is not None:
+        log.info("job=%s queued after job=%s ended (user %s)", promoted.job_id, job.id, request.user_id)
