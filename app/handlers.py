@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import redis.exceptions
 import telebot
 from rq import Queue
-from telebot.types import Message
+from telebot.types import CallbackQuery, Message
 
 from app import abuse, markers, stats, telegram
 from app.enqueue import Admission, submit
@@ -57,6 +57,16 @@ def profile_of(message: Message) -> stats.Profile:
     )
 
 
+def is_command(message: Message) -> bool:
+    """True for a text message that starts with a /command."""
+    return message.content_type == "text" and (message.text or "").startswith("/")
+
+
+def lang_of(message: Message) -> str:
+    """The catalogue language for the message's sender."""
+    return language_for(message.from_user.language_code if message.from_user else None)
+
+
 class Handlers:
     """The bot's message handlers, holding what they need instead of globals."""
 
@@ -68,12 +78,30 @@ class Handlers:
     def register(self) -> None:
         """Attach every handler to the bot; order matters (first match wins)."""
         self.bot.register_message_handler(self.on_help, commands=["start", "help"])
+        self.bot.register_message_handler(self.on_unknown_command, func=is_command)
         self.bot.register_message_handler(self.on_any, content_types=None, func=lambda _m: True)
+        self.bot.register_callback_query_handler(self.on_stale_button, func=lambda _c: True)
+
+    def on_unknown_command(self, message: Message) -> None:
+        """Any other /command (odd arguments included) gets a pointer to /help."""
+        self.reply(message, text("unknown_command", lang_of(message)))
+
+    def on_stale_button(self, call: CallbackQuery) -> None:
+        """Buttons we do not know (old or forged callback data) get a polite answer, nothing else."""
+        lang = language_for(call.from_user.language_code if call.from_user else None)
+        try:
+            telegram.call(
+                "answerCallbackQuery",
+                lambda: self.bot.answer_callback_query(call.id, text("button_expired", lang)),
+                max_wait=5,
+            )
+        except (TransientError, ChatUnreachable, telebot.apihelper.ApiException) as exc:
+            log.info("callback answer failed: %s", type(exc).__name__)
 
     def on_help(self, message: Message) -> None:
         """Explain what the bot does."""
         s = self.settings
-        lang = language_for(message.from_user.language_code if message.from_user else None)
+        lang = lang_of(message)
         self.reply(
             message,
             text(
@@ -88,7 +116,7 @@ class Handlers:
 
     def on_any(self, message: Message) -> None:
         """Queue a video; explain politely when the message holds none."""
-        lang = language_for(message.from_user.language_code if message.from_user else None)
+        lang = lang_of(message)
         video = find_video(message)
         if video is None:
             self.reply(message, text("not_video", lang))

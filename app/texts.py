@@ -40,6 +40,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error_too_large": "This video's picture is too large for me. Please send one of at most 4K resolution.",
         "error_timeout": "This video took too long to convert. Please send a shorter clip.",
         "banned": "Sorry, this bot is not available to you.",
+        "unknown_command": "I don't know that command. Send me a video to get a GIF, or /help to see what I do.",
+        "button_expired": "This button is no longer active.",
         "quota": "You've sent {per_hour} videos this hour, which is the limit. Please try again later.",
         "too_many": (
             "You already have {max_pending} videos waiting. Please wait for those GIFs before sending more."
@@ -66,6 +68,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error_too_large": "這段影片的解析度太高了。請傳送 4K 以下的影片。",
         "error_timeout": "這段影片轉檔花太久了。請傳送較短的片段。",
         "banned": "抱歉，你無法使用這個機器人。",
+        "unknown_command": "我不認得這個指令。傳影片給我就能得到 GIF，或輸入 /help 看看我能做什麼。",
+        "button_expired": "這個按鈕已經失效了。",
         "quota": "你這個小時已經傳了 {per_hour} 段影片，達到上限了。請稍後再試。",
         "too_many": "你已經有 {max_pending} 段影片在等待中。請等這些 GIF 完成後再傳送。",
     },
