@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import secrets
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from rq import get_current_job
 
 from app import markers, telegram
+from app.errors import UserFacingError
 from app.models import ConversionRequest
 from app.settings import Settings
+from app.texts import text
 from jobs import ffmpeg, runtime, status, workdir
 
 log = logging.getLogger(__name__)
@@ -81,3 +86,36 @@ def limits_for(settings: Settings) -> ffmpeg.Limits:
         convert_timeout=float(settings.convert_timeout),
         max_output_bytes=settings.max_output_bytes,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m jobs.convert IN OUT.gif`: run the workers' exact recipe on a local file."""
+    parser = argparse.ArgumentParser(prog="python -m jobs.convert", description=main.__doc__)
+    parser.add_argument("src", type=Path)
+    parser.add_argument("dst", type=Path)
+    defaults = Settings()
+    parser.add_argument("--width", type=int, default=defaults.gif_width)
+    parser.add_argument("--fps", type=int, default=defaults.gif_fps)
+    parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds)
+    parser.add_argument("--start", type=float, default=0.0)
+    parser.add_argument("--end", type=float, default=None)
+    args = parser.parse_args(argv)
+    options = ffmpeg.GifOptions(
+        width=args.width, fps=args.fps, max_seconds=args.max_seconds, start=args.start, end=args.end
+    )
+    started = time.monotonic()
+    try:
+        result = ffmpeg.convert(args.src.resolve(), args.dst.resolve(), options, limits_for(defaults))
+    except UserFacingError as exc:
+        print(f"refused: {text(exc.text_key, max_mb=defaults.max_input_mb)}", file=sys.stderr)
+        return 2
+    print(
+        f"{args.dst}: {result.width}x{result.height}, {result.fps:g} fps, {result.seconds:.2f} s, "
+        f"{result.size_bytes} bytes, truncated={result.truncated}, shrunk={result.shrunk}, "
+        f"in {time.monotonic() - started:.2f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
