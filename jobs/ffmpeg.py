@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -157,7 +158,9 @@ def run(argv: list[str], timeout: float, on_line: Callable[[str], None] | None =
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=lifeline.die_with_parent,  # the horse dying (killed, /cancel) takes ffmpeg with it
+        preexec_fn=functools.partial(
+            lifeline.die_with_parent, os.getpid()
+        ),  # the horse dying (killed, /cancel) takes ffmpeg with it
     )
     readers = [
         threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True),

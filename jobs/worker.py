@@ -36,9 +36,14 @@ class GifWorker(Worker):
         """Heartbeat TTL: monitoring interval plus a small grace, not plus 60 s."""
         return self.job_monitoring_interval + HEARTBEAT_GRACE_S
 
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        """Remember our pid so the horse can tell whether we died before it was set up."""
+        self.parent_pid = os.getpid()
+        super().fork_work_horse(job, queue)
+
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         """Run the job in the forked horse, which dies if this worker dies."""
-        lifeline.die_with_parent()
+        lifeline.die_with_parent(self.parent_pid)
         super().main_work_horse(job, queue)
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: object) -> None:
