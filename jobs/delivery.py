@@ -98,7 +98,9 @@ def report_failure(
     if issubclass(exc_type, UserFacingError | ChatUnreachable):
         job.retries_left = 0  # RQ reads this right after the callback: no retry
     elif issubclass(exc_type, AbandonedJobError) and job.should_retry:
-        job.retry_intervals = [0]  # its worker box died: re-run now, elsewhere, not after RETRY_INTERVAL
+        # its worker box died: re-run now, elsewhere; later retries keep their interval
+        later = (job.retry_intervals or [0])[-1]
+        job.retry_intervals = [0] + [later] * ((job.retries_left or 1) - 1)
     request = ConversionRequest.from_kwargs(job.kwargs)
     workdir.remove(workdir.job_dir(runtime.settings().tmp_root, job.id))
     log.warning(
