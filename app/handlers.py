@@ -145,20 +145,20 @@ class Handlers:
         if not abuse.take_hourly(redis, profile.user_id, limits.per_hour):
             self.refuse(message, profile, "quota", text("quota", lang, per_hour=limits.per_hour))
             return
-        status = self.reply(message, text("status_queued", lang))
-        request = self.request_for(message, video, lang, profile.user_id, status)
+        status_id = self.status_message(message, job_id, lang)
+        request = self.request_for(message, video, lang, profile.user_id, status_id)
         admission = submit(self.queue, request, self.settings, limits)
         if admission in (Admission.DUPLICATE, Admission.FULL):
             abuse.give_back_hourly(redis, profile.user_id)
-        if admission is Admission.FULL and status is not None:
-            self.edit(status, text("too_many", lang, max_pending=limits.max_pending))
+        if admission is Admission.FULL and status_id:
+            self.edit(message.chat.id, status_id, text("too_many", lang, max_pending=limits.max_pending))
             stats.record_refused(redis, profile, "too_many")
         elif admission in (Admission.QUEUED, Admission.WAITING):
             stats.record_video(redis, profile, job_id, video.file_size)
         log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, video.kind.value, admission.value)
 
     def request_for(
-        self, message: Message, video: IncomingVideo, lang: str, user_id: int, status: Message | None
+        self, message: Message, video: IncomingVideo, lang: str, user_id: int, status_id: int
     ) -> ConversionRequest:
         """The job payload for this video with the bot's default recipe."""
         s = self.settings
@@ -166,7 +166,7 @@ class Handlers:
             chat_id=message.chat.id,
             user_id=user_id,
             message_id=message.message_id,
-            status_message_id=status.message_id if status else 0,
+            status_message_id=status_id,
             file_id=video.file_id,
             file_unique_id=video.file_unique_id,
             file_size=video.file_size,
@@ -185,16 +185,26 @@ class Handlers:
         except REDIS_DOWN:
             log.warning("redis unreachable; refused video of user %s not counted", profile.user_id)
 
-    def edit(self, status: Message, body: str) -> None:
-        """Edit a status message (best effort)."""
+    def status_message(self, message: Message, job_id: str, lang: str) -> int:
+        """Reply with the status message (or reuse the one an earlier delivery sent); 0 if none."""
+        redis = self.queue.connection
+        earlier = markers.status_message_id(redis, job_id)
+        if earlier:
+            return earlier
+        status = self.reply(message, text("status_queued", lang))
+        if status is None:
+            return 0
+        markers.remember_status(redis, job_id, status.message_id)
+        return status.message_id
+
+    def edit(self, chat_id: int, message_id: int, body: str) -> None:
+        """Edit a message the bot sent (best effort)."""
         try:
             telegram.call(
-                "editMessageText",
-                lambda: self.bot.edit_message_text(body, status.chat.id, status.message_id),
-                max_wait=10,
+                "editMessageText", lambda: self.bot.edit_message_text(body, chat_id, message_id), max_wait=10
             )
         except (TransientError, ChatUnreachable, telebot.apihelper.ApiException) as exc:
-            log.warning("edit in chat %s failed: %s", status.chat.id, type(exc).__name__)
+            log.warning("edit in chat %s failed: %s", chat_id, type(exc).__name__)
 
     def reply(self, message: Message, body: str) -> Message | None:
         """Reply to a message; None if Telegram would not take it (logged, never raised)."""

@@ -20,6 +20,11 @@ def sent(job_id: str) -> str:
     return f"{PREFIX}:sent:{job_id}"
 
 
+def status(job_id: str) -> str:
+    """The id of the status message the bot sent for this job's video."""
+    return f"{PREFIX}:status:{job_id}"
+
+
 def told(job_id: str) -> str:
     """Set once the user has been told that this job failed."""
     return f"{PREFIX}:told:{job_id}"

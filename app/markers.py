@@ -48,3 +48,14 @@ def already_sent(redis: Redis, job_id: str) -> bool:
 def claim_failure_notice(redis: Redis, job_id: str) -> bool:
     """True exactly once per job: the caller may tell the user it failed."""
     return bool(redis.set(keys.told(job_id), "1", nx=True, ex=SENT_MARKER_TTL_S))
+
+
+def remember_status(redis: Redis, job_id: str, message_id: int) -> None:
+    """Keep the status message id, so a re-delivered update reuses it instead of sending another."""
+    redis.set(keys.status(job_id), message_id, ex=MESSAGE_MARKER_TTL_S)
+
+
+def status_message_id(redis: Redis, job_id: str) -> int | None:
+    """The status message sent for this job's video before, if any."""
+    value = redis.get(keys.status(job_id))
+    return int(value) if value else None
