@@ -1,37 +1,40 @@
-"""Logging setup shared by every process: one line per event, never the bot token."""
+"""Logging shared by every process: one logfmt line per event, never the bot token."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from app.settings import Settings
 
-FORMAT = "%(asctime)s %(levelname)s %(process_name)s[%(process)d] %(name)s: %(message)s"
 
+class OneLine(logging.Formatter):
+    """`ts=… level=… proc=… logger=… msg="…"`, tracebacks folded into the same line."""
 
-class RedactToken(logging.Filter):
-    """Replace the bot token wherever it appears in a record (URLs in library logs)."""
-
-    def __init__(self, token: str, process_name: str) -> None:
+    def __init__(self, process_name: str, secrets: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self.token = token
         self.process_name = process_name
+        self.secrets = tuple(s for s in secrets if s)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.process_name = self.process_name
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), ()
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += " | " + self.formatException(record.exc_info)
+        for secret in self.secrets:
+            message = message.replace(secret, "<redacted>")
+        message = message.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        return (
+            f"ts={ts} level={record.levelname.lower()} proc={self.process_name} pid={record.process} "
+            f'logger={record.name} msg="{message}"'
+        )
 
 
 def setup_logging(settings: Settings, process_name: str) -> None:
-    """Log to stderr at settings.log_level with the token redacted."""
+    """Log to stderr at settings.log_level, one line per event, secrets redacted."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(RedactToken(settings.telegram_bot_token, process_name))
+    handler.setFormatter(OneLine(process_name, (settings.telegram_bot_token, settings.admin_password)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
