@@ -8,6 +8,8 @@ from rq import get_current_job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from app import stats
+from app.enqueue import gif_queue
 from jobs import runtime, workdir
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,17 @@ def recover_abandoned() -> int:
     before = registry.count
     registry.cleanup()
     return before - registry.count
+
+
+def sample_depth() -> int:
+    """Record the queue depth (queued + waiting for retry) for the admin panel's chart."""
+    job = get_current_job()
+    assert job is not None
+    settings = runtime.settings()
+    queue = gif_queue(job.connection, settings)
+    depth = queue.count + queue.scheduled_job_registry.count
+    stats.record_depth(job.connection, depth)
+    return depth
 
 
 def sweep_temp() -> int:
