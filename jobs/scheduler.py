@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -11,12 +13,14 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
+from app import keys
 from app.connection import connect
 from app.logs import setup_logging
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 10
+LEADER_TTL_S = 3 * POLL_INTERVAL_S  # a dead leader is replaced within this long
 PERIODIC = (  # (job id, function, every n seconds)
     ("maintenance_recover_abandoned", "jobs.maintenance.recover_abandoned", 30),
     ("maintenance_sample_depth", "jobs.maintenance.sample_depth", 60),
@@ -31,13 +35,46 @@ class JSONJob(Job):
         super().__init__(id, connection=connection, serializer=serializer or JSONSerializer)
 
 
+class LeaderScheduler(Scheduler):
+    """rq-scheduler that works only while it holds our leader lock: one active instance at a time.
+
+    rq-scheduler's own lock covers a single pass, so two instances would take turns; ours is held
+    (and renewed every pass) until the leader stops or dies, then another instance takes over.
+    """
+
+    def acquire_lock(self) -> bool:
+        if not self.lead():
+            self.log.debug("standby: another scheduler leads")
+            return False
+        return bool(super().acquire_lock())
+
+    def lead(self) -> bool:
+        """Take or renew leadership; False while another live instance holds it."""
+        ttl = LEADER_TTL_S
+        if self.connection.set(keys.SCHEDULER_LOCK, self.name, nx=True, ex=ttl):
+            self.log.info("scheduler %s is now the leader", self.name)
+            return True
+        holder = self.connection.get(keys.SCHEDULER_LOCK)
+        if holder is not None and holder.decode() == self.name:
+            self.connection.expire(keys.SCHEDULER_LOCK, ttl)
+            return True
+        return False
+
+    def register_death(self) -> None:
+        """Give up leadership on a clean stop so a standby takes over at once."""
+        if self.connection.get(keys.SCHEDULER_LOCK) == self.name.encode():
+            self.connection.delete(keys.SCHEDULER_LOCK)
+        super().register_death()
+
+
 def build_scheduler(settings: Settings) -> Scheduler:
     """A scheduler on settings.queue_name whose periodic jobs are (re)registered idempotently."""
-    scheduler = Scheduler(
+    scheduler = LeaderScheduler(
         queue_name=settings.queue_name,
         connection=connect(settings),
         interval=POLL_INTERVAL_S,
         job_class=JSONJob,
+        name=f"{socket.gethostname()}.{os.getpid()}",
     )
     for job_id, func, every in PERIODIC:
         if job_id in scheduler:
