@@ -1,30 +1,46 @@
-"""`python -m app`: run the bot (long polling) until SIGTERM or Ctrl-C."""
+"""`python -m app`: run the bot (long polling, or a webhook with BOT_MODE=webhook) until SIGTERM."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from app.bot import Poller, build_bot
 from app.connection import connect
 from app.logs import setup_logging
 from app.settings import Settings
+from app.webhook import WebhookServer
+
+log = logging.getLogger("app")
+
+
+def on_stop_signals(stop: Callable[[], None]) -> None:
+    """Call stop() on SIGTERM and SIGINT."""
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signum)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def main() -> int:
-    """Read settings, build the bot, poll until told to stop."""
+    """Read settings, build the bot, take updates until told to stop."""
     settings = Settings.from_env(require=("TELEGRAM_BOT_TOKEN",))
     setup_logging(settings, "bot")
-    poller = Poller(build_bot(settings, connect(settings)))
-
-    def stop(signum: int, _frame: object) -> None:
-        logging.getLogger("app").info("signal %s: stopping", signum)
-        poller.interrupt()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    logging.getLogger("app").info("bot polling %s", settings.telegram_api_url)
+    bot = build_bot(settings, connect(settings))
+    if settings.bot_mode == "webhook":
+        server = WebhookServer(settings, bot)
+        on_stop_signals(server.stop)
+        server.register()
+        server.run()
+        return 0
+    poller = Poller(bot)
+    on_stop_signals(poller.interrupt)
+    log.info("bot polling %s", settings.telegram_api_url)
     poller.run()
     return 0
 

@@ -54,6 +54,7 @@ class Poller:
     def run(self) -> None:
         """Poll until stop(); network or Telegram errors back off and retry, never exit."""
         failures = 0
+        self.drop_webhook()
         while not self.stopping.is_set():
             try:
                 updates = self.fetch()
@@ -67,6 +68,15 @@ class Poller:
                 continue
             failures = 0
             self.handle(updates)
+
+    def drop_webhook(self) -> None:
+        """A webhook left from BOT_MODE=webhook blocks getUpdates (409); remove it, keep pending updates."""
+        try:
+            telegram.call(
+                "deleteWebhook", lambda: self.bot.delete_webhook(drop_pending_updates=False), max_wait=10
+            )
+        except (TransientError, telebot.apihelper.ApiException) as exc:
+            log.warning("deleteWebhook failed (%s); polling anyway", type(exc).__name__)
 
     def fetch(self) -> list[telebot.types.Update]:
         """One long poll; the offset confirms every update handled so far."""

@@ -74,6 +74,12 @@ def _bot_mode(raw: str) -> str:
     return raw
 
 
+def _webhook_secret(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", raw):
+        raise ValueError("must be 16-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+    return raw
+
+
 def _setting(default: Any, env: str, parse: Callable[[str], Any] = str, *, secret: bool = False) -> Any:
     return field(default=default, repr=not secret, metadata={"env": env, "parse": parse, "secret": secret})
 
@@ -108,6 +114,10 @@ class Settings:
     max_active_per_user: int = _setting(3, "MAX_ACTIVE_PER_USER", _positive_int)
     max_pending_per_user: int = _setting(20, "MAX_PENDING_PER_USER", _non_negative_int)
     hourly_quota: int = _setting(30, "HOURLY_QUOTA", _positive_int)
+    webhook_url: str = _setting("", "WEBHOOK_URL", _url(("https", "http")))
+    webhook_secret: str = _setting("", "WEBHOOK_SECRET", _webhook_secret, secret=True)
+    webhook_host: str = _setting("127.0.0.1", "WEBHOOK_HOST")
+    webhook_port: int = _setting(8443, "WEBHOOK_PORT", _port)
 
     @classmethod
     def from_env(
@@ -139,6 +149,12 @@ class Settings:
                 shown = "(hidden)" if f.metadata.get("secret") else repr(raw[:40])
                 reason = "is not a number" if "invalid literal" in str(exc) else str(exc)
                 problems.append(f"{name}={shown} {reason}")
+        if values.get("bot_mode") == "webhook":
+            problems += [
+                f"{name} is required when BOT_MODE=webhook"
+                for name, key in (("WEBHOOK_URL", "webhook_url"), ("WEBHOOK_SECRET", "webhook_secret"))
+                if key not in values
+            ]
         if problems:
             raise SettingsError(problems)
         return cls(**values)
