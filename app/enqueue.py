@@ -23,6 +23,7 @@ from app.settings import Settings
 
 ON_SUCCESS = "jobs.delivery.send_gif"
 ON_FAILURE = "jobs.delivery.report_failure"
+ON_STOPPED = "jobs.delivery.report_stopped"
 SUCCESS_CALLBACK_TIMEOUT_S = 300  # an upload of up to 50 MB, plus waiting out 429s
 FAILURE_CALLBACK_TIMEOUT_S = 60
 RESULT_TTL_S = 24 * 3600
@@ -113,6 +114,7 @@ def _enqueue(queue: Queue, request: ConversionRequest, settings: Settings, pipe:
         retry=Retry(max=settings.retry_max, interval=settings.retry_interval),
         on_success=Callback(ON_SUCCESS, timeout=SUCCESS_CALLBACK_TIMEOUT_S),
         on_failure=Callback(ON_FAILURE, timeout=FAILURE_CALLBACK_TIMEOUT_S),
+        on_stopped=Callback(ON_STOPPED, timeout=FAILURE_CALLBACK_TIMEOUT_S),
         pipeline=pipe,
     )
     pipe.zadd(keys.user_active(request.user_id), {request.job_id: time.time()})

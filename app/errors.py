@@ -45,6 +45,12 @@ class TooLarge(UserFacingError):
     text_key = "error_too_large"
 
 
+class BadTrim(UserFacingError):
+    """The caption asks for a time range that is unreadable or outside the video."""
+
+    text_key = "error_trim"
+
+
 class ConversionTimeout(UserFacingError):
     """ffmpeg ran past its wall-clock limit on this input."""
 

@@ -78,3 +78,21 @@ def hour(bucket: str) -> str:
 def latency(bucket: str) -> str:
     """List: end-to-end seconds of the GIFs delivered in one UTC hour."""
     return f"{PREFIX}:latency:{bucket}"
+
+
+def prefs(user_id: int) -> str:
+    """Hash: a user's /settings choices."""
+    return f"{PREFIX}:prefs:{user_id}"
+
+
+def cache(file_unique_id: str, variant: str) -> str:
+    """The Telegram file_id of a GIF made from this video with these settings."""
+    return f"{PREFIX}:cache:{file_unique_id}:{variant}"
+
+
+def chat_pace(chat_id: int) -> str:
+    """When the bot may next send or edit in this chat (unix s), shared by every process."""
+    return f"{PREFIX}:pace:{chat_id}"
+
+
+RECENT_SECONDS = f"{PREFIX}:recent_secs"  # list: recent conversion seconds, for queue wait estimates

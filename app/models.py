@@ -45,6 +45,10 @@ class ConversionRequest:
     max_seconds: float
     start: float = 0.0
     end: float | None = None
+    speed: float = 1.0
+    reverse: bool = False
+    output: str = "animation"  # or "document": a real .gif file
+    variant: str = ""  # settings + trim, for the cache of finished GIFs
 
     @property
     def job_id(self) -> str:

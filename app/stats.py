@@ -165,11 +165,19 @@ def record_outcome(
         if seconds is not None:
             pipe.lpush(keys.user_seconds(user_id), round(seconds, 3))
             pipe.ltrim(keys.user_seconds(user_id), 0, RECENT_SECONDS - 1)
+            pipe.lpush(keys.RECENT_SECONDS, round(seconds, 3))
+            pipe.ltrim(keys.RECENT_SECONDS, 0, RECENT_SECONDS - 1)
         if outcome is Outcome.DELIVERED and latency is not None:
             pipe.lpush(keys.latency(bucket), round(latency, 3))
             pipe.ltrim(keys.latency(bucket), 0, LATENCY_SAMPLES_PER_HOUR - 1)
             pipe.expire(keys.latency(bucket), HOUR_TTL_S)
         pipe.execute()
+
+
+def typical_seconds(redis: Redis, default: float = 5.0) -> float:
+    """Median conversion time of the last jobs (any user), for wait estimates."""
+    values = [float(v) for v in redis.lrange(keys.RECENT_SECONDS, 0, -1)]
+    return statistics.median(values) if values else default
 
 
 def record_depth(redis: Redis, depth: int, now: float | None = None) -> None:
@@ -280,4 +288,29 @@ def hourly(redis: Redis, hours: int = 24, now: float | None = None) -> list[Hour
                 lat,
             )
         )
+    return result
+
+
+TOTAL_FIELDS = (
+    "videos",
+    Outcome.DELIVERED.value,
+    Outcome.FAILED.value,
+    Outcome.REFUSED.value,
+    "bytes_in",
+    "bytes_out",
+)
+TOTALS_BATCH = 1000
+
+
+def totals(redis: Redis) -> dict[str, int]:
+    """Every user's counters added up: all-time videos, outcomes and bytes (for /metrics)."""
+    result = dict.fromkeys(TOTAL_FIELDS, 0)
+    ids = [uid for uid, _ in redis.zscan_iter(keys.USERS)]
+    for start in range(0, len(ids), TOTALS_BATCH):
+        with redis.pipeline(transaction=False) as pipe:
+            for uid in ids[start : start + TOTALS_BATCH]:
+                pipe.hmget(keys.user(int(uid)), TOTAL_FIELDS)
+            for values in pipe.execute():
+                for name, value in zip(TOTAL_FIELDS, values, strict=True):
+                    result[name] += int(value or 0)
     return result

@@ -14,14 +14,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Send me a video and I'll turn it into a GIF.\n\n"
             "I take videos, GIFs/animations, round video messages and video files "
             "(mp4, mov, webm, mkv) up to {max_mb} MB. The GIF covers the first {max_seconds} seconds, "
-            "at most {width} px wide and {fps} frames a second."
+            "at most {width} px wide and {fps} frames a second.\n\n"
+            "Write a time range like 3-8 or 0:03-0:08 as the caption to convert just that part.\n"
+            "/settings - width, frame rate, length, speed, reverse, GIF file or animation\n"
+            "/cancel - stop your videos in progress\n"
+            "/stats - your numbers"
         ),
         "not_video": (
             "That isn't something I can turn into a GIF. Please send a video, an animation, "
             "a round video message or a video file (mp4, mov, webm, mkv)."
         ),
-        "status_queued": "Got your video! It's in line for conversion...",
-        "status_converting": "Converting your video to a GIF...",
+        "status_queued": "Got your video! Position {position} in line, about {wait} s.",
+        "status_downloading": "Downloading your video...",
+        "status_converting": "Converting your video to a GIF... {percent}%",
         "status_uploading": "Your GIF is ready, sending it now...",
         "status_retrying": "That didn't work on the first try; I'll retry automatically in a moment.",
         "busy": "I'm having trouble keeping up right now. Please send your video again in a minute.",
@@ -42,6 +47,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "banned": "Sorry, this bot is not available to you.",
         "unknown_command": "I don't know that command. Send me a video to get a GIF, or /help to see what I do.",
         "button_expired": "This button is no longer active.",
+        "error_trim": (
+            "I couldn't use that time range. Write it like 3-8 or 0:03-0:08 (start-end, inside the video)."
+        ),
+        "shrunk": "The GIF was made smaller (fewer frames or pixels) to fit Telegram's upload limit.",
+        "settings_title": "Your GIF settings. Tap to change:",
+        "settings_saved": "Saved.",
+        "set_width": "Width",
+        "set_fps": "FPS",
+        "set_max_seconds": "Max s",
+        "set_speed": "Speed",
+        "set_reverse": "Reverse",
+        "set_output": "Send as",
+        "opt_reverse_0": "off",
+        "opt_reverse_1": "on",
+        "opt_output_animation": "animation",
+        "opt_output_document": ".gif file",
+        "cancelled": "Stopped {count} of your videos.",
+        "cancelled_one": "Cancelled.",
+        "nothing_to_cancel": "You have no videos in progress.",
+        "my_stats": (
+            "Your numbers: {videos} videos sent, {delivered} GIFs delivered, {failed} failed, "
+            "{refused} refused, {mb_out} MB of GIFs, {median} s median conversion."
+        ),
         "quota": "You've sent {per_hour} videos this hour, which is the limit. Please try again later.",
         "too_many": (
             "You already have {max_pending} videos waiting. Please wait for those GIFs before sending more."
@@ -51,11 +79,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "help": (
             "傳一段影片給我，我會把它變成 GIF。\n\n"
             "我接受影片、GIF 動畫、圓形影片訊息與影片檔（mp4、mov、webm、mkv），大小上限 {max_mb} MB。"
-            "GIF 最多包含前 {max_seconds} 秒，寬度最多 {width} 像素，每秒 {fps} 格。"
+            "GIF 最多包含前 {max_seconds} 秒，寬度最多 {width} 像素，每秒 {fps} 格。\n\n"
+            "在說明文字寫上時間範圍（例如 3-8 或 0:03-0:08），就只轉換那一段。\n"
+            "/settings - 寬度、每秒格數、長度、速度、倒轉、GIF 檔或動畫\n"
+            "/cancel - 停止處理中的影片\n"
+            "/stats - 你的統計"
         ),
         "not_video": "這個沒辦法轉成 GIF。請傳送影片、GIF 動畫、圓形影片訊息或影片檔（mp4、mov、webm、mkv）。",
-        "status_queued": "收到你的影片了！正在排隊等待轉檔……",
-        "status_converting": "正在把你的影片轉成 GIF……",
+        "status_queued": "收到你的影片了！排在第 {position} 位，大約 {wait} 秒。",
+        "status_downloading": "正在下載你的影片……",
+        "status_converting": "正在把你的影片轉成 GIF……{percent}%",
         "status_uploading": "GIF 完成了，正在傳送……",
         "status_retrying": "第一次沒有成功，我稍後會自動重試。",
         "busy": "我現在忙不過來，請過一分鐘再傳一次影片。",
@@ -70,6 +103,27 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "banned": "抱歉，你無法使用這個機器人。",
         "unknown_command": "我不認得這個指令。傳影片給我就能得到 GIF，或輸入 /help 看看我能做什麼。",
         "button_expired": "這個按鈕已經失效了。",
+        "error_trim": "我看不懂這個時間範圍。請寫成 3-8 或 0:03-0:08（開始-結束，需在影片長度內）。",
+        "shrunk": "為了符合 Telegram 的上傳限制，這個 GIF 已經縮小（減少格數或像素）。",
+        "settings_title": "你的 GIF 設定，點選即可更改：",
+        "settings_saved": "已儲存。",
+        "set_width": "寬度",
+        "set_fps": "每秒格數",
+        "set_max_seconds": "最長秒數",
+        "set_speed": "速度",
+        "set_reverse": "倒轉",
+        "set_output": "傳送方式",
+        "opt_reverse_0": "關",
+        "opt_reverse_1": "開",
+        "opt_output_animation": "動畫",
+        "opt_output_document": ".gif 檔",
+        "cancelled": "已停止你的 {count} 段影片。",
+        "cancelled_one": "已取消。",
+        "nothing_to_cancel": "你目前沒有處理中的影片。",
+        "my_stats": (
+            "你的統計：傳了 {videos} 段影片，完成 {delivered} 個 GIF，失敗 {failed} 個，"
+            "被拒絕 {refused} 個，GIF 共 {mb_out} MB，轉檔時間中位數 {median} 秒。"
+        ),
         "quota": "你這個小時已經傳了 {per_hour} 段影片，達到上限了。請稍後再試。",
         "too_many": "你已經有 {max_pending} 段影片在等待中。請等這些 GIF 完成後再傳送。",
     },

@@ -1,0 +1,119 @@
+"""Commands and buttons: /start, /help, /settings (inline menu), /cancel, /stats."""
+
+from __future__ import annotations
+
+import logging
+
+from rq import Queue
+from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from app import prefs, stats
+from app.cancel import cancel_user_jobs
+from app.replies import Replier
+from app.settings import Settings
+from app.texts import language_for, text
+
+log = logging.getLogger(__name__)
+NOOP = "noop"  # the label button at the start of each menu row
+
+
+def lang_of(message: Message | CallbackQuery) -> str:
+    """The catalogue language for the sender of a message or button press."""
+    return language_for(message.from_user.language_code if message.from_user else None)
+
+
+def settings_menu(choice: prefs.UserPrefs, lang: str) -> InlineKeyboardMarkup:
+    """One row per setting; the current value is marked."""
+    current = {name: str(value) for name, value in prefs.as_dict(choice).items()}
+    current["reverse"] = "1" if choice.reverse else "0"
+    current["max_seconds"], current["speed"] = f"{choice.max_seconds:g}", f"{choice.speed:g}"
+    markup = InlineKeyboardMarkup()
+    for name, values in prefs.CHOICES.items():
+        row = []
+        for value in values:
+            label = text(f"opt_{name}_{value}", lang) if name in ("reverse", "output") else f"{value}"
+            mark = "• " if current[name] == value else ""
+            row.append(InlineKeyboardButton(mark + label, callback_data=prefs.callback_data(name, value)))
+        markup.row(InlineKeyboardButton(text(f"set_{name}", lang), callback_data=NOOP), *row)
+    return markup
+
+
+class Commands:
+    """The bot's commands and its settings buttons."""
+
+    def __init__(self, settings: Settings, queue: Queue, replier: Replier) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.replier = replier
+
+    def on_help(self, message: Message) -> None:
+        """Explain what the bot does."""
+        s = self.settings
+        body = text(
+            "help",
+            lang_of(message),
+            max_mb=s.max_input_mb,
+            max_seconds=f"{s.max_seconds:g}",
+            width=s.gif_width,
+            fps=s.gif_fps,
+        )
+        self.replier.reply(message, body)
+
+    def on_settings(self, message: Message) -> None:
+        """Show the settings menu with the user's current choices."""
+        lang, user_id = lang_of(message), message.from_user.id
+        choice = prefs.load(self.queue.connection, user_id, self.settings)
+        self.replier.reply(message, text("settings_title", lang), reply_markup=settings_menu(choice, lang))
+
+    def on_button(self, call: CallbackQuery) -> None:
+        """Apply a settings button; anything not on the menus gets a polite 'expired' answer."""
+        lang = lang_of(call)
+        if call.data == NOOP:
+            self.replier.answer(call.id, "")
+            return
+        parsed = prefs.parse_callback(call.data)
+        if parsed is None or call.message is None:
+            self.replier.answer(call.id, text("button_expired", lang))
+            return
+        redis, user_id = self.queue.connection, call.from_user.id
+        prefs.save_choice(redis, user_id, *parsed)
+        choice = prefs.load(redis, user_id, self.settings)
+        self.replier.answer(call.id, text("settings_saved", lang))
+        self.replier.edit(
+            call.message.chat.id,
+            call.message.message_id,
+            text("settings_title", lang),
+            reply_markup=settings_menu(choice, lang),
+        )
+
+    def on_cancel(self, message: Message) -> None:
+        """Stop the user's waiting, queued or running videos and say what happened."""
+        lang = lang_of(message)
+        cancelled = cancel_user_jobs(self.queue, message.from_user.id, self.settings)
+        for request in cancelled.requests:
+            if request.status_message_id:
+                self.replier.edit(
+                    request.chat_id, request.status_message_id, text("cancelled_one", request.lang)
+                )
+        key = "cancelled" if cancelled.requests else "nothing_to_cancel"
+        self.replier.reply(message, text(key, lang, count=len(cancelled.requests)))
+
+    def on_stats(self, message: Message) -> None:
+        """Show the user their own numbers."""
+        mine = stats.user_stats(self.queue.connection, message.from_user.id)
+        median = f"{mine.median_seconds:.1f}" if mine.median_seconds is not None else "-"
+        body = text(
+            "my_stats",
+            lang_of(message),
+            videos=mine.videos,
+            delivered=mine.delivered,
+            failed=mine.failed,
+            refused=mine.refused,
+            mb_out=f"{mine.bytes_out / 1e6:.1f}",
+            median=median,
+        )
+        self.replier.reply(message, body)
+
+    def on_unknown(self, message: Message) -> None:
+        """Any other /command (odd arguments included) gets a pointer to /help."""
+        self.replier.reply(message, text("unknown_command", lang_of(message)))

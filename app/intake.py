@@ -1,0 +1,196 @@
+"""A video arrives: refuse what we must, answer repeats from the cache, otherwise queue it."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import telebot
+from rq import Queue, Worker
+from telebot.types import Message
+
+from app import abuse, cache, markers, prefs, stats
+from app.enqueue import Admission, submit, waiting_count
+from app.errors import BadTrim
+from app.models import ConversionRequest, MediaKind, job_id_for
+from app.replies import Replier
+from app.settings import Settings
+from app.texts import text
+from app.trim import parse_trim
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IncomingVideo:
+    """The video part of a message, whichever field Telegram put it in."""
+
+    kind: MediaKind
+    file_id: str
+    file_unique_id: str
+    file_size: int
+
+
+def find_video(message: Message) -> IncomingVideo | None:
+    """Return the message's video, animation, round video or video document; None otherwise."""
+    candidates = (
+        (MediaKind.ANIMATION, message.animation),  # before document: Telegram sets both for GIFs
+        (MediaKind.VIDEO, message.video),
+        (MediaKind.VIDEO_NOTE, message.video_note),
+    )
+    for kind, media in candidates:
+        if media is not None:
+            return IncomingVideo(kind, media.file_id, media.file_unique_id, media.file_size or 0)
+    doc = message.document
+    if doc is not None and (doc.mime_type or "").lower().startswith("video/"):
+        return IncomingVideo(MediaKind.DOCUMENT, doc.file_id, doc.file_unique_id, doc.file_size or 0)
+    return None
+
+
+def profile_of(message: Message) -> stats.Profile:
+    """Who sent the message (names are untrusted text, stored as given and escaped when shown)."""
+    user = message.from_user
+    if user is None:
+        return stats.Profile(user_id=message.chat.id)
+    return stats.Profile(
+        user.id, user.username or "", user.first_name or "", user.last_name or "", user.language_code or ""
+    )
+
+
+class Intake:
+    """Turns one video message into a queued job, a cached GIF, or a clear refusal."""
+
+    def __init__(self, settings: Settings, bot: telebot.TeleBot, queue: Queue, replier: Replier) -> None:
+        self.settings = settings
+        self.bot = bot
+        self.queue = queue
+        self.replier = replier
+
+    @property
+    def redis(self):
+        return self.queue.connection
+
+    def handle(self, message: Message, video: IncomingVideo, lang: str) -> None:
+        """Check size, ban, trim, cache and quota, then queue (once per message)."""
+        profile = profile_of(message)
+        job_id = job_id_for(message.chat.id, message.message_id)
+        if markers.was_queued(self.redis, job_id):
+            log.info("job=%s already queued; update re-delivered", job_id)
+            return
+        if video.file_size > self.settings.max_input_bytes:
+            self.refuse(
+                message, profile, "too_big", text("error_too_big", lang, max_mb=self.settings.max_input_mb)
+            )
+            return
+        if abuse.is_banned(self.redis, profile.user_id):
+            self.refuse(message, profile, "banned", text("banned", lang))
+            return
+        try:
+            window = parse_trim(message.caption)
+        except BadTrim:
+            self.refuse(message, profile, "bad_trim", text("error_trim", lang))
+            return
+        choice = prefs.load(self.redis, profile.user_id, self.settings)
+        variant = choice.cache_key() + (f"t{window[0]:g}-{window[1]:g}" if window else "")
+        if self.from_cache(message, video, profile, variant, lang):
+            return
+        self.queue_video(message, video, lang, profile, choice, window, variant)
+
+    def queue_video(
+        self,
+        message: Message,
+        video: IncomingVideo,
+        lang: str,
+        profile: stats.Profile,
+        choice: prefs.UserPrefs,
+        window: tuple[float, float] | None,
+        variant: str,
+    ) -> None:
+        """Take the hourly quota, answer with a status message, then submit the job fairly."""
+        job_id = job_id_for(message.chat.id, message.message_id)
+        limits = abuse.limits_for(self.redis, profile.user_id, self.settings)
+        if not abuse.take_hourly(self.redis, profile.user_id, limits.per_hour):
+            self.refuse(message, profile, "quota", text("quota", lang, per_hour=limits.per_hour))
+            return
+        status_id = self.status_message(message, job_id, lang, profile.user_id)
+        start, end = window or (0.0, None)
+        request = ConversionRequest(
+            chat_id=message.chat.id,
+            user_id=profile.user_id,
+            message_id=message.message_id,
+            status_message_id=status_id,
+            file_id=video.file_id,
+            file_unique_id=video.file_unique_id,
+            file_size=video.file_size,
+            kind=video.kind.value,
+            lang=lang,
+            width=choice.width,
+            fps=choice.fps,
+            max_seconds=choice.max_seconds,
+            start=start,
+            end=end,
+            speed=choice.speed,
+            reverse=choice.reverse,
+            output=choice.output,
+            variant=variant,
+        )
+        admission = submit(self.queue, request, self.settings, limits)
+        if admission in (Admission.DUPLICATE, Admission.FULL):
+            abuse.give_back_hourly(self.redis, profile.user_id)
+        if admission is Admission.FULL:
+            if status_id:
+                self.replier.edit(
+                    message.chat.id, status_id, text("too_many", lang, max_pending=limits.max_pending)
+                )
+            stats.record_refused(self.redis, profile, "too_many")
+        elif admission in (Admission.QUEUED, Admission.WAITING):
+            stats.record_video(self.redis, profile, job_id, video.file_size)
+        log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, video.kind.value, admission.value)
+
+    def from_cache(
+        self, message: Message, video: IncomingVideo, profile: stats.Profile, variant: str, lang: str
+    ) -> bool:
+        """Answer a repeat at once by re-sending the GIF Telegram already has; False on a miss."""
+        hit = cache.get(self.redis, video.file_unique_id, variant)
+        if hit is None:
+            return False
+        reply = telebot.types.ReplyParameters(message.message_id, allow_sending_without_reply=True)
+        chat = message.chat.id
+        if hit.output == prefs.OutputKind.DOCUMENT:
+            send = lambda: self.bot.send_document(chat, hit.file_id, reply_parameters=reply)  # noqa: E731
+        else:
+            send = lambda: self.bot.send_animation(chat, hit.file_id, reply_parameters=reply)  # noqa: E731
+        if self.replier.paced(chat, "sendAnimation", send) is None:
+            return False  # the cached file_id failed: convert again
+        job_id = job_id_for(chat, message.message_id)
+        stats.record_video(self.redis, profile, job_id, video.file_size)
+        stats.record_outcome(
+            self.redis, profile.user_id, job_id, stats.Outcome.DELIVERED, size_out=hit.size_bytes
+        )
+        markers.mark_queued(self.redis, job_id)
+        log.info("job=%s user=%s answered from cache", job_id, profile.user_id)
+        return True
+
+    def status_message(self, message: Message, job_id: str, lang: str, user_id: int) -> int:
+        """Reply with the status message (or reuse the one an earlier delivery sent); 0 if none."""
+        earlier = markers.status_message_id(self.redis, job_id)
+        if earlier:
+            return earlier
+        status = self.replier.reply(message, self.queued_text(lang, user_id))
+        if status is None:
+            return 0
+        markers.remember_status(self.redis, job_id, status.message_id)
+        return status.message_id
+
+    def queued_text(self, lang: str, user_id: int) -> str:
+        """'In line: position N, about M s' from the queue length, worker count and recent speed."""
+        ahead = self.queue.count + waiting_count(self.redis, user_id)
+        workers = max(1, Worker.count(queue=self.queue))
+        wait = math.ceil((ahead / workers + 1) * stats.typical_seconds(self.redis))
+        return text("status_queued", lang, position=ahead + 1, wait=wait)
+
+    def refuse(self, message: Message, profile: stats.Profile, reason: str, body: str) -> None:
+        """Reply with why a video is refused and count it."""
+        self.replier.reply(message, body)
+        stats.record_refused(self.redis, profile, reason)

@@ -1,0 +1,91 @@
+"""Per-user GIF settings (/settings), stored in Redis, chosen only from fixed menus."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
+
+from redis import Redis
+
+from app import keys
+from app.settings import Settings
+
+
+class OutputKind(StrEnum):
+    """How the GIF is sent: inline animation (Telegram stores MP4) or a real .gif file."""
+
+    ANIMATION = "animation"
+    DOCUMENT = "document"
+
+
+# Every value a button may set; callback data outside these is refused.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "width": ("320", "480", "640"),
+    "fps": ("10", "12", "15", "20"),
+    "max_seconds": ("5", "10", "15"),
+    "speed": ("0.5", "1", "1.5", "2"),
+    "reverse": ("0", "1"),
+    "output": (OutputKind.ANIMATION.value, OutputKind.DOCUMENT.value),
+}
+CALLBACK_PREFIX = "set"
+
+
+@dataclass(frozen=True)
+class UserPrefs:
+    """How one user wants their GIFs."""
+
+    width: int = 480
+    fps: int = 12
+    max_seconds: float = 15.0
+    speed: float = 1.0
+    reverse: bool = False
+    output: str = OutputKind.ANIMATION.value
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> UserPrefs:
+        """The bot-wide defaults from settings."""
+        return cls(width=settings.gif_width, fps=settings.gif_fps, max_seconds=settings.max_seconds)
+
+    def with_choice(self, name: str, value: str) -> UserPrefs:
+        """A copy with one menu choice applied (name and value already validated)."""
+        kind = {f.name: f.type for f in fields(self)}[name]
+        parsed: object = {"int": int, "float": float, "bool": lambda v: v == "1", "str": str}[kind](value)
+        return replace(self, **{name: parsed})
+
+    def cache_key(self) -> str:
+        """A stable string of everything that changes the GIF's bytes or how it is sent."""
+        shape = f"w{self.width}f{self.fps}s{self.max_seconds:g}x{self.speed:g}"
+        return f"{shape}r{int(self.reverse)}{self.output[0]}"
+
+
+def parse_callback(data: str) -> tuple[str, str] | None:
+    """('width', '320') from 'set:width:320'; None for anything not on the menus."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX:
+        return None
+    _, name, value = parts
+    return (name, value) if value in CHOICES.get(name, ()) else None
+
+
+def callback_data(name: str, value: str) -> str:
+    """The callback data of a menu button."""
+    return f"{CALLBACK_PREFIX}:{name}:{value}"
+
+
+def load(redis: Redis, user_id: int, settings: Settings) -> UserPrefs:
+    """A user's settings over the defaults (unknown or stale stored values are ignored)."""
+    prefs = UserPrefs.defaults(settings)
+    for raw_name, raw_value in redis.hgetall(keys.prefs(user_id)).items():
+        name, value = raw_name.decode(), raw_value.decode()
+        if value in CHOICES.get(name, ()):
+            prefs = prefs.with_choice(name, value)
+    return prefs
+
+
+def save_choice(redis: Redis, user_id: int, name: str, value: str) -> None:
+    """Store one validated menu choice."""
+    redis.hset(keys.prefs(user_id), name, value)
+
+
+def as_dict(prefs: UserPrefs) -> dict[str, object]:
+    return asdict(prefs)

@@ -1,0 +1,60 @@
+"""How the bot speaks: paced per chat, never raising, fixed texts only (no parse_mode)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis.exceptions
+import telebot
+from redis import Redis
+from telebot.types import Message
+
+from app import pace, telegram
+from app.errors import ChatUnreachable, TransientError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SEND_ERRORS = (TransientError, ChatUnreachable, telebot.apihelper.ApiException)
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+class Replier:
+    """Sends, edits and answers for the bot; a failure is logged and returns None."""
+
+    def __init__(self, bot: telebot.TeleBot, redis: Redis) -> None:
+        self.bot = bot
+        self.redis = redis
+
+    def paced(self, chat_id: int, method: str, fn: Callable[[], T], max_wait: float = 10) -> T | None:
+        """Run one call in this chat's next free slot (pacing skipped while Redis is down)."""
+        with contextlib.suppress(*REDIS_DOWN):
+            pace.reserve(self.redis, chat_id)
+        try:
+            return telegram.call(method, fn, max_wait=max_wait)
+        except SEND_ERRORS as exc:
+            log.warning("%s in chat %s failed: %s", method, chat_id, type(exc).__name__)
+            return None
+
+    def reply(self, message: Message, body: str, **kwargs: object) -> Message | None:
+        """Reply to a message with a fixed text."""
+        return self.paced(message.chat.id, "sendMessage", lambda: self.bot.reply_to(message, body, **kwargs))
+
+    def edit(self, chat_id: int, message_id: int, body: str, **kwargs: object) -> None:
+        """Replace the text of a message the bot sent."""
+        self.paced(
+            chat_id,
+            "editMessageText",
+            lambda: self.bot.edit_message_text(body, chat_id, message_id, **kwargs),
+        )
+
+    def answer(self, call_id: str, body: str) -> None:
+        """Answer a button press (shown as a small toast)."""
+        try:
+            telegram.call(
+                "answerCallbackQuery", lambda: self.bot.answer_callback_query(call_id, body), max_wait=5
+            )
+        except SEND_ERRORS as exc:
+            log.info("callback answer failed: %s", type(exc).__name__)
