@@ -17,7 +17,8 @@ from app.errors import UserFacingError
 from app.models import ConversionRequest
 from app.settings import Settings
 from app.texts import text
-from jobs import ffmpeg, runtime, status, workdir
+from jobs import ffmpeg, runtime, workdir
+from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 GIF_NAME = "animation.gif"
@@ -35,13 +36,18 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         return {"already_sent": True}
     settings = runtime.settings()
     bot = runtime.client()
-    status.show(bot, request, "status_converting")
+    status = StatusMessage(bot, job.connection, request) if job is not None else None
     folder = workdir.fresh_job_dir(settings.tmp_root, request.job_id)
     started = time.monotonic()
     try:
         src = folder / f"in-{secrets.token_hex(8)}"
+        if status:
+            status.show("status_downloading")
         size_in = telegram.download(bot, request.file_id, src, settings.max_input_bytes)
-        result = ffmpeg.convert(src, folder / GIF_NAME, options_for(request), limits_for(settings))
+        if status:
+            status.show("status_converting", percent=0)
+        progress = status.progress if status else None
+        result = ffmpeg.convert(src, folder / GIF_NAME, options_for(request), limits_for(settings), progress)
         src.unlink(missing_ok=True)
     except BaseException:
         workdir.remove(folder)
@@ -76,6 +82,8 @@ def options_for(request: ConversionRequest) -> ffmpeg.GifOptions:
         max_seconds=request.max_seconds,
         start=request.start,
         end=request.end,
+        speed=request.speed,
+        reverse=request.reverse,
     )
 
 

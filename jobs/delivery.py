@@ -12,11 +12,13 @@ from redis import Redis
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from app import enqueue, markers, stats, telegram
+from app import cache, enqueue, markers, pace, stats, telegram
 from app.errors import ChatUnreachable, TransientError, UserFacingError
 from app.models import ConversionRequest, Outcome
+from app.prefs import OutputKind
 from app.texts import text
-from jobs import runtime, status, workdir
+from jobs import runtime, workdir
+from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 120  # below markers.SENDING_MARKER_TTL_S so a crashed send unblocks its retry
@@ -51,25 +53,11 @@ def upload(
 ) -> None:
     """Send the file, then mark it sent; a failed send releases the claim for the retry."""
     bot = runtime.client()
-    status.show(bot, request, "status_uploading")
-    truncated = result.get("truncated")
-    caption = text("truncated", request.lang, max_seconds=f"{request.max_seconds:g}") if truncated else None
-    reply = telebot.types.ReplyParameters(request.message_id, allow_sending_without_reply=True)
-
-    def send() -> telebot.types.Message:
-        with path.open("rb") as gif:
-            return bot.send_animation(
-                request.chat_id,
-                telebot.types.InputFile(gif, file_name="animation.gif"),
-                width=result.get("width"),
-                height=result.get("height"),
-                caption=caption,
-                reply_parameters=reply,
-                timeout=SEND_TIMEOUT_S,
-            )
-
+    status = StatusMessage(bot, connection, request)
+    status.show("status_uploading")
+    pace.reserve(connection, request.chat_id)
     try:
-        telegram.call("sendAnimation", send)
+        sent = telegram.call("sendAnimation", lambda: send_file(bot, request, result, path))
     except ChatUnreachable:
         markers.confirm_sent(connection, job.id)  # nobody to send to; never retry
         stats.record_outcome(connection, request.user_id, job.id, Outcome.FAILED, reason="blocked")
@@ -79,6 +67,7 @@ def upload(
         markers.release_send(connection, job.id)
         raise
     markers.confirm_sent(connection, job.id)
+    remember(connection, request, result, sent)
     stats.record_outcome(
         connection,
         request.user_id,
@@ -88,7 +77,64 @@ def upload(
         size_out=result.get("size_bytes", 0),
     )
     log.info("job=%s user=%s GIF delivered (%s B)", job.id, request.user_id, result.get("size_bytes"))
-    status.remove(bot, request)
+    status.remove()
+
+
+def send_file(
+    bot: telebot.TeleBot, request: ConversionRequest, result: dict[str, Any], path: Path
+) -> telebot.types.Message:
+    """Upload the GIF as an inline animation or, if the user chose it, as a real .gif document."""
+    notes = (
+        [text("truncated", request.lang, max_seconds=f"{request.max_seconds:g}")]
+        if result.get("truncated")
+        else []
+    )
+    if result.get("shrunk"):
+        notes.append(text("shrunk", request.lang))
+    caption = "\n".join(notes) or None
+    reply = telebot.types.ReplyParameters(request.message_id, allow_sending_without_reply=True)
+    with path.open("rb") as gif:
+        upload = telebot.types.InputFile(gif, file_name="animation.gif")
+        if request.output == OutputKind.DOCUMENT:
+            return bot.send_document(
+                request.chat_id,
+                upload,
+                caption=caption,
+                reply_parameters=reply,
+                disable_content_type_detection=True,
+                timeout=SEND_TIMEOUT_S,
+            )
+        return bot.send_animation(
+            request.chat_id,
+            upload,
+            width=result.get("width"),
+            height=result.get("height"),
+            caption=caption,
+            reply_parameters=reply,
+            timeout=SEND_TIMEOUT_S,
+        )
+
+
+def remember(connection: Redis, request: ConversionRequest, result: dict[str, Any], sent: Any) -> None:
+    """Cache the GIF's Telegram file_id so the same video with the same settings is answered at once."""
+    media = getattr(sent, "animation", None) or getattr(sent, "document", None)
+    if media is None or not request.variant or result.get("truncated") or result.get("shrunk"):
+        return
+    cache.put(
+        connection,
+        request.file_unique_id,
+        request.variant,
+        cache.CachedGif(media.file_id, request.output, int(result.get("size_bytes", 0))),
+    )
+
+
+def report_stopped(job: Job, connection: Redis) -> None:
+    """on_stopped (/cancel of a running job): clean up and free the slot; the bot told the user."""
+    request = ConversionRequest.from_kwargs(job.kwargs)
+    workdir.remove(workdir.job_dir(runtime.settings().tmp_root, job.id))
+    stats.record_outcome(connection, request.user_id, job.id, Outcome.FAILED, reason="cancelled")
+    log.info("job=%s user=%s stopped by /cancel", job.id, request.user_id)
+    finish(job, connection, request)
 
 
 def report_failure(
@@ -127,7 +173,7 @@ def tell_failure(job: Job, connection: Redis, request: ConversionRequest, exc: B
         return
     params = {"max_mb": runtime.settings().max_input_mb, **(exc.params if user_error else {})}
     try:
-        status.tell(runtime.client(), request, key, **params)
+        StatusMessage(runtime.client(), connection, request).tell(key, **params)
     except TELL_ERRORS as err:
         log.warning("job=%s could not tell the user: %s", job.id, type(err).__name__)
 

@@ -19,7 +19,15 @@ from typing import IO, Any
 
 import ffmpeg
 
-from app.errors import BrokenVideo, ConversionTimeout, GifBotError, NotAVideo, TooLarge, TransientError
+from app.errors import (
+    BadTrim,
+    BrokenVideo,
+    ConversionTimeout,
+    GifBotError,
+    NotAVideo,
+    TooLarge,
+    TransientError,
+)
 from jobs import lifeline
 
 logger = logging.getLogger(__name__)
@@ -41,6 +49,8 @@ PIXEL_BUDGET_RATIO = 9 / 16  # pixel budget = width * width * ratio, i.e. a land
 STDERR_TAIL_LINES = 8
 _MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+DECODE_SHARE = 0.85  # share of a conversion spent decoding and building the palette
+PROGRESS_POLL_S = 0.3
 
 
 class FFmpegKilled(TransientError):
@@ -146,7 +156,12 @@ def build_convert_args(
     return ffmpeg.compile(gif.output(_url(dst), f="gif", loop=0), cmd=[*head, "-progress", "pipe:1"])
 
 
-def run(argv: list[str], timeout: float, on_line: Callable[[str], None] | None = None) -> None:
+def run(
+    argv: list[str],
+    timeout: float,
+    on_line: Callable[[str], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> None:
     """Run one ffmpeg/ffprobe child in its own session; SIGKILL the whole group after `timeout`.
 
     Stdout lines go to `on_line` from a reader thread; only a short stderr tail is kept, for the log.
@@ -158,10 +173,11 @@ def run(argv: list[str], timeout: float, on_line: Callable[[str], None] | None =
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=functools.partial(
-            lifeline.die_with_parent, os.getpid()
-        ),  # the horse dying (killed, /cancel) takes ffmpeg with it
+        # the horse dying (killed, /cancel) takes ffmpeg with it
+        preexec_fn=functools.partial(lifeline.die_with_parent, os.getpid()),
     )
+    if on_start is not None:
+        on_start(proc.pid)
     readers = [
         threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True),
         threading.Thread(target=_pump, args=(proc.stderr, lambda s: tail.append(s[:200])), daemon=True),
@@ -228,7 +244,7 @@ def convert(
     info = probe(src, limits)
     start, end = _window(info, options)
     if end <= start:
-        raise ValueError("the trim window starts after the end of the video")
+        raise BadTrim("the trim window starts after the end of the video")
     report = _Progress(progress)
     attempt, size = options, _convert_once(src, dst, info, options, limits, report)
     for _ in range(MAX_ATTEMPTS - 1):
@@ -254,16 +270,26 @@ def _convert_once(
     """Run one conversion and return the GIF's size in bytes."""
     start, end = _window(info, options)
     expected_us = max((end - start) / options.speed, 0.001) * 1e6
+    expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
+    stop = threading.Event()
 
     def on_line(line: str) -> None:  # ffmpeg reports nothing until palettegen has seen every frame
         key, _, value = line.partition("=")
         if key == "out_time_us" and value.isdigit():
-            report(min(1.0, int(value) / expected_us))
+            report(DECODE_SHARE + (1 - DECODE_SHARE) * min(1.0, int(value) / expected_us))
+
+    def on_start(pid: int) -> None:  # so progress comes from how far ffmpeg has read its input
+        watch = threading.Thread(
+            target=_watch_input, args=(pid, src, expected_bytes, report, stop), daemon=True
+        )
+        watch.start()
 
     try:
-        run(build_convert_args(src, dst, info, options, limits), limits.convert_timeout, on_line)
+        run(build_convert_args(src, dst, info, options, limits), limits.convert_timeout, on_line, on_start)
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc
+    finally:
+        stop.set()
     size = dst.stat().st_size if dst.exists() else 0
     if size == 0:
         raise BrokenVideo("ffmpeg wrote no frames")
@@ -304,6 +330,30 @@ def _result(dst: Path, info: MediaInfo, asked: GifOptions, used: GifOptions, siz
         truncated=wanted_end - end > 0.001,
         shrunk=used != asked,
     )
+
+
+def _watch_input(
+    pid: int, src: Path, expected_bytes: int, report: Callable[[float], None], stop: threading.Event
+) -> None:
+    """Report the decode phase's progress from the input file's read offset until `stop`."""
+    while not stop.wait(PROGRESS_POLL_S):
+        position = _read_offset(pid, src)
+        if position is not None:
+            report(DECODE_SHARE * min(1.0, position / expected_bytes))
+
+
+def _read_offset(pid: int, src: Path) -> int | None:
+    """How far process `pid` has read `src` (Linux /proc), None if unknown."""
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(src):
+                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                    for line in info:
+                        if line.startswith("pos:"):
+                            return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 class _Progress:

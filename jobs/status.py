@@ -1,55 +1,77 @@
-"""The one status message per video: edited in place as the job moves along (best effort)."""
+"""The one status message per video, edited in place as the job moves along (best effort, paced)."""
 
 from __future__ import annotations
 
 import logging
 
 import telebot
+from redis import Redis
 
-from app import telegram
+from app import pace, telegram
 from app.errors import ChatUnreachable, TransientError
 from app.models import ConversionRequest
 from app.texts import text
 
 log = logging.getLogger(__name__)
 STATUS_EDIT_MAX_WAIT_S = 5.0  # progress is nice to have; never stall a job on it
+SEND_ERRORS = (TransientError, ChatUnreachable, telebot.apihelper.ApiException)
 
 
-def show(bot: telebot.TeleBot, request: ConversionRequest, key: str, **params: object) -> bool:
-    """Edit the status message to text `key`; False if it could not be shown."""
-    if not request.status_message_id:
-        return False
-    body = text(key, request.lang, **params)
-    try:
-        telegram.call(
-            "editMessageText",
-            lambda: bot.edit_message_text(body, request.chat_id, request.status_message_id),
-            max_wait=STATUS_EDIT_MAX_WAIT_S,
-        )
+class StatusMessage:
+    """Edits one video's status message: each step in order, at most one edit a second per chat."""
+
+    def __init__(self, bot: telebot.TeleBot, redis: Redis, request: ConversionRequest) -> None:
+        self.bot = bot
+        self.redis = redis
+        self.request = request
+        self.shown = ""
+
+    def show(self, key: str, *, wait: bool = True, **params: object) -> bool:
+        """Show text `key`; a step waits for the chat's next slot, a progress tick (wait=False) is
+        dropped when the slot is taken. False if nothing was shown."""
+        request = self.request
+        body = text(key, request.lang, **params)
+        if not request.status_message_id or body == self.shown:
+            return False
+        if not pace.reserve(self.redis, request.chat_id, wait=wait):
+            return False
+        try:
+            telegram.call(
+                "editMessageText",
+                lambda: self.bot.edit_message_text(body, request.chat_id, request.status_message_id),
+                max_wait=STATUS_EDIT_MAX_WAIT_S,
+            )
+        except SEND_ERRORS as exc:
+            log.info("status edit for job=%s skipped: %s", request.job_id, type(exc).__name__)
+            return False
+        self.shown = body
         return True
-    except (TransientError, ChatUnreachable, telebot.apihelper.ApiException) as exc:
-        log.info("status edit for job=%s skipped: %s", request.job_id, type(exc).__name__)
-        return False
 
+    def progress(self, fraction: float) -> None:
+        """A converting tick: shown only if the chat's slot is free (never slows the job)."""
+        self.show("status_converting", wait=False, percent=min(99, int(fraction * 100)))
 
-def remove(bot: telebot.TeleBot, request: ConversionRequest) -> None:
-    """Delete the status message once the GIF is there (best effort)."""
-    if not request.status_message_id:
-        return
-    try:
+    def remove(self) -> None:
+        """Delete the status message once the GIF is there (best effort)."""
+        request = self.request
+        if not request.status_message_id:
+            return
+        try:
+            telegram.call(
+                "deleteMessage",
+                lambda: self.bot.delete_message(request.chat_id, request.status_message_id),
+                max_wait=STATUS_EDIT_MAX_WAIT_S,
+            )
+        except SEND_ERRORS as exc:
+            log.info("status delete for job=%s skipped: %s", request.job_id, type(exc).__name__)
+
+    def tell(self, key: str, **params: object) -> None:
+        """Show a final message: edit the status message, or reply to the video if that fails."""
+        if self.show(key, **params):
+            return
+        body = text(key, self.request.lang, **params)
+        reply = telebot.types.ReplyParameters(self.request.message_id, allow_sending_without_reply=True)
+        pace.reserve(self.redis, self.request.chat_id)
         telegram.call(
-            "deleteMessage",
-            lambda: bot.delete_message(request.chat_id, request.status_message_id),
-            max_wait=STATUS_EDIT_MAX_WAIT_S,
+            "sendMessage", lambda: self.bot.send_message(self.request.chat_id, body, reply_parameters=reply)
         )
-    except (TransientError, ChatUnreachable, telebot.apihelper.ApiException) as exc:
-        log.info("status delete for job=%s skipped: %s", request.job_id, type(exc).__name__)
-
-
-def tell(bot: telebot.TeleBot, request: ConversionRequest, key: str, **params: object) -> None:
-    """Show a final message: edit the status message, or reply to the video if that fails."""
-    if show(bot, request, key, **params):
-        return
-    body = text(key, request.lang, **params)
-    reply = telebot.types.ReplyParameters(request.message_id, allow_sending_without_reply=True)
-    telegram.call("sendMessage", lambda: bot.send_message(request.chat_id, body, reply_parameters=reply))
