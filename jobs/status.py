@@ -26,9 +26,9 @@ class StatusMessage:
         self.request = request
         self.shown = ""
 
-    def show(self, key: str, *, wait: bool = True, **params: object) -> bool:
-        """Show text `key`; a step waits for the chat's next slot, a progress tick (wait=False) is
-        dropped when the slot is taken. False if nothing was shown."""
+    def show(self, key: str, *, wait: bool = False, **params: object) -> bool:
+        """Show text `key` if the chat's slot is free (steps of a quick job are skipped, so they never
+        delay the GIF); wait=True for final words that must be shown. False if nothing was shown."""
         request = self.request
         body = text(key, request.lang, **params)
         if not request.status_message_id or body == self.shown:
@@ -49,7 +49,7 @@ class StatusMessage:
 
     def progress(self, fraction: float) -> None:
         """A converting tick: shown only if the chat's slot is free (never slows the job)."""
-        self.show("status_converting", wait=False, percent=min(99, int(fraction * 100)))
+        self.show("status_converting", percent=min(99, int(fraction * 100)))
 
     def remove(self) -> None:
         """Delete the status message once the GIF is there (best effort)."""
@@ -67,7 +67,7 @@ class StatusMessage:
 
     def tell(self, key: str, **params: object) -> None:
         """Show a final message: edit the status message, or reply to the video if that fails."""
-        if self.show(key, **params):
+        if self.show(key, wait=True, **params):
             return
         body = text(key, self.request.lang, **params)
         reply = telebot.types.ReplyParameters(self.request.message_id, allow_sending_without_reply=True)
