@@ -12,12 +12,15 @@ from app import telegram
 from app.enqueue import gif_queue
 from app.errors import TransientError
 from app.handlers import Handlers
+from app.lanes import ChatLanes
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LONG_POLL_S = 10  # keeps SIGTERM-to-exit under 15 s
 ERROR_BACKOFF_S = (1, 2, 5, 10)
+BUSY_POLL_S = 0.5  # while lanes work, poll at least this often for other chats' updates
+DRAIN_ON_STOP_S = 10.0  # unfinished updates after this stay unconfirmed: Telegram re-delivers them
 
 
 def build_bot(settings: Settings, redis: Redis) -> telebot.TeleBot:
@@ -39,6 +42,8 @@ class Poller:
         self.long_poll_s = long_poll_s
         self.stopping = threading.Event()
         self.offset: int | None = None
+        self.next_new: int | None = None  # update ids below this were handed to a lane already
+        self.lanes = ChatLanes(self.process)
         self.waiting = False  # inside a long poll: safe to abandon, nothing is half-handled
 
     def interrupt(self) -> None:
@@ -68,6 +73,8 @@ class Poller:
                 continue
             failures = 0
             self.handle(updates)
+            self.lanes.wait(BUSY_POLL_S)  # re-delivered updates would come back at once: pace the polls
+        self.lanes.wait(DRAIN_ON_STOP_S, until_idle=True)
 
     def drop_webhook(self) -> None:
         """A webhook left from BOT_MODE=webhook blocks getUpdates (409); remove it, keep pending updates."""
@@ -93,10 +100,15 @@ class Poller:
             self.waiting = False
 
     def handle(self, updates: list[telebot.types.Update]) -> None:
-        """Handle a batch; an update that crashes its handler is logged and skipped."""
+        """Hand new updates to their chat's lane; confirm only what every lane has finished."""
         for update in updates:
-            try:
-                self.bot.process_new_updates([update])
-            except Exception:
-                log.exception("update %s crashed its handler; skipped", update.update_id)
-            self.offset = update.update_id + 1
+            if self.next_new is not None and update.update_id < self.next_new:
+                continue  # re-delivered because an earlier one is still in its lane
+            self.lanes.submit(update)
+            self.next_new = update.update_id + 1
+        oldest = self.lanes.oldest_unfinished()
+        self.offset = oldest if oldest is not None else self.next_new
+
+    def process(self, update: telebot.types.Update) -> None:
+        """Run the bot's handlers for one update."""
+        self.bot.process_new_updates([update])
