@@ -202,3 +202,45 @@ def make_pdf(directory: Path, name: str = "document.mp4") -> Path:
 def _write_text(dst: Path, text: str) -> Path:
     dst.write_text(text)
     return dst
+
+
+def make_hls_master_disguise(directory: Path, urls: list[str], name: str = "video.mp4") -> Path:
+    """Write an HLS master playlist, saved as .mp4, whose variant playlists are `urls`.
+
+    An hls demuxer opens every variant while reading the header, so each URL is a tripwire.
+    """
+    variants = "".join(f"#EXT-X-STREAM-INF:BANDWIDTH={1000 * (i + 1)}\n{url}\n" for i, url in enumerate(urls))
+    return _write_text(directory / name, "#EXTM3U\n" + variants)
+
+
+def make_ffconcat_disguise_to(directory: Path, urls: list[str], name: str = "video.mp4") -> Path:
+    """Write an ffconcat script, saved as .mp4, that includes each of `urls`."""
+    return _write_text(directory / name, "ffconcat version 1.0\n" + "".join(f"file '{u}'\n" for u in urls))
+
+
+def make_dash_disguise_to(directory: Path, urls: list[str], name: str = "video.mp4") -> Path:
+    """Write a DASH manifest, saved as .mp4, with one representation per URL in `urls`."""
+    sets = "".join(
+        f'  <AdaptationSet mimeType="video/mp4"><Representation id="{i}" bandwidth="1000" width="320"'
+        f' height="240" codecs="avc1.42c01e"><BaseURL>{url}</BaseURL></Representation></AdaptationSet>\n'
+        for i, url in enumerate(urls)
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT10S"'
+        ' minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">\n'
+        f"<Period>\n{sets}</Period>\n</MPD>\n"
+    )
+    return _write_text(directory / name, manifest)
+
+
+def make_mkv_with_attached_playlist(directory: Path, playlist: Path, name: str = "attached.mkv") -> Path:
+    """Write a 1 s 160x90 Matroska video carrying `playlist` as an attachment (mimetype HLS)."""
+    dst = directory / name
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=s=160x90:r=10:d=1"),
+        *("-c:v", "libx264", *_VIDEO_CODEC_ARGS["libx264"]),
+        *("-attach", str(playlist), "-metadata:s:t", "mimetype=application/vnd.apple.mpegurl"),
+        *("-metadata:s:t", f"filename={playlist.name}", str(dst)),
+    )
+    return dst
