@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the test suite: system packages (as root, only if missing), .venv, then pytest.
 # Usage, from the repo root:  bash scripts/test.sh [pytest args...]
-# The tests start their own redis-server; they need the redis-server and ffmpeg binaries.
+# The tests start their own redis-server; they need the redis-server and ffmpeg binaries,
+# and chromium with chromium-driver for the admin panel's browser test.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,6 +25,19 @@ else
     echo "Tests need ffmpeg, ffprobe, redis-server and python3-venv; run this as root on" >&2
     echo "Debian/Ubuntu to install them, or install them yourself." >&2
     exit 1
+fi
+
+# The admin panel's browser test drives Debian's chromium through chromium-driver (never a
+# downloaded browser); without them that one test is skipped.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "==> Installing chromium, chromium-driver"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update
+        apt-get install -y chromium chromium-driver
+    else
+        echo "chromium and chromium-driver are missing: the admin browser test will be skipped." >&2
+    fi
 fi
 
 if [ ! -x .venv/bin/python ]; then
