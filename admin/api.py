@@ -1,0 +1,113 @@
+"""The JSON API (/api/users, /api/users/<id>, /api/stats), /metrics, and the open /healthz probe."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from rq import Queue, Worker
+
+from admin import metrics, overview, userlist
+from app import abuse, keys, stats
+from app.settings import Settings
+
+bp = Blueprint("api", __name__)
+
+HTML_SIGNIFICANT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
+
+
+class HtmlSafeJSONProvider(DefaultJSONProvider):
+    """JSON in which no string can close a tag: < > & ' are written as \\u escapes (same values)."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialize as usual, then escape the four characters (they only occur inside strings)."""
+        return super().dumps(obj, **kwargs).translate(HTML_SIGNIFICANT)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Report whether Redis answers, how many workers are registered and how deep the queue is."""
+    settings: Settings = current_app.config["SETTINGS"]
+    connection: redis.Redis = current_app.config["REDIS"]
+    try:
+        connection.ping()
+        workers = Worker.count(connection=connection)
+        depth = Queue(settings.queue_name, connection=connection).count
+    except redis.RedisError as exc:
+        # One line, no traceback: probes call this every few seconds while Redis is down.
+        current_app.logger.warning("healthz: Redis does not answer: %s", exc)
+        return jsonify(redis=False, workers=0, queue_depth=0), 503
+    return jsonify(redis=True, workers=workers, queue_depth=depth), 200
+
+
+@bp.get("/api/users")
+def users() -> Response:
+    """Users with their counters; the same ?q=, ?sort=, ?order=, ?page= as the users page."""
+    query = userlist.UserQuery.from_args(request.args)
+    found = userlist.find_users(current_app.config["REDIS"], query)
+    return jsonify(
+        users=[asdict(u) for u in found.users],
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        query=asdict(query),
+    )
+
+
+@bp.get("/api/users/<int:user_id>")
+def user(user_id: int) -> Response:
+    """One user's counters, limits and recent jobs (404 if the bot never saw them)."""
+    redis_client = current_app.config["REDIS"]
+    if not userlist.known(redis_client, user_id):
+        abort(404, description="The bot has not seen this user.")
+    limits = abuse.limits_for(redis_client, user_id, current_app.config["SETTINGS"])
+    return jsonify(
+        user=asdict(stats.user_stats(redis_client, user_id)),
+        limits=asdict(limits),
+        quota_override=bool(redis_client.exists(keys.quota(user_id))),
+        jobs=[asdict(j) for j in stats.recent_jobs(redis_client, user_id)],
+    )
+
+
+@bp.get("/api/stats")
+def stats_summary() -> Response:
+    """The queue, workers, today's totals, the last 24 hours and the queue depth samples."""
+    redis_client = current_app.config["REDIS"]
+    now = time.time()
+    return jsonify(
+        queue=asdict(overview.queue_counts(redis_client, current_app.config["SETTINGS"])),
+        workers=[_worker(w) for w in overview.workers(redis_client)],
+        today=asdict(overview.today(redis_client, now)),
+        hours=[_hour(h) for h in overview.last_day(redis_client, now)],
+        depth=[{"time": ts, "depth": depth} for ts, depth in stats.depth_samples(redis_client)],
+    )
+
+
+@bp.get("/metrics")
+def prometheus() -> Response:
+    """Prometheus text format; see admin/metrics.py for the names."""
+    text = metrics.render(current_app.config["REDIS"], current_app.config["SETTINGS"])
+    return Response(text, content_type=metrics.CONTENT_TYPE)
+
+
+def _worker(worker: overview.WorkerInfo) -> dict[str, Any]:
+    row = asdict(worker)
+    row["last_heartbeat"] = worker.last_heartbeat.isoformat() if worker.last_heartbeat else None
+    return row
+
+
+def _hour(hour: stats.HourStats) -> dict[str, Any]:
+    return {
+        "start": hour.start.isoformat(),
+        "videos": hour.videos,
+        "delivered": hour.delivered,
+        "failed": hour.failed,
+        "refused": hour.refused,
+        "p50": hour.p50,
+        "p95": hour.p95,
+        "samples": len(hour.latencies),
+    }
