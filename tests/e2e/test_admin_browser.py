@@ -1,0 +1,207 @@
+"""A real browser (headless Chromium) uses the admin panel: login, overview, users, rq-dashboard.
+
+Screenshots go to $ADMIN_SCREENSHOT_DIR (default: <tmp>/gifbot-admin-screenshots); their paths are
+printed. The panel runs in a werkzeug server thread on a free 127.0.0.1 port, on the test Redis.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from werkzeug.serving import make_server
+
+from admin import create_app
+from app import stats
+from app.models import Outcome
+from app.settings import Settings
+from tests.admin.helpers import EVIL_NAME, PASSWORD, USERNAME, busy_worker, enqueue_jobs, fail_jobs, gif_queue
+from tests.services import RedisServer, free_port, wait_until
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1500",
+)
+EVIL_ID = 31_337
+WAIT_S = 20
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="chromium and chromium-driver are not installed (scripts/test.sh installs them as root)",
+)
+
+
+def screenshot_dir() -> Path:
+    """Where screenshots are kept (created, emptied of old PNGs)."""
+    path = Path(
+        os.environ.get("ADMIN_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "gifbot-admin-screenshots"
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.png"):
+        old.unlink()
+    return path
+
+
+def seed_history(redis: Redis, now: float) -> None:
+    """A day of plausible traffic: users (one named like a script tag), outcomes, latency, depth."""
+    names = ["Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", EVIL_NAME]
+    for hour in reversed(range(24)):  # oldest first, so last-seen times come out right
+        for n in range(2 + int(3 + 3 * math.sin(hour / 3))):
+            uid = EVIL_ID if n == 0 and hour == 0 else 50_000 + (hour * 7 + n) % len(names)
+            name = EVIL_NAME if uid == EVIL_ID else names[uid % len(names)]
+            profile = stats.Profile(uid, f"user_{uid}" if uid != EVIL_ID else EVIL_NAME, name, "", "en")
+            sent = now - hour * 3600 - n * 300
+            job_id = f"gif_{uid}_{hour}_{n}"
+            stats.record_video(redis, profile, job_id, 2_000_000 + n * 150_000, now=sent)
+            outcome = Outcome.FAILED if (hour + n) % 9 == 0 else Outcome.DELIVERED
+            delivered = outcome is Outcome.DELIVERED
+            stats.record_outcome(
+                redis, uid, job_id, outcome, seconds=2.5 + n * 0.4 if delivered else None,
+                size_out=3_000_000 if delivered else 0, reason="" if delivered else "error_failed",
+                now=sent + 4 + n * 1.5 + (hour % 5),
+            )  # fmt: skip
+    for step in range(96):
+        ts = now - step * 900
+        stats.record_depth(redis, int(max(0, 6 + 6 * math.sin(step / 8))), now=ts)
+
+
+@pytest.fixture
+def panel(redis_server: RedisServer, redis_client: Redis) -> Iterator[str]:
+    """The admin app served by werkzeug in a thread; yields its base URL."""
+    settings = Settings(redis_url=redis_server.url, admin_username=USERNAME, admin_password=PASSWORD)
+    app = create_app({"SETTINGS": settings, "REDIS": redis_client})
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """Headless Debian Chromium driven by its own chromedriver, with a fresh profile."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def shoot(driver: webdriver.Chrome, folder: Path, name: str) -> Path:
+    """Save a screenshot of the whole page and print its path."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, max(900, min(int(height) + 200, 4000)))
+    path = folder / f"{name}.png"
+    driver.save_screenshot(str(path))
+    print(f"screenshot: {path}")
+    return path
+
+
+def visible(driver: webdriver.Chrome, css: str):
+    """Wait until the element is visible and return it."""
+    return WebDriverWait(driver, WAIT_S).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def log_in(driver: webdriver.Chrome, base: str) -> None:
+    """Open the panel, get sent to the login form, fill it in."""
+    driver.get(base + "/")
+    visible(driver, "#username").send_keys(USERNAME)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    visible(driver, "svg.chart[data-chart=jobs]")
+
+
+def csp_violations(driver: webdriver.Chrome) -> list[str]:
+    """Console messages about anything the Content-Security-Policy blocked."""
+    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+
+
+def check_panel_pages(driver: webdriver.Chrome, base: str, folder: Path) -> None:
+    """Overview charts and workers, the users table, one user: all visible, names as text."""
+    bars = driver.find_elements(By.CSS_SELECTOR, "svg.chart[data-chart=jobs] rect[class^=s-] title")
+    assert len(bars) > 24, "the jobs chart has a bar per hour and outcome"
+    assert driver.find_element(By.CSS_SELECTOR, "svg.chart[data-chart=depth] path.line").is_displayed()
+    assert driver.find_element(By.CSS_SELECTOR, "svg.chart[data-chart=latency] path.line").is_displayed()
+    assert "box-1.worker-0" in visible(driver, "#workers").text
+    shoot(driver, folder, "2-overview")
+
+    driver.get(base + "/users?sort=videos&order=desc")
+    row = visible(driver, f'tr[data-user-id="{EVIL_ID}"]')
+    assert EVIL_NAME in row.text, "the script-tag name is shown as text"
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#users tbody tr")) >= 9
+    shoot(driver, folder, "3-users")
+
+    driver.get(f"{base}/users/{EVIL_ID}")
+    assert EVIL_NAME in visible(driver, "#profile").text
+    shoot(driver, folder, "4-user")
+
+
+def check_dashboard(driver: webdriver.Chrome, base: str, folder: Path, redis: Redis, failed: list) -> None:
+    """rq-dashboard lists the queue, requeues all failed jobs (a CSRF-checked POST), shows a job."""
+    driver.get(base + "/rq/")
+    WebDriverWait(driver, WAIT_S).until(lambda d: "gifs" in d.find_element(By.ID, "queues").text)
+    assert "Loading..." not in driver.find_element(By.ID, "queues").text
+    shoot(driver, folder, "5-rq-queues")
+
+    driver.get(base + "/rq/0/view/jobs/gifs/failed/8/asc/1")
+    WebDriverWait(driver, WAIT_S).until(lambda d: failed[0].id in d.find_element(By.ID, "jobs").text)
+    shoot(driver, folder, "6-rq-failed-jobs")
+    visible(driver, "#requeue-all-btn").click()  # a POST with the CSRF header, from the dashboard's JS
+    visible(driver, "#confirmation-modal-yes").click()
+    queue = gif_queue(redis)
+    wait_until(lambda: queue.failed_job_registry.get_job_count() == 0, timeout=WAIT_S, what="requeue all")
+    assert {j.id for j in failed} <= set(queue.job_ids)
+
+    evil = queue.enqueue("builtins.len", [1], description=EVIL_NAME)
+    driver.get(f"{base}/rq/0/view/job/{evil.id}")
+    description = visible(driver, "#job-data .description-scroll")
+    assert description.text == EVIL_NAME, "the job description is rendered as text"
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018
+    assert not driver.find_element(By.ID, "requeue-job-btn").is_displayed(), "style allowed by its hash"
+    shoot(driver, folder, "7-rq-job")
+
+
+def test_admin_panel_in_a_real_browser(panel: str, browser: webdriver.Chrome, redis_client: Redis):
+    """Log in; overview charts, the users table and rq-dashboard render, and act, under the CSP."""
+    folder = screenshot_dir()
+    seed_history(redis_client, time.time())
+    failed = fail_jobs(redis_client, 2)
+    enqueue_jobs(redis_client, 3)
+    busy_worker(redis_client, name="box-1.worker-0")
+
+    browser.get(panel + "/login")
+    shoot(browser, folder, "1-login")
+    log_in(browser, panel)
+    check_panel_pages(browser, panel, folder)
+    check_dashboard(browser, panel, folder, redis_client, failed)
+    assert csp_violations(browser) == [], "the Content-Security-Policy blocked nothing"
