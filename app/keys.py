@@ -25,6 +25,11 @@ def status(job_id: str) -> str:
     return f"{PREFIX}:status:{job_id}"
 
 
+def stuck(job_id: str) -> str:
+    """When a maintenance sweep first saw this job taken but not started (its worker may be dead)."""
+    return f"{PREFIX}:stuck:{job_id}"
+
+
 def told(job_id: str) -> str:
     """Set once the user has been told that this job failed."""
     return f"{PREFIX}:told:{job_id}"

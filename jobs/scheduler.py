@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 10
 LEADER_TTL_S = 3 * POLL_INTERVAL_S  # a dead leader is replaced within this long
 PERIODIC = (  # (job id, function, every n seconds)
-    ("maintenance_recover_abandoned", "jobs.maintenance.recover_abandoned", 30),
+    ("maintenance_recover_abandoned", "jobs.maintenance.recover_abandoned", 10),
     ("maintenance_sample_depth", "jobs.maintenance.sample_depth", 60),
     ("maintenance_sweep_temp", "jobs.maintenance.sweep_temp", 600),
 )

@@ -15,7 +15,7 @@ from app.connection import connect
 from app.enqueue import gif_queue
 from app.logs import setup_logging
 from app.settings import Settings
-from jobs import convert, delivery, lifeline, runtime, workdir
+from jobs import convert, delivery, lifeline, maintenance, runtime, workdir
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ class GifWorker(Worker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """Heartbeat TTL: monitoring interval plus a small grace, not plus 60 s."""
         return self.job_monitoring_interval + HEARTBEAT_GRACE_S
+
+    def clean_registries(self) -> None:
+        """RQ's maintenance pass, plus putting back jobs a dead worker took but never started."""
+        super().clean_registries()
+        for queue in self.queues:
+            maintenance.rescue_stuck(queue)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         """Remember our pid so the horse can tell whether we died before it was set up."""
