@@ -108,15 +108,21 @@ read_settings() {
     .venv/bin/python - "$@" <<'PY'
 import shlex
 import sys
+from urllib.parse import urlsplit
 
 from app.settings import Settings
 
 s = Settings.from_env(require=tuple(sys.argv[1:]))
+try:  # the supervised Redis listens on REDIS_URL's port (a unix:// URL has none: the default)
+    redis_port = urlsplit(s.redis_url).port or 6379
+except ValueError:
+    sys.exit("Configuration problem(s):\n  - REDIS_URL has a port that is not 1-65535")
 values = {
     "WORKERS": s.workers,
     "ADMIN_HOST": s.admin_host,
     "ADMIN_PORT": s.admin_port,
     "ADMIN_USERNAME": s.admin_username,
+    "REDIS_PORT": redis_port,
     "HAVE_TOKEN": "true" if s.telegram_bot_token else "false",
 }
 for name, value in values.items():
@@ -210,7 +216,7 @@ main() {
     fi
 
     export PATH="$PWD/.venv/bin:$PATH"
-    export WORKERS ADMIN_HOST ADMIN_PORT
+    export WORKERS ADMIN_HOST ADMIN_PORT REDIS_PORT
     export AUTOSTART_BOT="$HAVE_TOKEN"
     stop_supervisord
     local started=0
