@@ -54,8 +54,11 @@ def fake_api() -> Iterator[FakeTelegramAPI]:
 
 @pytest.fixture
 def stack(
-    request: pytest.FixtureRequest, fake_api: FakeTelegramAPI, redis_client: redis.Redis,
-    redis_server: RedisServer, tmp_path: Path,
+    request: pytest.FixtureRequest,
+    fake_api: FakeTelegramAPI,
+    redis_client: redis.Redis,
+    redis_server: RedisServer,
+    tmp_path: Path,
 ) -> Iterator[Stack]:
     """Bot and workers as real processes, wired to the fake Bot API and the test Redis."""
     env = {
@@ -79,8 +82,23 @@ def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A small real H.264 mp4 (1.5 s, 192x108, 10 fps) made with ffmpeg's lavfi source."""
     out = tmp_path_factory.mktemp("clips") / "clip.mp4"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=192x108:rate=10:duration=1.5",
-         "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", str(out)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=192x108:rate=10:duration=1.5",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(out),
+        ],
         check=True,
     )
     return out.read_bytes()
