@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from rq import Queue, Worker
 
 from admin import metrics, overview, userlist
-from app import abuse, keys, stats
+from app import abuse, keys, usage
 from app.settings import Settings
 
 bp = Blueprint("api", __name__)
@@ -66,10 +66,10 @@ def user(user_id: int) -> Response:
         abort(404, description="The bot has not seen this user.")
     limits = abuse.limits_for(redis_client, user_id, current_app.config["SETTINGS"])
     return jsonify(
-        user=asdict(stats.user_stats(redis_client, user_id)),
+        user=asdict(usage.user_stats(redis_client, user_id)),
         limits=asdict(limits),
         quota_override=bool(redis_client.exists(keys.quota(user_id))),
-        jobs=[asdict(j) for j in stats.recent_jobs(redis_client, user_id)],
+        jobs=[asdict(j) for j in usage.recent_jobs(redis_client, user_id)],
     )
 
 
@@ -83,7 +83,7 @@ def stats_summary() -> Response:
         workers=[_worker(w) for w in overview.workers(redis_client)],
         today=asdict(overview.today(redis_client, now)),
         hours=[_hour(h) for h in overview.last_day(redis_client, now)],
-        depth=[{"time": ts, "depth": depth} for ts, depth in stats.depth_samples(redis_client)],
+        depth=[{"time": ts, "depth": depth} for ts, depth in usage.depth_samples(redis_client)],
     )
 
 
@@ -100,7 +100,7 @@ def _worker(worker: overview.WorkerInfo) -> dict[str, Any]:
     return row
 
 
-def _hour(hour: stats.HourStats) -> dict[str, Any]:
+def _hour(hour: usage.HourStats) -> dict[str, Any]:
     return {
         "start": hour.start.isoformat(),
         "videos": hour.videos,

@@ -10,7 +10,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
-from app import stats
+from app import stats, usage
 from app.settings import Settings
 
 DAY_HOURS = 24
@@ -86,7 +86,7 @@ def queue_counts(redis: Redis, settings: Settings) -> QueueCounts:
     )
 
 
-def totals(hours: list[stats.HourStats]) -> Totals:
+def totals(hours: list[usage.HourStats]) -> Totals:
     """Add up hourly counters; percentiles over all their latency samples."""
     latencies = [x for h in hours for x in h.latencies]
     return Totals(
@@ -102,9 +102,9 @@ def totals(hours: list[stats.HourStats]) -> Totals:
 def today(redis: Redis, now: float | None = None) -> Totals:
     """Totals since 00:00 UTC today."""
     now = time.time() if now is None else now
-    return totals(stats.hourly(redis, hours=datetime.fromtimestamp(now, UTC).hour + 1, now=now))
+    return totals(usage.hourly(redis, hours=datetime.fromtimestamp(now, UTC).hour + 1, now=now))
 
 
-def last_day(redis: Redis, now: float | None = None) -> list[stats.HourStats]:
+def last_day(redis: Redis, now: float | None = None) -> list[usage.HourStats]:
     """The last 24 UTC hours, oldest first (the current hour last)."""
-    return stats.hourly(redis, hours=DAY_HOURS, now=now)
+    return usage.hourly(redis, hours=DAY_HOURS, now=now)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from redis import Redis
 
 from admin import overview, overview_charts, userlist
-from app import abuse, keys, stats
+from app import abuse, keys, usage
 from app.settings import Settings
 
 bp = Blueprint("views", __name__)
@@ -28,7 +28,7 @@ def overview_page() -> str:
         queue=overview.queue_counts(redis, settings),
         workers=overview.workers(redis),
         jobs_chart=overview_charts.jobs_per_hour(hours),
-        depth_chart=overview_charts.queue_depth(stats.depth_samples(redis), now),
+        depth_chart=overview_charts.queue_depth(usage.depth_samples(redis), now),
         latency_chart=overview_charts.latency(hours, now),
         now=now,
     )
@@ -47,10 +47,10 @@ def user(user_id: int) -> str:
     redis = _known_user(user_id)
     return render_template(
         "user.html",
-        user=stats.user_stats(redis, user_id),
+        user=usage.user_stats(redis, user_id),
         limits=abuse.limits_for(redis, user_id, _settings()),
         overrides=bool(redis.exists(keys.quota(user_id))),
-        jobs=stats.recent_jobs(redis, user_id),
+        jobs=usage.recent_jobs(redis, user_id),
         max_limit=MAX_LIMIT,
     )
 

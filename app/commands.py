@@ -7,7 +7,7 @@ import logging
 from rq import Queue
 from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from app import prefs, stats
+from app import prefs, usage
 from app.cancel import cancel_user_jobs
 from app.replies import Replier
 from app.settings import Settings
@@ -100,7 +100,7 @@ class Commands:
 
     def on_stats(self, message: Message) -> None:
         """Show the user their own numbers."""
-        mine = stats.user_stats(self.queue.connection, message.from_user.id)
+        mine = usage.user_stats(self.queue.connection, message.from_user.id)
         median = f"{mine.median_seconds:.1f}" if mine.median_seconds is not None else "-"
         body = text(
             "my_stats",

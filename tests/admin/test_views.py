@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from admin import userlist
-from app import abuse, keys, stats
+from app import abuse, keys, stats, usage
 from tests.admin.helpers import busy_worker, csrf_token, enqueue_jobs, seed_user
 
 ROW = re.compile(r'<tr data-user-id="(\d+)">')
@@ -79,7 +79,7 @@ def test_ban_and_unban_from_the_user_page(admin: FlaskClient, redis_client: Redi
     page = admin.post("/users/2/ban", data=token, follow_redirects=True).get_data(as_text=True)
     assert abuse.is_banned(redis_client, 2)
     assert "User 2 is banned." in page and "Unban" in page
-    assert stats.user_stats(redis_client, 2).banned
+    assert usage.user_stats(redis_client, 2).banned
     admin.post("/users/2/unban", data=token)
     assert not abuse.is_banned(redis_client, 2)
 
