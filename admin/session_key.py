@@ -20,7 +20,7 @@ from redis import Redis, RedisError
 
 from app import keys
 
-SALT_KEY = f"{keys.PREFIX}:admin:session_salt"
+SALT_KEY = keys.ADMIN_SESSION_SALT
 SALT_BYTES = 32
 SESSION_LIFETIME = timedelta(hours=12)
 KEY_CONTEXT = b"gifbot admin session\0"

@@ -18,7 +18,7 @@ WINDOW_S = 15 * 60
 
 def failures_key(client: str) -> str:
     """Counter: failed logins from one client address."""
-    return f"{keys.PREFIX}:admin:login_fails:{client}"
+    return keys.admin_login_fails(client)
 
 
 @dataclass(frozen=True)

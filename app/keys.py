@@ -8,6 +8,7 @@ USERS = f"{PREFIX}:users"  # zset: user id -> last seen (unix s)
 BANNED = f"{PREFIX}:banned"  # set of user ids
 DEPTH = f"{PREFIX}:depth"  # zset: "ts:depth" -> ts, queue depth samples
 SCHEDULER_LOCK = f"{PREFIX}:scheduler:lock"
+ADMIN_SESSION_SALT = f"{PREFIX}:admin:session_salt"  # random salt of the panel's cookie-signing key
 
 
 def queued(job_id: str) -> str:
@@ -101,3 +102,8 @@ def chat_pace(chat_id: int) -> str:
 
 
 RECENT_SECONDS = f"{PREFIX}:recent_secs"  # list: recent conversion seconds, for queue wait estimates
+
+
+def admin_login_fails(client: str) -> str:
+    """Counter: failed admin logins from one client address (the throttle)."""
+    return f"{PREFIX}:admin:login_fails:{client}"
