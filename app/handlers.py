@@ -64,6 +64,7 @@ class Handlers:
         lang = lang_of(message)
         video = find_video(message)
         if video is None:
-            self.replier.reply(message, text("not_video", lang))
+            if message.chat.type == "private":  # in groups, other people's chatter is not for us
+                self.replier.reply(message, text("not_video", lang))
             return
         self.intake.handle(message, video, lang)
