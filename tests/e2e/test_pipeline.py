@@ -11,6 +11,7 @@ import pytest
 from tests import factories
 from tests.gifcheck import all_done, gif_info
 from tests.services import wait_until
+from tests.textmatch import matches
 
 _user_ids = itertools.count(70_000)
 
@@ -149,3 +150,16 @@ def test_text_photo_and_pdf_get_a_reply_and_no_job(stack, fake_api, redis_client
     [reply] = fake_api.wait_for(lambda: fake_api.messages_to(user), timeout=30, message="a reply")
     assert "video" in reply.lower()
     assert not [k for k in redis_client.keys("rq:job:*")], "no job was queued"
+
+
+def test_in_a_group_chatter_is_ignored_but_videos_become_gifs(stack, fake_api, redis_client, clip_bytes):
+    """In a group, text gets no reply (no spam) while a video still comes back as a GIF."""
+    stack.bot()
+    stack.worker()
+    group, user = -100_777, next(_user_ids)
+    fake_api.push_update(factories.make_text_update("lol nice", user_id=user, chat_id=group))
+    record = fake_api.add_file(clip_bytes)
+    fake_api.push_update(factories.make_video_update(record, user_id=user, chat_id=group))
+    fake_api.wait_for(lambda: fake_api.sent_animations(group), timeout=60, message="GIF in the group")
+    texts = [c.params.get("text") for c in fake_api.calls("sendMessage", chat_id=group)]
+    assert texts and all(matches("status_queued", t) for t in texts), texts
