@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from tests import media
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.services import RedisServer, Stack
+from tests.services import RedisServer, Stack, running_stack, stack_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,44 +61,14 @@ def stack(
     tmp_path: Path,
 ) -> Iterator[Stack]:
     """Bot and workers as real processes, wired to the fake Bot API and the test Redis."""
-    env = {
-        "TELEGRAM_BOT_TOKEN": fake_api.token,
-        "TELEGRAM_API_URL": fake_api.base_url,
-        "REDIS_URL": redis_server.url,
-        "RETRY_INTERVAL": "1",
-        "GIFBOT_TMP_DIR": str(tmp_path / "work"),
-        "LOG_LEVEL": "INFO",
-    }
-    processes = Stack(env=env, logdir=tmp_path / "logs")
-    yield processes
-    processes.stop()
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        print(processes.logs())
+    env = stack_env(fake_api.token, fake_api.base_url, redis_server.url, tmp_path)
+    with running_stack(env, tmp_path / "logs", request) as processes:
+        yield processes
 
 
 @pytest.fixture(scope="session")
 def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A small real H.264 mp4 (1.5 s, 192x108, 10 fps) made with ffmpeg's lavfi source."""
-    out = tmp_path_factory.mktemp("clips") / "clip.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=192x108:rate=10:duration=1.5",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            str(out),
-        ],
-        check=True,
-    )
-    return out.read_bytes()
+    return media.make_clip(
+        tmp_path_factory.mktemp("clips"), seconds=1.5, size=(192, 108), fps=10
+    ).read_bytes()

@@ -10,9 +10,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -125,6 +126,31 @@ class Proc:
         self.kill_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5)
+
+
+def stack_env(token: str, api_url: str, redis_url: str, workdir: Path) -> dict[str, str]:
+    """Settings for test processes: the fake Bot API, a test Redis, fast retries, own temp dir."""
+    return {
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_URL": api_url,
+        "REDIS_URL": redis_url,
+        "RETRY_INTERVAL": "1",
+        "GIFBOT_TMP_DIR": str(workdir / "work"),
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@contextlib.contextmanager
+def running_stack(env: dict[str, str], logdir: Path, request: Any) -> Iterator[Stack]:
+    """A Stack stopped afterwards; its processes' logs are printed if the test failed."""
+    processes = Stack(env=env, logdir=logdir)
+    try:
+        yield processes
+    finally:
+        processes.stop()
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print(processes.logs())
 
 
 @dataclass

@@ -26,7 +26,7 @@ from app.texts import text
 from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done, gif_info, job_status
-from tests.services import Proc, RedisServer, Stack, wait_until
+from tests.services import Proc, RedisServer, Stack, running_stack, stack_env, wait_until
 from tests.textmatch import matches
 
 QUEUE = "gifs"
@@ -151,20 +151,9 @@ def aof_stack(
     request: pytest.FixtureRequest, fake_api: FakeTelegramAPI, aof_redis: RedisServer, tmp_path: Path
 ) -> Iterator[Stack]:
     """Bot and workers as real processes, on the appendonly redis-server of `aof_redis`."""
-    env = {
-        "TELEGRAM_BOT_TOKEN": fake_api.token,
-        "TELEGRAM_API_URL": fake_api.base_url,
-        "REDIS_URL": aof_redis.url,
-        "RETRY_INTERVAL": "1",
-        "GIFBOT_TMP_DIR": str(tmp_path / "work"),
-        "LOG_LEVEL": "INFO",
-    }
-    processes = Stack(env=env, logdir=tmp_path / "logs")
-    yield processes
-    processes.stop()
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        print(processes.logs())
+    env = stack_env(fake_api.token, fake_api.base_url, aof_redis.url, tmp_path)
+    with running_stack(env, tmp_path / "logs", request) as processes:
+        yield processes
 
 
 # ---------------------------------------------------------------- worker crashes
