@@ -39,6 +39,7 @@ from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done, job_status
 from tests.media import make_clip
+from tests.procs import alive, process_tree
 from tests.services import REPO_ROOT, free_port, wait_until
 
 BURST = 30
@@ -53,35 +54,6 @@ _user_ids = itertools.count(90_000)
 
 
 # ---------------------------------------------------------------- processes, read from /proc
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return raw[raw.rindex(")") + 2] not in "ZX"
-
-
-def process_tree(root: int) -> set[int]:
-    """`root` and every live process below it (empty once `root` is gone)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            raw = stat.read_text()
-        except OSError:
-            continue  # exited while we looked
-        state, ppid = raw[raw.rindex(")") + 2 :].split()[:2]
-        if state not in "ZX":
-            children.setdefault(int(ppid), []).append(int(stat.parent.name))
-    found: set[int] = set()
-    frontier = [root] if alive(root) else []
-    while frontier:
-        pid = frontier.pop()
-        found.add(pid)
-        frontier += children.get(pid, [])
-    return found
 
 
 def signal_all(pids: set[int], sig: int) -> None:

@@ -26,6 +26,7 @@ from app.texts import text
 from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done, gif_info, job_status
+from tests.procs import alive, descendants, process_table
 from tests.services import Proc, RedisServer, Stack, running_stack, stack_env, wait_until
 from tests.textmatch import matches
 
@@ -67,41 +68,6 @@ def fetch_job(client: redis.Redis, chat: int, msg: int) -> Job:
 
 def gif_bytes(call) -> bytes:
     return next(iter(call.files.values()))
-
-
-def process_table() -> dict[int, tuple[int, str, str]]:
-    """pid -> (ppid, comm, state) for every process, read from /proc."""
-    table = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            raw = stat.read_text()
-        except OSError:
-            continue  # exited while we looked
-        close = raw.rindex(")")
-        state, ppid = raw[close + 2 :].split()[:2]
-        table[int(stat.parent.name)] = (int(ppid), raw[raw.index("(") + 1 : close], state)
-    return table
-
-
-def descendants(pid: int, table: dict[int, tuple[int, str, str]] | None = None) -> list[int]:
-    """Every live process below `pid` (children, grandchildren...)."""
-    table = table if table is not None else process_table()
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        kids = [p for p, (pp, _c, state) in table.items() if pp == parent and state not in "ZX"]
-        found += kids
-        frontier += kids
-    return found
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return raw[raw.rindex(")") + 2] not in "ZX"
 
 
 def conversion_under(worker: Proc) -> tuple[int, int] | None:
