@@ -1,0 +1,168 @@
+"""bench's pure parts, fast: SSIM parsing, the recipe commands, the table and JSON writer, the corpus plan."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench import corpus, memory, quality, recipe, report, suite, system
+from jobs import ffmpeg
+from tests import media
+
+SSIM_STDERR = """\
+[Parsed_ssim_10 @ 0x55d0c8] SSIM Y:0.901234 (10.05) U:0.975000 (16.02) V:0.970000 (15.23) All:0.935123 (11.88)
+"""
+WINDOW = quality.Window(start=0.0, end=5.0, fps=12.0, width=480, height=270)
+
+
+def test_parse_ssim_reads_every_plane_of_the_summary_line() -> None:
+    """The summary line gives Y, U, V and All as floats."""
+    noise = "frame=  60 fps=0.0 q=-0.0 size=N/A\n"
+    assert quality.parse_ssim(noise + SSIM_STDERR) == {"Y": 0.901234, "U": 0.975, "V": 0.97, "All": 0.935123}
+
+
+def test_parse_ssim_takes_the_last_summary_and_refuses_none() -> None:
+    """With two summaries the last wins; without one, SsimMissing."""
+    earlier = SSIM_STDERR.replace("0.935123", "0.5")
+    assert quality.parse_ssim(earlier + SSIM_STDERR)["All"] == 0.935123
+    with pytest.raises(quality.SsimMissing):
+        quality.parse_ssim("Error opening input file\n")
+
+
+def test_reference_is_the_source_at_the_gifs_fps_trim_and_size() -> None:
+    """The SSIM reference samples, trims and scales like the product, and pairs frames by index."""
+    chain = quality.reference_chain(WINDOW)
+    assert chain == "fps=fps=12,trim=start=0:end=5,setpts=PTS-STARTPTS,scale=480:270:flags=lanczos"
+    graph = quality.ssim_argv(Path("a.gif"), Path("b.mp4"), WINDOW)
+    assert "setpts=N" in graph[graph.index("-filter_complex") + 1]
+
+
+def test_ssim_of_a_real_gif_against_its_source(tmp_path: Path) -> None:
+    """A GIF made by the product scores high SSIM against its own source (real ffmpeg, tiny clip)."""
+    src = media.make_clip(tmp_path, seconds=1.0, size=(160, 90))
+    options, limits = recipe.product_options()
+    info = ffmpeg.probe(src, limits)
+    window = recipe.window_for(info, options)
+    gif = tmp_path / "out.gif"
+    ffmpeg.run(ffmpeg.build_convert_args(src, gif, info, options, limits), timeout=60)
+    assert 0.8 < quality.ssim(gif, src, window) <= 1.0
+
+
+def test_window_never_upscales_and_never_exceeds_the_source_fps() -> None:
+    """A small 10 fps source gives a GIF at its own size and 10 fps, cut at max_seconds."""
+    info = ffmpeg.MediaInfo(320, 240, 60.0, 10.0, "avi", "mpeg4", False)
+    window = recipe.window_for(info, ffmpeg.GifOptions())
+    assert (window.width, window.height, window.fps, window.end) == (320, 240, 10.0, 15.0)
+
+
+def test_twopass_writes_a_palette_then_uses_it_with_the_default_dither(tmp_path: Path) -> None:
+    """Pass one runs palettegen into the PNG; pass two reads it with paletteuse and no dither option."""
+    first, second = recipe.twopass_commands(Path("in.mp4"), Path("out.gif"), WINDOW, tmp_path / "p.png")
+    assert first[-1] == str(tmp_path / "p.png") and first[first.index("-vf") + 1].endswith(",palettegen")
+    graph = second[second.index("-filter_complex") + 1]
+    assert graph.endswith("paletteuse") and quality.reference_chain(WINDOW) in graph
+    assert second[-1] == "out.gif"
+
+
+def test_summarize_compares_totals_and_mean_ssim() -> None:
+    """Speed and bytes are ratios of totals; SSIM is the mean per-clip difference."""
+
+    def result(ours: tuple[float, int, float], theirs: tuple[float, int, float]) -> recipe.ClipResult:
+        made = {"product": recipe.Made(ours[0], ours[0], ours[1], ours[2])}
+        made["twopass"] = recipe.Made(theirs[0], theirs[0], theirs[1], theirs[2])
+        clip = corpus.Clip("c", "photo", 640, 360, 1.0, False, Path("c.mp4"))
+        return recipe.ClipResult(clip, WINDOW, 0.1, made)
+
+    clips = [result((1, 80, 0.90), (3, 100, 0.91)), result((1, 10, 0.99), (1, 20, 0.97))]
+    found = recipe.summarize(clips, "twopass")
+    assert found["speed"] == pytest.approx(2.0)
+    assert found["bytes"] == pytest.approx(0.75)
+    assert found["ssim"] == pytest.approx(0.005)
+    assert recipe.summarize([], "gifski")["speed"] is None
+
+
+@pytest.mark.parametrize(("values", "expected"), [([5.0], 5.0), ([1.0, 2.0], 2.0), (list(range(1, 101)), 99)])
+def test_percentile_is_nearest_rank(values: list[float], expected: float) -> None:
+    """p99 of 1..100 is 99; of one value, that value."""
+    assert system.percentile(values, 99) == expected
+
+
+def test_targets_hold_miss_or_do_not_apply() -> None:
+    """A figure holds, misses, has no target, or did not run."""
+    speed = next(f for f in report.FIGURES if f.key == "recipe_speed_vs_twopass")
+    idle = next(f for f in report.FIGURES if f.key == "worker_idle_rss_mb")
+    assert report.holds(speed, 1.5) is True and report.holds(speed, 1.49) is False
+    assert report.holds(idle, 80.0) is None and report.holds(speed, None) is None
+    slow = {"recipe_speed_vs_twopass": 1.2, "cache_repeat_s": 0.01}
+    assert report.missed(slow) == ["recipe_speed_vs_twopass"]
+
+
+def test_table_shows_every_figure_with_its_verdict() -> None:
+    """Every figure key is a row; a miss says MISSED, a figure not run says so."""
+    table = report.figures_table({"recipe_speed_vs_twopass": 1.2, "recipe_ssim_minus_twopass": 0.0123})
+    for figure in report.FIGURES:
+        assert f"| {figure.key} " in table
+    assert "MISSED" in table and "not run" in table and "+0.0123" in table
+    widths = {len(line) for line in table.splitlines()}
+    assert len(widths) == 1, "columns line up"
+
+
+def test_json_has_every_figure_under_its_own_key(tmp_path: Path) -> None:
+    """The JSON file carries each figure at the top level, plus targets, machine and details."""
+    values = {f.key: 1.0 for f in report.FIGURES}
+    path = tmp_path / "out.json"
+    report.write_json(path, report.document(values, {"cores": 2}, {"mode": "quick", "where": tmp_path}))
+    doc = json.loads(path.read_text())
+    assert {f.key for f in report.FIGURES} <= doc.keys()
+    assert doc["targets"]["system_efficiency"] == {"op": ">=", "target": 0.9, "holds": True}
+    assert doc["machine"] == {"cores": 2} and doc["details"]["where"] == str(tmp_path)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_corpus_covers_the_content_kinds_asked_for() -> None:
+    """Quick corpus: photo, gradient, motion, text and portrait clips, with and without audio."""
+    specs = corpus.specs(quick=True)
+    assert {"photo", "gradient", "motion", "text", "portrait"} <= {s.kind for s in specs}
+    assert {True, False} == {s.audio for s in specs}
+    assert any(s.size[1] > s.size[0] for s in specs), "a portrait phone shape"
+    assert len({s.name for s in specs}) == len(specs)
+    assert len(corpus.specs(quick=False)) > len(specs)
+
+
+def test_clip_file_name_changes_with_its_recipe() -> None:
+    """A clip is reused only if nothing that shapes it changed."""
+    spec = corpus.small()
+    assert corpus.digest(spec) == corpus.digest(corpus.small())
+    assert corpus.digest(spec) != corpus.digest(corpus.longest_portrait(15.0))
+
+
+def test_encode_args_map_audio_from_the_right_input() -> None:
+    """With the photo still as input 0, the beep is input 1; without it, input 0."""
+    still = Path("still.png")
+    photo = corpus.encode_args(corpus.small(), still)
+    assert photo[photo.index("-map", photo.index("-map") + 1) + 1] == "1:a"
+    [text] = [s for s in corpus.specs(quick=True) if s.kind == "text"]
+    assert "1:a" not in corpus.encode_args(text, None) and "-loop" not in corpus.encode_args(text, None)
+
+
+def test_tree_rss_counts_children() -> None:
+    """A child process is part of our tree and adds to its RSS."""
+    alone = memory.tree_rss_bytes(os.getpid())
+    with subprocess.Popen(["sleep", "5"]) as child:
+        try:
+            assert child.pid in memory.tree(os.getpid())
+            assert memory.tree_rss_bytes(os.getpid()) > alone
+        finally:
+            child.kill()
+
+
+def test_plan_quick_is_smaller_and_takes_overrides() -> None:
+    """--quick repeats less and sends fewer videos; command-line overrides win, None does not."""
+    quick, full = suite.Plan.make(True), suite.Plan.make(False)
+    assert quick.repeat < full.repeat and 20 <= quick.system_videos < full.system_videos
+    assert suite.Plan.make(True, repeat=5, gifski=None).repeat == 5
+    assert suite.Plan.make(True, gifski=None).gifski is True
