@@ -180,14 +180,7 @@ def measure_latency(
     outcome.figures["latency_overhead_s"] = statistics.median(r.overhead_s for r in found)
     outcome.details.setdefault("system", {})["latency"] = {
         "clip": f"{clip.name} {clip.label}",
-        "runs": [
-            {
-                "direct_s": round(r.direct_s, 3),
-                "delivered_s": round(r.delivered_s, 3),
-                "ack_s": round(r.ack_s, 4),
-            }
-            for r in found
-        ],
+        "runs": [{key: round(value, 4) for key, value in asdict(r).items()} for r in found],
     }
 
 
@@ -204,7 +197,8 @@ def measure_efficiency(
 ) -> None:
     """system_efficiency."""
     eff = system.efficiency(live, clips, videos, workdir)
-    log(f"efficiency: {eff.videos} videos, direct {eff.direct_s:.1f} s, system {eff.system_s:.1f} s")
+    direct = f"direct {eff.direct_before_s:.1f} s before and {eff.direct_after_s:.1f} s after"
+    log(f"efficiency: {eff.videos} videos, {direct}, system {eff.system_s:.1f} s")
     outcome.figures["system_efficiency"] = eff.ratio
     outcome.details.setdefault("system", {})["efficiency"] = asdict(eff)
 
