@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Flask
 
-from app.connection import connect
-from app.settings import Settings
+from core.connection import connect
+from core.settings import Settings
 
 PASSWORD_HINT = """\
 The admin panel needs ADMIN_PASSWORD: it refuses to start without a login.

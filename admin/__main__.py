@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from admin import create_app
-from app.settings import Settings
+from core.settings import Settings
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ from flask.json.provider import DefaultJSONProvider
 from rq import Queue, Worker
 
 from admin import metrics, overview, userlist
-from app import abuse, keys, usage
-from app.settings import Settings
+from core import keys, limits, usage
+from core.settings import Settings
 
 bp = Blueprint("api", __name__)
 
@@ -64,10 +64,10 @@ def user(user_id: int) -> Response:
     redis_client = current_app.config["REDIS"]
     if not userlist.known(redis_client, user_id):
         abort(404, description="The bot has not seen this user.")
-    limits = abuse.limits_for(redis_client, user_id, current_app.config["SETTINGS"])
+    user_limits = limits.limits_for(redis_client, user_id, current_app.config["SETTINGS"])
     return jsonify(
         user=asdict(usage.user_stats(redis_client, user_id)),
-        limits=asdict(limits),
+        limits=asdict(user_limits),
         quota_override=bool(redis_client.exists(keys.quota(user_id))),
         jobs=[asdict(j) for j in usage.recent_jobs(redis_client, user_id)],
     )

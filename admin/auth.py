@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from admin import csrf, dashboard
 from admin.throttle import LoginThrottle
-from app.settings import Settings
+from core.settings import Settings
 
 bp = Blueprint("auth", __name__)
 

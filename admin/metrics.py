@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from redis import Redis
 
 from admin import overview
-from app import keys, usage
-from app.models import Outcome
-from app.settings import Settings
+from core import keys, usage
+from core.models import Outcome
+from core.settings import Settings
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OUTCOMES = tuple(o.value for o in Outcome)

@@ -10,8 +10,8 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
-from app import stats, usage
-from app.settings import Settings
+from core import stats, usage
+from core.settings import Settings
 
 DAY_HOURS = 24
 

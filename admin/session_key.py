@@ -18,7 +18,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from redis import Redis, RedisError
 
-from app import keys
+from core import keys
 
 SALT_KEY = keys.ADMIN_SESSION_SALT
 SALT_BYTES = 32

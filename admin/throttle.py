@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from app import keys
+from core import keys
 
 MAX_FAILURES = 5
 WINDOW_S = 15 * 60

@@ -8,8 +8,8 @@ from typing import Any
 
 from redis import Redis
 
-from app import keys, usage
-from app.usage import UserStats
+from core import keys, usage
+from core.usage import UserStats
 
 USERS_SCANNED = 1000  # the most recently seen users; an exact id finds anyone
 PAGE_SIZE = 100

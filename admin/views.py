@@ -8,8 +8,8 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from redis import Redis
 
 from admin import overview, overview_charts, userlist
-from app import abuse, keys, usage
-from app.settings import Settings
+from core import keys, limits, usage
+from core.settings import Settings
 
 bp = Blueprint("views", __name__)
 
@@ -48,7 +48,7 @@ def user(user_id: int) -> str:
     return render_template(
         "user.html",
         user=usage.user_stats(redis, user_id),
-        limits=abuse.limits_for(redis, user_id, _settings()),
+        limits=limits.limits_for(redis, user_id, _settings()),
         overrides=bool(redis.exists(keys.quota(user_id))),
         jobs=usage.recent_jobs(redis, user_id),
         max_limit=MAX_LIMIT,
@@ -58,7 +58,7 @@ def user(user_id: int) -> str:
 @bp.post("/users/<int:user_id>/ban")
 def ban(user_id: int) -> Response:
     """Refuse this user's videos from now on."""
-    abuse.ban(_known_user(user_id), user_id)
+    limits.ban(_known_user(user_id), user_id)
     flash(f"User {user_id} is banned.")
     return _back_to(user_id)
 
@@ -66,7 +66,7 @@ def ban(user_id: int) -> Response:
 @bp.post("/users/<int:user_id>/unban")
 def unban(user_id: int) -> Response:
     """Accept this user's videos again."""
-    abuse.unban(_known_user(user_id), user_id)
+    limits.unban(_known_user(user_id), user_id)
     flash(f"User {user_id} is no longer banned.")
     return _back_to(user_id)
 
@@ -81,7 +81,7 @@ def set_quota(user_id: int) -> Response:
     except ValueError:
         flash(f"Limits must be whole numbers from 1 to {MAX_LIMIT}.", "error")
         return _back_to(user_id)
-    abuse.set_quota(redis, user_id, max_active=max_active, per_hour=per_hour)
+    limits.set_quota(redis, user_id, max_active=max_active, per_hour=per_hour)
     flash(f"Limits of user {user_id} saved.")
     return _back_to(user_id)
 
@@ -89,7 +89,7 @@ def set_quota(user_id: int) -> Response:
 @bp.post("/users/<int:user_id>/quota/clear")
 def clear_quota(user_id: int) -> Response:
     """Drop the user's overrides: the defaults apply again."""
-    abuse.clear_quota(_known_user(user_id), user_id)
+    limits.clear_quota(_known_user(user_id), user_id)
     flash(f"User {user_id} has the default limits again.")
     return _back_to(user_id)
 

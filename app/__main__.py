@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable
 
 from app.bot import Poller, build_bot
-from app.connection import connect
-from app.logs import setup_logging
-from app.settings import Settings
 from app.webhook import WebhookServer
+from core.connection import connect
+from core.logs import setup_logging
+from core.settings import Settings
 
 log = logging.getLogger("app")
 

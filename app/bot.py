@@ -8,12 +8,12 @@ import threading
 import telebot
 from redis import Redis
 
-from app import telegram
-from app.enqueue import gif_queue
-from app.errors import TransientError
 from app.handlers import Handlers
 from app.lanes import ChatLanes
-from app.settings import Settings
+from core import telegram
+from core.admission import gif_queue
+from core.errors import TransientError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from app import enqueue, keys
-from app.models import ConversionRequest
-from app.settings import Settings
+from core import admission, keys
+from core.models import ConversionRequest
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def cancel_user_jobs(queue: Queue, user_id: int, settings: Settings) -> Cancelle
         try:
             job = Job.fetch(job_id, connection=redis, serializer=JSONSerializer)
         except NoSuchJobError:
-            enqueue.release(queue, job_id, user_id, settings)
+            admission.release(queue, job_id, user_id, settings)
             continue
         if _stop(queue, job, user_id, settings):
             stopped.append(ConversionRequest.from_kwargs(job.kwargs))
@@ -56,7 +56,7 @@ def _stop(queue: Queue, job: Job, user_id: int, settings: Settings) -> bool:
     status = job.get_status(refresh=True)
     if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
         job.cancel()
-        enqueue.release(queue, job.id, user_id, settings)  # no worker will end it: free the slot here
+        admission.release(queue, job.id, user_id, settings)  # no worker will end it: free the slot here
         return True
     if status == JobStatus.STARTED:
         try:

@@ -7,11 +7,11 @@ import logging
 from rq import Queue
 from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from app import prefs, usage
 from app.cancel import cancel_user_jobs
 from app.replies import Replier
-from app.settings import Settings
-from app.texts import language_for, text
+from core import prefs, usage
+from core.settings import Settings
+from core.texts import language_for, text
 
 log = logging.getLogger(__name__)
 NOOP = "noop"  # the label button at the start of each menu row

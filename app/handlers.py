@@ -12,8 +12,8 @@ from telebot.types import Message
 from app.commands import Commands, lang_of
 from app.intake import Intake, find_video
 from app.replies import Replier
-from app.settings import Settings
-from app.texts import text
+from core.settings import Settings
+from core.texts import text
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)

@@ -10,14 +10,14 @@ import telebot
 from rq import Queue, Worker
 from telebot.types import Message
 
-from app import abuse, cache, markers, prefs, stats
-from app.enqueue import Admission, submit, waiting_count
-from app.errors import BadTrim
-from app.models import ConversionRequest, MediaKind, job_id_for
 from app.replies import Replier
-from app.settings import Settings
-from app.texts import text
 from app.trim import parse_trim
+from core import cache, limits, markers, prefs, stats
+from core.admission import Admission, submit, waiting_count
+from core.errors import BadTrim
+from core.models import ConversionRequest, MediaKind, job_id_for
+from core.settings import Settings
+from core.texts import text
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Intake:
                 message, profile, "too_big", text("error_too_big", lang, max_mb=self.settings.max_input_mb)
             )
             return
-        if abuse.is_banned(self.redis, profile.user_id):
+        if limits.is_banned(self.redis, profile.user_id):
             self.refuse(message, profile, "banned", text("banned", lang))
             return
         try:
@@ -109,9 +109,9 @@ class Intake:
     ) -> None:
         """Take the hourly quota, answer with a status message, then submit the job fairly."""
         job_id = job_id_for(message.chat.id, message.message_id)
-        limits = abuse.limits_for(self.redis, profile.user_id, self.settings)
-        if not abuse.take_hourly(self.redis, profile.user_id, limits.per_hour):
-            self.refuse(message, profile, "quota", text("quota", lang, per_hour=limits.per_hour))
+        user_limits = limits.limits_for(self.redis, profile.user_id, self.settings)
+        if not limits.take_hourly(self.redis, profile.user_id, user_limits.per_hour):
+            self.refuse(message, profile, "quota", text("quota", lang, per_hour=user_limits.per_hour))
             return
         status_id = self.status_message(message, job_id, lang, profile.user_id)
         start, end = window or (0.0, None)
@@ -135,13 +135,13 @@ class Intake:
             output=choice.output,
             variant=variant,
         )
-        admission = submit(self.queue, request, self.settings, limits)
+        admission = submit(self.queue, request, self.settings, user_limits)
         if admission in (Admission.DUPLICATE, Admission.FULL):
-            abuse.give_back_hourly(self.redis, profile.user_id)
+            limits.give_back_hourly(self.redis, profile.user_id)
         if admission is Admission.FULL:
             if status_id:
                 self.replier.edit(
-                    message.chat.id, status_id, text("too_many", lang, max_pending=limits.max_pending)
+                    message.chat.id, status_id, text("too_many", lang, max_pending=user_limits.max_pending)
                 )
             stats.record_refused(self.redis, profile, "too_many")
         elif admission in (Admission.QUEUED, Admission.WAITING):

@@ -12,8 +12,8 @@ import telebot
 from redis import Redis
 from telebot.types import Message
 
-from app import pace, telegram
-from app.errors import ChatUnreachable, TransientError
+from core import pace, telegram
+from core.errors import ChatUnreachable, TransientError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

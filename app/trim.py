@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.errors import BadTrim
+from core.errors import BadTrim
 
 TIME = r"(?:(\d{1,2}):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)|(\d{1,5}(?:\.\d+)?)"
 RANGE = re.compile(rf"^\s*({TIME})\s*(?:-|–|~|to)\s*({TIME})\s*$")

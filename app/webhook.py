@@ -10,8 +10,8 @@ import telebot
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from app import telegram
-from app.settings import Settings
+from core import telegram
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

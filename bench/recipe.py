@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.settings import Settings
 from bench import quality
 from bench.corpus import Clip
+from core.settings import Settings
 from jobs import convert, ffmpeg
 
 COMMAND_TIMEOUT_S = 900

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.settings import Settings
 from bench import corpus, recipe, stack, system
 from bench.corpus import Clip
 from bench.recipe import ClipResult
 from bench.stack import LiveStack
+from core.settings import Settings
 
 PARTS = ("recipe", "system")
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from rq import get_current_job
 
-from app import markers, telegram
-from app.errors import UserFacingError
-from app.models import ConversionRequest
-from app.settings import Settings
-from app.texts import text
+from core import markers, telegram
+from core.errors import UserFacingError
+from core.models import ConversionRequest
+from core.settings import Settings
+from core.texts import text
 from jobs import ffmpeg, runtime, workdir
 from jobs.status import StatusMessage
 

@@ -12,11 +12,11 @@ from redis import Redis
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from app import cache, enqueue, markers, pace, stats, telegram
-from app.errors import ChatUnreachable, TransientError, UserFacingError
-from app.models import ConversionRequest, Outcome
-from app.prefs import OutputKind
-from app.texts import text
+from core import admission, cache, markers, pace, stats, telegram
+from core.errors import ChatUnreachable, TransientError, UserFacingError
+from core.models import ConversionRequest, Outcome
+from core.prefs import OutputKind
+from core.texts import text
 from jobs import runtime, workdir
 from jobs.status import StatusMessage
 
@@ -181,6 +181,6 @@ def tell_failure(job: Job, connection: Redis, request: ConversionRequest, exc: B
 def finish(job: Job, connection: Redis, request: ConversionRequest) -> None:
     """The job ended for good: free the user's slot and queue their next waiting video."""
     settings = runtime.settings()
-    promoted = enqueue.release(enqueue.gif_queue(connection, settings), job.id, request.user_id, settings)
+    promoted = admission.release(admission.gif_queue(connection, settings), job.id, request.user_id, settings)
     if promoted is not None:
         log.info("job=%s queued after job=%s ended (user %s)", promoted.job_id, job.id, request.user_id)

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import ffmpeg
 
-from app.errors import (
+from core.errors import (
     BadTrim,
     BrokenVideo,
     ConversionTimeout,

@@ -10,8 +10,8 @@ from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from app import keys, stats
-from app.enqueue import gif_queue
+from core import keys, stats
+from core.admission import gif_queue
 from jobs import runtime, workdir
 
 log = logging.getLogger(__name__)

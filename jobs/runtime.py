@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import telebot
 
-from app import telegram
-from app.settings import Settings
+from core import telegram
+from core.settings import Settings
 
 _settings: Settings | None = None
 

@@ -13,10 +13,10 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
-from app import keys
-from app.connection import connect
-from app.logs import setup_logging
-from app.settings import Settings
+from core import keys
+from core.connection import connect
+from core.logs import setup_logging
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 10

@@ -7,10 +7,10 @@ import logging
 import telebot
 from redis import Redis
 
-from app import pace, telegram
-from app.errors import ChatUnreachable, TransientError
-from app.models import ConversionRequest
-from app.texts import text
+from core import pace, telegram
+from core.errors import ChatUnreachable, TransientError
+from core.models import ConversionRequest
+from core.texts import text
 
 log = logging.getLogger(__name__)
 STATUS_EDIT_MAX_WAIT_S = 5.0  # progress is nice to have; never stall a job on it

@@ -11,10 +11,10 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from app.connection import connect
-from app.enqueue import gif_queue
-from app.logs import setup_logging
-from app.settings import Settings
+from core.admission import gif_queue
+from core.connection import connect
+from core.logs import setup_logging
+from core.settings import Settings
 from jobs import convert, delivery, lifeline, maintenance, runtime, workdir
 
 log = logging.getLogger(__name__)

@@ -102,7 +102,7 @@ EOF
     fi
 }
 
-# Read the settings through app.settings (the one reader of env and .env) and print them as
+# Read the settings through core.settings (the one reader of env and .env) and print them as
 # shell assignments; on a bad setting it prints every problem and fails.
 read_settings() {
     .venv/bin/python - "$@" <<'PY'
@@ -110,7 +110,7 @@ import shlex
 import sys
 from urllib.parse import urlsplit
 
-from app.settings import Settings
+from core.settings import Settings
 
 s = Settings.from_env(require=tuple(sys.argv[1:]))
 try:  # the supervised Redis listens on REDIS_URL's port (a unix:// URL has none: the default)
@@ -136,7 +136,7 @@ import sys
 
 import redis
 
-from app.settings import Settings
+from core.settings import Settings
 
 client = redis.Redis.from_url(Settings.from_env().redis_url, socket_connect_timeout=5, socket_timeout=5)
 kwargs = client.connection_pool.connection_kwargs

@@ -12,7 +12,7 @@ import redis
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from app.models import job_id_for
+from core.models import job_id_for
 
 
 @dataclass(frozen=True)

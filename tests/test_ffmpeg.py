@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import BrokenVideo, ConversionTimeout, NotAVideo, TooLarge, UserFacingError
+from core.errors import BrokenVideo, ConversionTimeout, NotAVideo, TooLarge, UserFacingError
 from jobs.ffmpeg import (
     FFmpegFailed,
     GifOptions,

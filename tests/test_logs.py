@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from app.logs import OneLine
+from core.logs import OneLine
 
 TOKEN = "123456:SECRETsecretSECRET"
 

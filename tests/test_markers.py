@@ -5,7 +5,7 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from app import markers
+from core import markers
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 TOKEN = "123456:ABCdefGHIjklMNOpqr"
 

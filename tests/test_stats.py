@@ -5,8 +5,8 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from app import stats, usage
-from app.models import Outcome
+from core import stats, usage
+from core.models import Outcome
 
 NOW = 1_800_000_000.0  # a fixed unix time, so hour buckets are deterministic
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.texts import CATALOGUE, EN, ZH, language_for, placeholders, text
+from core.texts import CATALOGUE, EN, ZH, language_for, placeholders, text
 
 
 def test_both_catalogues_have_the_same_keys():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.texts import CATALOGUE, EN
+from core.texts import CATALOGUE, EN
 
 
 def matches(key: str, body: str | None, lang: str = EN) -> bool:

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from admin import create_app
-from app.settings import Settings
+from core.settings import Settings
 from tests.admin.helpers import PASSWORD, USERNAME, login
 from tests.services import RedisServer
 

@@ -12,8 +12,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from werkzeug.test import TestResponse
 
-from app import stats
-from app.models import Outcome
+from core import stats
+from core.models import Outcome
 
 USERNAME = "admin"
 PASSWORD = "correct horse battery staple"
@@ -57,7 +57,7 @@ def seed_user(
     refused: int = 0,
     seconds: float = 2.0,
 ) -> None:
-    """Record a user's videos and outcomes through app.stats, as the bot and workers do."""
+    """Record a user's videos and outcomes through core.stats, as the bot and workers do."""
     profile = stats.Profile(user_id, username or f"user{user_id}", first_name, "", "en")
     outcomes = [Outcome.DELIVERED] * delivered + [Outcome.FAILED] * failed + [Outcome.REFUSED] * refused
     for n, outcome in enumerate(outcomes):

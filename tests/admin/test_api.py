@@ -7,7 +7,7 @@ import re
 from flask.testing import FlaskClient
 from redis import Redis
 
-from app import abuse, stats
+from core import limits, stats
 from tests.admin.helpers import basic_auth, busy_worker, enqueue_jobs, seed_user
 
 SAMPLE = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$')
@@ -40,7 +40,7 @@ def test_api_users_lists_counters_and_takes_the_page_parameters(client: FlaskCli
 def test_api_user_has_limits_and_recent_jobs(client: FlaskClient, redis_client: Redis, settings):
     """GET /api/users/<id>: counters, effective limits, override flag and jobs, newest first."""
     seed_user(redis_client, 2, delivered=1, failed=1)
-    abuse.set_quota(redis_client, 2, per_hour=5)
+    limits.set_quota(redis_client, 2, per_hour=5)
     data = client.get("/api/users/2", headers=basic_auth()).get_json()
     assert data["limits"] == {
         "max_active": settings.max_active_per_user,
@@ -89,7 +89,7 @@ def test_metrics_are_prometheus_text(client: FlaskClient, redis_client: Redis):
     """/metrics: HELP/TYPE lines and well-formed samples with the expected values."""
     seed_user(redis_client, 1, delivered=2, failed=1)
     seed_user(redis_client, 2, delivered=1, refused=2)
-    abuse.ban(redis_client, 2)
+    limits.ban(redis_client, 2)
     enqueue_jobs(redis_client, 2)
     response = client.get("/metrics", headers=basic_auth())
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")

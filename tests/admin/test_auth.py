@@ -15,7 +15,7 @@ from redis.retry import Retry
 from admin import MissingPasswordError, create_app
 from admin.session_key import SALT_KEY
 from admin.throttle import MAX_FAILURES
-from app.settings import Settings
+from core.settings import Settings
 from tests.admin.helpers import PASSWORD, basic_auth, csrf_token, login
 from tests.services import REPO_ROOT, free_port
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis import Redis
 
-from app import abuse, keys
+from core import keys, limits
 from tests.admin.helpers import csrf_token, enqueue_jobs, fail_jobs, gif_queue, seed_user
 
 USER_ID = 777
@@ -103,11 +103,11 @@ def user(redis_client: Redis) -> int:
 )
 def test_our_forms_without_the_token_are_refused(admin, redis_client, user, path):
     """Ban, unban and quota changes need the form's token."""
-    abuse.set_quota(redis_client, user, per_hour=7)
+    limits.set_quota(redis_client, user, per_hour=7)
     response = admin.post(f"/users/{user}/{path}", data={"max_active": "1", "per_hour": "1"})
     assert response.status_code == 403
     assert "security token" in response.get_data(as_text=True)
-    assert not abuse.is_banned(redis_client, user)
+    assert not limits.is_banned(redis_client, user)
     assert redis_client.hgetall(keys.quota(user)) == {b"per_hour": b"7"}
 
 
@@ -115,7 +115,7 @@ def test_ban_form_with_the_token_bans(admin, redis_client, user):
     """The same POST with the token does change the store."""
     response = admin.post(f"/users/{user}/ban", data={"csrf_token": csrf_token(admin)})
     assert response.status_code == 303
-    assert abuse.is_banned(redis_client, user)
+    assert limits.is_banned(redis_client, user)
 
 
 def test_login_form_needs_its_token_too(client):

@@ -10,7 +10,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from app import stats
+from core import stats
 from tests.admin.helpers import EVIL_NAME, busy_worker, gif_queue
 
 EVIL_ID = 666

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from admin import userlist
-from app import abuse, keys, stats, usage
+from core import keys, limits, stats, usage
 from tests.admin.helpers import busy_worker, csrf_token, enqueue_jobs, seed_user
 
 ROW = re.compile(r'<tr data-user-id="(\d+)">')
@@ -77,11 +77,11 @@ def test_ban_and_unban_from_the_user_page(admin: FlaskClient, redis_client: Redi
     seed_user(redis_client, 2)
     token = {"csrf_token": csrf_token(admin)}
     page = admin.post("/users/2/ban", data=token, follow_redirects=True).get_data(as_text=True)
-    assert abuse.is_banned(redis_client, 2)
+    assert limits.is_banned(redis_client, 2)
     assert "User 2 is banned." in page and "Unban" in page
     assert usage.user_stats(redis_client, 2).banned
     admin.post("/users/2/unban", data=token)
-    assert not abuse.is_banned(redis_client, 2)
+    assert not limits.is_banned(redis_client, 2)
 
 
 def test_quota_form_sets_and_clears_overrides(admin: FlaskClient, redis_client: Redis, settings):
@@ -89,8 +89,8 @@ def test_quota_form_sets_and_clears_overrides(admin: FlaskClient, redis_client: 
     seed_user(redis_client, 2)
     token = csrf_token(admin)
     admin.post("/users/2/quota", data={"csrf_token": token, "max_active": "1", "per_hour": ""})
-    limits = abuse.limits_for(redis_client, 2, settings)
-    assert (limits.max_active, limits.per_hour) == (1, settings.hourly_quota)
+    user_limits = limits.limits_for(redis_client, 2, settings)
+    assert (user_limits.max_active, user_limits.per_hour) == (1, settings.hourly_quota)
     page = admin.get("/users/2").get_data(as_text=True)
     assert "1 at once" in page and "custom" in page
     admin.post("/users/2/quota/clear", data={"csrf_token": token})

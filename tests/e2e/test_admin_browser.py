@@ -20,9 +20,9 @@ from redis import Redis
 from werkzeug.serving import make_server
 
 from admin import create_app
-from app import stats
-from app.models import Outcome
-from app.settings import Settings
+from core import stats
+from core.models import Outcome
+from core.settings import Settings
 from tests.admin.helpers import EVIL_NAME, PASSWORD, USERNAME, busy_worker, enqueue_jobs, fail_jobs, gif_queue
 from tests.services import RedisServer, free_port, wait_until
 

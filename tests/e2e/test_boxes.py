@@ -34,7 +34,7 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from app.models import job_id_for
+from core.models import job_id_for
 from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done, job_status

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rq.job import JobStatus
 
-from app.texts import ZH, text
+from core.texts import ZH, text
 from tests import factories, media
 from tests.fakes.telegram_api import FILE_DOWNLOAD
 from tests.gifcheck import all_done, gif_info, job_status

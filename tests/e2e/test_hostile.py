@@ -23,9 +23,9 @@ import redis
 from rq import Worker
 from rq.job import JobStatus
 
-from app import abuse
-from app.models import job_id_for
-from app.texts import language_for, text
+from core import limits
+from core.models import job_id_for
+from core.texts import language_for, text
 from tests import factories, media
 from tests.fakes.telegram_api import Call, FakeTelegramAPI
 from tests.gifcheck import all_done, gif_info, job_status
@@ -454,7 +454,7 @@ def test_banned_user_and_fourth_video_in_the_hour_get_a_polite_reply_and_no_job(
     """A banned user gets the 'banned' reply, a 4th video with HOURLY_QUOTA=3 the quota reply; no job."""
     procs = start_stack(stack, fake_api, redis_client, [], HOURLY_QUOTA="3")
     banned, busy = next(_user_ids), next(_user_ids)
-    abuse.ban(redis_client, banned)
+    limits.ban(redis_client, banned)
     updates = [factories.make_video_update(fake_api.add_file(clip_bytes), user_id=banned)]
     updates += [factories.make_video_update(fake_api.add_file(clip_bytes), user_id=busy) for _ in range(4)]
     fake_api.push_updates(updates)

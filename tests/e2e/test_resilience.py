@@ -21,8 +21,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from app.models import job_id_for
-from app.texts import text
+from core.models import job_id_for
+from core.texts import text
 from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done, gif_info, job_status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from app import keys, usage
+from core import keys, usage
 from tests.services import wait_until
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from app import keys
+from core import keys
 
 CACHE_TTL_S = 30 * 24 * 3600
 

@@ -16,10 +16,10 @@ from redis.client import Pipeline
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
-from app import keys, markers
-from app.abuse import UserLimits
-from app.models import JOB_DESCRIPTION, JOB_FUNC, ConversionRequest
-from app.settings import Settings
+from core import keys, markers
+from core.limits import UserLimits
+from core.models import JOB_DESCRIPTION, JOB_FUNC, ConversionRequest
+from core.settings import Settings
 
 ON_SUCCESS = "jobs.delivery.send_gif"
 ON_FAILURE = "jobs.delivery.report_failure"

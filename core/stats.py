@@ -1,4 +1,4 @@
-"""Usage statistics: what the bot and the workers record (app.usage reads it back)."""
+"""Usage statistics: what the bot and the workers record (core.usage reads it back)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from redis import Redis
 
-from app import keys
-from app.models import Outcome
+from core import keys
+from core.models import Outcome
 
 JOB_RECORD_TTL_S = 30 * 24 * 3600
 HOUR_TTL_S = 8 * 24 * 3600

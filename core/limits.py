@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from app import keys
-from app.settings import Settings
-from app.stats import hour_bucket
+from core import keys
+from core.settings import Settings
+from core.stats import hour_bucket
 
 HOUR_COUNTER_TTL_S = 2 * 3600
 

@@ -12,8 +12,8 @@ import requests
 import telebot
 from telebot import apihelper
 
-from app.errors import BrokenVideo, ChatUnreachable, TelegramRetryAfter, TooBig, TransientError
-from app.settings import Settings
+from core.errors import BrokenVideo, ChatUnreachable, TelegramRetryAfter, TooBig, TransientError
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

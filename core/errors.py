@@ -8,7 +8,7 @@ class GifBotError(Exception):
 
 
 class UserFacingError(GifBotError):
-    """A permanent problem with the user's input; `text_key` names the reply in app.texts.
+    """A permanent problem with the user's input; `text_key` names the reply in core.texts.
 
     Jobs raising it are not retried: sending the same file again cannot succeed.
     """

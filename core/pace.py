@@ -6,7 +6,7 @@ import time
 
 from redis import Redis
 
-from app import keys
+from core import keys
 
 CHAT_INTERVAL_S = 1.05  # Telegram allows about one message a second per chat
 BURST_S = CHAT_INTERVAL_S  # a chat that was quiet may take one message right after another

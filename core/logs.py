@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 
-from app.settings import Settings
+from core.settings import Settings
 
 
 class OneLine(logging.Formatter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis import Redis
 from redis.client import Pipeline
 
-from app import keys
+from core import keys
 
 MESSAGE_MARKER_TTL_S = 3 * 24 * 3600  # longer than Telegram's 24 h re-delivery window
 SENT_MARKER_TTL_S = 7 * 24 * 3600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis import Redis
 
-from app.settings import Settings
+from core.settings import Settings
 
 SOCKET_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 2.0

@@ -1,4 +1,4 @@
-"""Usage statistics read back for the admin panel and /stats (app.stats records them)."""
+"""Usage statistics read back for the admin panel and /stats (core.stats records them)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 
-from app import keys
-from app.models import Outcome
-from app.stats import DEPTH_WINDOW_S, RECENT_JOBS, percentile
+from core import keys
+from core.models import Outcome
+from core.stats import DEPTH_WINDOW_S, RECENT_JOBS, percentile
 
 
 @dataclass(frozen=True)

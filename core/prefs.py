@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from redis import Redis
 
-from app import keys
-from app.settings import Settings
+from core import keys
+from core.settings import Settings
 
 
 class OutputKind(StrEnum):
