@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from redis import Redis
 
 from admin import overview
-from core import keys, usage
+from core import keys, stats
 from core.models import Outcome
 from core.settings import Settings
 
@@ -25,7 +25,7 @@ def render(redis: Redis, settings: Settings, now: float | None = None) -> str:
     queue = overview.queue_counts(redis, settings)
     blocks = queue_metrics(queue, overview.workers(redis))
     blocks += usage_metrics(
-        usage.totals(redis), overview.today(redis, now), overview.totals(overview.last_day(redis, now))
+        stats.totals(redis), overview.today(redis, now), overview.totals(overview.last_day(redis, now))
     )
     blocks.append(metric("gifbot_users", "gauge", "Users the bot has seen.", [({}, redis.zcard(keys.USERS))]))
     blocks.append(

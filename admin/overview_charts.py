@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from markupsafe import Markup
 
 from admin.charts import HALF, Series, bar_chart, line_chart
-from core.usage import HourStats
+from core.hourly import HourStats
 
 DAY_S = 24 * 3600
 HOUR_S = 3600

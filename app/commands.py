@@ -5,37 +5,21 @@ from __future__ import annotations
 import logging
 
 from rq import Queue
-from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telebot.types import CallbackQuery, Message
 
+from app import menu
 from app.cancel import cancel_user_jobs
 from app.replies import Replier
-from core import prefs, usage
+from core import prefs, stats
 from core.settings import Settings
 from core.texts import language_for, text
 
 log = logging.getLogger(__name__)
-NOOP = "noop"  # the label button at the start of each menu row
 
 
 def lang_of(message: Message | CallbackQuery) -> str:
     """The catalogue language for the sender of a message or button press."""
     return language_for(message.from_user.language_code if message.from_user else None)
-
-
-def settings_menu(choice: prefs.UserPrefs, lang: str) -> InlineKeyboardMarkup:
-    """One row per setting; the current value is marked."""
-    current = {name: str(value) for name, value in prefs.as_dict(choice).items()}
-    current["reverse"] = "1" if choice.reverse else "0"
-    current["max_seconds"], current["speed"] = f"{choice.max_seconds:g}", f"{choice.speed:g}"
-    markup = InlineKeyboardMarkup()
-    for name, values in prefs.CHOICES.items():
-        row = []
-        for value in values:
-            label = text(f"opt_{name}_{value}", lang) if name in ("reverse", "output") else f"{value}"
-            mark = "• " if current[name] == value else ""
-            row.append(InlineKeyboardButton(mark + label, callback_data=prefs.callback_data(name, value)))
-        markup.row(InlineKeyboardButton(text(f"set_{name}", lang), callback_data=NOOP), *row)
-    return markup
 
 
 class Commands:
@@ -63,15 +47,17 @@ class Commands:
         """Show the settings menu with the user's current choices."""
         lang, user_id = lang_of(message), message.from_user.id
         choice = prefs.load(self.queue.connection, user_id, self.settings)
-        self.replier.reply(message, text("settings_title", lang), reply_markup=settings_menu(choice, lang))
+        self.replier.reply(
+            message, text("settings_title", lang), reply_markup=menu.settings_menu(choice, lang)
+        )
 
     def on_button(self, call: CallbackQuery) -> None:
         """Apply a settings button; anything not on the menus gets a polite 'expired' answer."""
         lang = lang_of(call)
-        if call.data == NOOP:
+        if call.data == menu.NOOP:
             self.replier.answer(call.id, "")
             return
-        parsed = prefs.parse_callback(call.data)
+        parsed = menu.parse_callback(call.data)
         if parsed is None or call.message is None:
             self.replier.answer(call.id, text("button_expired", lang))
             return
@@ -83,7 +69,7 @@ class Commands:
             call.message.chat.id,
             call.message.message_id,
             text("settings_title", lang),
-            reply_markup=settings_menu(choice, lang),
+            reply_markup=menu.settings_menu(choice, lang),
         )
 
     def on_cancel(self, message: Message) -> None:
@@ -100,7 +86,7 @@ class Commands:
 
     def on_stats(self, message: Message) -> None:
         """Show the user their own numbers."""
-        mine = usage.user_stats(self.queue.connection, message.from_user.id)
+        mine = stats.user_stats(self.queue.connection, message.from_user.id)
         median = f"{mine.median_seconds:.1f}" if mine.median_seconds is not None else "-"
         body = text(
             "my_stats",

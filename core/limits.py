@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from redis import Redis
 
 from core import keys
+from core.hourly import hour_bucket
 from core.settings import Settings
-from core.stats import hour_bucket
 
 HOUR_COUNTER_TTL_S = 2 * 3600
 

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from enum import StrEnum
 
 from redis import Redis
 
 from core import keys
+from core.models import OutputKind
 from core.settings import Settings
 
-
-class OutputKind(StrEnum):
-    """How the GIF is sent: inline animation (Telegram stores MP4) or a real .gif file."""
-
-    ANIMATION = "animation"
-    DOCUMENT = "document"
-
-
-# Every value a button may set; callback data outside these is refused.
+# Every value a setting may take (the bot's menu offers these; stored values outside them are ignored).
 CHOICES: dict[str, tuple[str, ...]] = {
     "width": ("320", "480", "640"),
     "fps": ("10", "12", "15", "20"),
@@ -27,7 +19,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "reverse": ("0", "1"),
     "output": (OutputKind.ANIMATION.value, OutputKind.DOCUMENT.value),
 }
-CALLBACK_PREFIX = "set"
 
 
 @dataclass(frozen=True)
@@ -39,7 +30,7 @@ class UserPrefs:
     max_seconds: float = 15.0
     speed: float = 1.0
     reverse: bool = False
-    output: str = OutputKind.ANIMATION.value
+    output: OutputKind = OutputKind.ANIMATION
 
     @classmethod
     def defaults(cls, settings: Settings) -> UserPrefs:
@@ -49,27 +40,18 @@ class UserPrefs:
     def with_choice(self, name: str, value: str) -> UserPrefs:
         """A copy with one menu choice applied (name and value already validated)."""
         kind = {f.name: f.type for f in fields(self)}[name]
-        parsed: object = {"int": int, "float": float, "bool": lambda v: v == "1", "str": str}[kind](value)
+        parsed: object = {
+            "int": int,
+            "float": float,
+            "bool": lambda v: v == "1",
+            "OutputKind": OutputKind,
+        }[kind](value)
         return replace(self, **{name: parsed})
 
     def cache_key(self) -> str:
         """A stable string of everything that changes the GIF's bytes or how it is sent."""
         shape = f"w{self.width}f{self.fps}s{self.max_seconds:g}x{self.speed:g}"
         return f"{shape}r{int(self.reverse)}{self.output[0]}"
-
-
-def parse_callback(data: str) -> tuple[str, str] | None:
-    """('width', '320') from 'set:width:320'; None for anything not on the menus."""
-    parts = (data or "").split(":")
-    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX:
-        return None
-    _, name, value = parts
-    return (name, value) if value in CHOICES.get(name, ()) else None
-
-
-def callback_data(name: str, value: str) -> str:
-    """The callback data of a menu button."""
-    return f"{CALLBACK_PREFIX}:{name}:{value}"
 
 
 def load(redis: Redis, user_id: int, settings: Settings) -> UserPrefs:

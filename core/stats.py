@@ -1,24 +1,28 @@
-"""Usage statistics: what the bot and the workers record (core.usage reads it back)."""
+"""The usage store: what the bot and workers record per user and per job, and how it reads back.
+
+One module owns the field names of the per-user and per-job hashes, so writer and reader agree.
+"""
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from redis import Redis
+from redis.client import Pipeline
 
-from core import keys
+from core import hourly, keys
 from core.models import Outcome
 
 JOB_RECORD_TTL_S = 30 * 24 * 3600
-HOUR_TTL_S = 8 * 24 * 3600
 RECENT_JOBS = 50
 RECENT_SECONDS = 100
-LATENCY_SAMPLES_PER_HOUR = 2000
-DEPTH_WINDOW_S = 24 * 3600
+TOTALS_BATCH = 1000
+# Fields of a user's hash (keys.user) besides the profile and one counter per Outcome value.
+VIDEOS, BYTES_IN, BYTES_OUT = "videos", "bytes_in", "bytes_out"
+LAST_SEEN, FIRST_SEEN, LAST_REFUSAL = "last_seen", "first_seen", "last_refusal"
+TOTAL_FIELDS = (VIDEOS, *(o.value for o in Outcome), BYTES_IN, BYTES_OUT)
 
 
 @dataclass(frozen=True)
@@ -32,18 +36,38 @@ class Profile:
     language: str = ""
 
 
-def hour_bucket(ts: float | None = None) -> str:
-    """The UTC hour a unix time falls in, as YYYYMMDDHH."""
-    return datetime.fromtimestamp(time.time() if ts is None else ts, UTC).strftime("%Y%m%d%H")
+@dataclass(frozen=True)
+class UserStats:
+    """One user's counters as the admin panel and /stats show them."""
+
+    user_id: int
+    username: str = ""
+    name: str = ""
+    videos: int = 0
+    delivered: int = 0
+    failed: int = 0
+    refused: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    median_seconds: float | None = None
+    last_seen: float = 0.0
+    banned: bool = False
 
 
-def percentile(values: list[float], pct: float) -> float | None:
-    """The pct-th percentile (nearest rank) of values, None if empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
-    return ordered[rank]
+@dataclass(frozen=True)
+class JobRecord:
+    """One video's journey: when, how it ended, how long it took, sizes, why it failed."""
+
+    job_id: str
+    user_id: int
+    created: float
+    status: str = "queued"
+    ended: float | None = None
+    seconds: float | None = None
+    latency: float | None = None
+    size_in: int = 0
+    size_out: int = 0
+    reason: str = ""
 
 
 def record_video(redis: Redis, profile: Profile, job_id: str, size: int, now: float | None = None) -> None:
@@ -51,10 +75,9 @@ def record_video(redis: Redis, profile: Profile, job_id: str, size: int, now: fl
     now = time.time() if now is None else now
     with redis.pipeline() as pipe:
         _touch(pipe, profile, now)
-        pipe.hincrby(keys.user(profile.user_id), "videos", 1)
-        pipe.hincrby(keys.user(profile.user_id), "bytes_in", max(size, 0))
-        pipe.hincrby(keys.hour(hour_bucket(now)), "videos", 1)
-        pipe.expire(keys.hour(hour_bucket(now)), HOUR_TTL_S)
+        pipe.hincrby(keys.user(profile.user_id), VIDEOS, 1)
+        pipe.hincrby(keys.user(profile.user_id), BYTES_IN, max(size, 0))
+        hourly.count(pipe, hourly.VIDEOS, now)
         if job_id:
             record = {"user_id": profile.user_id, "created": now, "status": "queued", "size_in": size}
             pipe.hset(keys.job_record(job_id), mapping=record)
@@ -69,12 +92,11 @@ def record_refused(redis: Redis, profile: Profile, reason: str, now: float | Non
     now = time.time() if now is None else now
     with redis.pipeline() as pipe:
         _touch(pipe, profile, now)
-        pipe.hincrby(keys.user(profile.user_id), "videos", 1)
+        pipe.hincrby(keys.user(profile.user_id), VIDEOS, 1)
         pipe.hincrby(keys.user(profile.user_id), Outcome.REFUSED.value, 1)
-        pipe.hincrby(keys.hour(hour_bucket(now)), "videos", 1)
-        pipe.hincrby(keys.hour(hour_bucket(now)), Outcome.REFUSED.value, 1)
-        pipe.expire(keys.hour(hour_bucket(now)), HOUR_TTL_S)
-        pipe.hset(keys.user(profile.user_id), "last_refusal", reason)
+        hourly.count(pipe, hourly.VIDEOS, now)
+        hourly.count(pipe, Outcome.REFUSED.value, now)
+        pipe.hset(keys.user(profile.user_id), LAST_REFUSAL, reason)
         pipe.execute()
 
 
@@ -93,7 +115,6 @@ def record_outcome(
     now = time.time() if now is None else now
     created = redis.hget(keys.job_record(job_id), "created")
     latency = now - float(created) if created else None
-    bucket = hour_bucket(now)
     update: dict[str, str | float | int] = {"status": outcome.value, "ended": now, "size_out": size_out}
     if seconds is not None:
         update["seconds"] = round(seconds, 3)
@@ -103,20 +124,16 @@ def record_outcome(
         update["reason"] = reason
     with redis.pipeline() as pipe:
         pipe.hincrby(keys.user(user_id), outcome.value, 1)
-        pipe.hincrby(keys.user(user_id), "bytes_out", size_out)
-        pipe.hincrby(keys.hour(bucket), outcome.value, 1)
-        pipe.expire(keys.hour(bucket), HOUR_TTL_S)
+        pipe.hincrby(keys.user(user_id), BYTES_OUT, size_out)
+        hourly.count(pipe, outcome.value, now)
         if redis.exists(keys.job_record(job_id)):
             pipe.hset(keys.job_record(job_id), mapping=update)
         if seconds is not None:
-            pipe.lpush(keys.user_seconds(user_id), round(seconds, 3))
-            pipe.ltrim(keys.user_seconds(user_id), 0, RECENT_SECONDS - 1)
-            pipe.lpush(keys.RECENT_SECONDS, round(seconds, 3))
-            pipe.ltrim(keys.RECENT_SECONDS, 0, RECENT_SECONDS - 1)
+            for key in (keys.user_seconds(user_id), keys.RECENT_SECONDS):
+                pipe.lpush(key, round(seconds, 3))
+                pipe.ltrim(key, 0, RECENT_SECONDS - 1)
         if outcome is Outcome.DELIVERED and latency is not None:
-            pipe.lpush(keys.latency(bucket), round(latency, 3))
-            pipe.ltrim(keys.latency(bucket), 0, LATENCY_SAMPLES_PER_HOUR - 1)
-            pipe.expire(keys.latency(bucket), HOUR_TTL_S)
+            hourly.add_latency(pipe, latency, now)
         pipe.execute()
 
 
@@ -126,26 +143,84 @@ def typical_seconds(redis: Redis, default: float = 5.0) -> float:
     return statistics.median(values) if values else default
 
 
-def record_depth(redis: Redis, depth: int, now: float | None = None) -> None:
-    """Sample the queue depth (the scheduler calls this every minute)."""
-    now = time.time() if now is None else now
-    with redis.pipeline() as pipe:
-        pipe.zadd(keys.DEPTH, {f"{now:.0f}:{depth}": now})
-        pipe.zremrangebyscore(keys.DEPTH, 0, now - DEPTH_WINDOW_S)
-        pipe.execute()
-
-
-def _touch(pipe, profile: Profile, now: float) -> None:
-    key = keys.user(profile.user_id)
-    pipe.hset(
-        key,
-        mapping={
-            "username": profile.username,
-            "first_name": profile.first_name,
-            "last_name": profile.last_name,
-            "language": profile.language,
-            "last_seen": now,
-        },
+def user_stats(redis: Redis, user_id: int) -> UserStats:
+    """Read one user's counters (zeros for an unknown user)."""
+    raw = {k.decode(): v.decode() for k, v in redis.hgetall(keys.user(user_id)).items()}
+    seconds = [float(s) for s in redis.lrange(keys.user_seconds(user_id), 0, -1)]
+    count = lambda name: int(raw.get(name, 0))  # noqa: E731
+    name = " ".join(p for p in (raw.get("first_name", ""), raw.get("last_name", "")) if p)
+    return UserStats(
+        user_id=user_id,
+        username=raw.get("username", ""),
+        name=name,
+        videos=count(VIDEOS),
+        delivered=count(Outcome.DELIVERED),
+        failed=count(Outcome.FAILED),
+        refused=count(Outcome.REFUSED),
+        bytes_in=count(BYTES_IN),
+        bytes_out=count(BYTES_OUT),
+        median_seconds=statistics.median(seconds) if seconds else None,
+        last_seen=float(raw.get(LAST_SEEN, 0)),
+        banned=bool(redis.sismember(keys.BANNED, user_id)),
     )
-    pipe.hsetnx(key, "first_seen", now)
+
+
+def list_users(redis: Redis, limit: int = 1000) -> list[UserStats]:
+    """The most recently seen users (newest first), with their counters."""
+    ids = redis.zrevrange(keys.USERS, 0, limit - 1)
+    return [user_stats(redis, int(uid)) for uid in ids]
+
+
+def recent_jobs(redis: Redis, user_id: int, limit: int = RECENT_JOBS) -> list[JobRecord]:
+    """A user's most recent jobs, newest first (records older than 30 days are gone)."""
+    result = []
+    for raw_id in redis.lrange(keys.user_jobs(user_id), 0, limit - 1):
+        job_id = raw_id.decode()
+        raw = {k.decode(): v.decode() for k, v in redis.hgetall(keys.job_record(job_id)).items()}
+        if raw:
+            result.append(_job_record(job_id, raw))
+    return result
+
+
+def totals(redis: Redis) -> dict[str, int]:
+    """Every user's counters added up: all-time videos, outcomes and bytes (for /metrics)."""
+    result = dict.fromkeys(TOTAL_FIELDS, 0)
+    ids = [uid for uid, _ in redis.zscan_iter(keys.USERS)]
+    for start in range(0, len(ids), TOTALS_BATCH):
+        with redis.pipeline(transaction=False) as pipe:
+            for uid in ids[start : start + TOTALS_BATCH]:
+                pipe.hmget(keys.user(int(uid)), TOTAL_FIELDS)
+            for values in pipe.execute():
+                for name, value in zip(TOTAL_FIELDS, values, strict=True):
+                    result[name] += int(value or 0)
+    return result
+
+
+def _job_record(job_id: str, raw: dict[str, str]) -> JobRecord:
+    opt = lambda name: float(raw[name]) if raw.get(name) else None  # noqa: E731
+    return JobRecord(
+        job_id=job_id,
+        user_id=int(raw.get("user_id", 0)),
+        created=float(raw.get("created", 0)),
+        status=raw.get("status", "queued"),
+        ended=opt("ended"),
+        seconds=opt("seconds"),
+        latency=opt("latency"),
+        size_in=int(raw.get("size_in", 0)),
+        size_out=int(raw.get("size_out", 0)),
+        reason=raw.get("reason", ""),
+    )
+
+
+def _touch(pipe: Pipeline, profile: Profile, now: float) -> None:
+    key = keys.user(profile.user_id)
+    profile_fields = {
+        "username": profile.username,
+        "first_name": profile.first_name,
+        "last_name": profile.last_name,
+        "language": profile.language,
+        LAST_SEEN: now,
+    }
+    pipe.hset(key, mapping=profile_fields)
+    pipe.hsetnx(key, FIRST_SEEN, now)
     pipe.zadd(keys.USERS, {str(profile.user_id): now})

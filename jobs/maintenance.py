@@ -10,7 +10,7 @@ from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from core import keys, stats
+from core import hourly, keys
 from core.admission import gif_queue
 from jobs import runtime, workdir
 
@@ -61,7 +61,7 @@ def sample_depth() -> int:
     settings = runtime.settings()
     queue = gif_queue(job.connection, settings)
     depth = queue.count + queue.scheduled_job_registry.count
-    stats.record_depth(job.connection, depth)
+    hourly.record_depth(job.connection, depth)
     return depth
 
 

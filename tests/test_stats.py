@@ -5,7 +5,7 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from core import stats, usage
+from core import hourly, stats
 from core.models import Outcome
 
 NOW = 1_800_000_000.0  # a fixed unix time, so hour buckets are deterministic
@@ -27,7 +27,7 @@ def test_user_counters_and_profile_add_up(r):
     stats.record_outcome(r, 7, "gif_7_1", Outcome.DELIVERED, seconds=2.0, size_out=300, now=NOW + 5)
     stats.record_outcome(r, 7, "gif_7_2", Outcome.FAILED, reason="error_failed", now=NOW + 6)
     stats.record_refused(r, alice(), "too_big", now=NOW + 7)
-    s = usage.user_stats(r, 7)
+    s = stats.user_stats(r, 7)
     assert (s.videos, s.bytes_in, s.delivered, s.failed, s.refused, s.bytes_out) == (3, 1500, 1, 1, 1, 300)
     assert (s.username, s.name, s.median_seconds, s.last_seen) == ("alice", "Alice <script>", 2.0, NOW + 7)
 
@@ -38,7 +38,7 @@ def test_recent_jobs_show_status_times_sizes_and_reason(r):
     stats.record_video(r, alice(), "gif_7_2", 2000, now=NOW + 10)
     stats.record_outcome(r, 7, "gif_7_1", Outcome.DELIVERED, seconds=1.5, size_out=700, now=NOW + 4)
     stats.record_outcome(r, 7, "gif_7_2", Outcome.REFUSED, reason="error_broken", now=NOW + 12)
-    newest, oldest = usage.recent_jobs(r, 7)
+    newest, oldest = stats.recent_jobs(r, 7)
     assert (newest.job_id, newest.status, newest.reason, newest.size_in) == (
         "gif_7_2",
         "refused",
@@ -53,7 +53,7 @@ def test_hourly_counters_and_latency_percentiles(r):
     for i in range(20):
         stats.record_video(r, alice(), f"gif_7_{i}", 10, now=NOW)
         stats.record_outcome(r, 7, f"gif_7_{i}", Outcome.DELIVERED, now=NOW + i + 1)
-    hours = usage.hourly(r, hours=24, now=NOW + 30)
+    hours = hourly.hourly(r, hours=24, now=NOW + 30)
     assert len(hours) == 24
     last = hours[-1]
     assert (last.videos, last.delivered, last.failed) == (20, 20, 0)
@@ -65,11 +65,11 @@ def test_hourly_counters_and_latency_percentiles(r):
 )
 def test_percentile_nearest_rank(values, pct, expected):
     """Nearest-rank percentiles, None for no samples."""
-    assert stats.percentile(values, pct) == expected
+    assert hourly.percentile(values, pct) == expected
 
 
 def test_users_are_listed_newest_first(r):
     """The users list is ordered by last seen."""
     stats.record_video(r, stats.Profile(1, "a"), "gif_1_1", 1, now=NOW)
     stats.record_video(r, stats.Profile(2, "b"), "gif_2_1", 1, now=NOW + 1)
-    assert [u.user_id for u in usage.list_users(r)] == [2, 1]
+    assert [u.user_id for u in stats.list_users(r)] == [2, 1]

@@ -7,7 +7,7 @@ import re
 from flask.testing import FlaskClient
 from redis import Redis
 
-from core import limits, stats
+from core import hourly, limits
 from tests.admin.helpers import basic_auth, busy_worker, enqueue_jobs, seed_user
 
 SAMPLE = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$')
@@ -63,7 +63,7 @@ def test_api_stats_reports_queue_workers_today_hours_and_depth(client: FlaskClie
     """GET /api/stats: the queue's counts, workers, today's totals, 24 hours and depth samples."""
     seed_user(redis_client, 1, delivered=2, refused=1)
     enqueue_jobs(redis_client, 3)
-    stats.record_depth(redis_client, 3)
+    hourly.record_depth(redis_client, 3)
     busy_worker(redis_client, name="w1")
     data = client.get("/api/stats", headers=basic_auth()).get_json()
     assert data["queue"]["name"] == "gifs" and data["queue"]["queued"] == 4  # 3 + the busy worker's

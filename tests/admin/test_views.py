@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from admin import userlist
-from core import keys, limits, stats, usage
+from core import hourly, keys, limits, stats
 from tests.admin.helpers import busy_worker, csrf_token, enqueue_jobs, seed_user
 
 ROW = re.compile(r'<tr data-user-id="(\d+)">')
@@ -79,7 +79,7 @@ def test_ban_and_unban_from_the_user_page(admin: FlaskClient, redis_client: Redi
     page = admin.post("/users/2/ban", data=token, follow_redirects=True).get_data(as_text=True)
     assert limits.is_banned(redis_client, 2)
     assert "User 2 is banned." in page and "Unban" in page
-    assert usage.user_stats(redis_client, 2).banned
+    assert stats.user_stats(redis_client, 2).banned
     admin.post("/users/2/unban", data=token)
     assert not limits.is_banned(redis_client, 2)
 
@@ -118,7 +118,7 @@ def test_unknown_user_is_not_found(admin: FlaskClient):
 def test_overview_shows_totals_charts_queue_and_workers(admin: FlaskClient, redis_client: Redis):
     """Today's totals, three SVG charts, the queue's counts and each worker's state."""
     seed_user(redis_client, 1, delivered=3, failed=1)
-    stats.record_depth(redis_client, 4)
+    hourly.record_depth(redis_client, 4)
     enqueue_jobs(redis_client, 2)
     _worker, job = busy_worker(redis_client, name="box-1.worker-0")
     html = admin.get("/").get_data(as_text=True)

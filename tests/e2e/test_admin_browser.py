@@ -20,7 +20,7 @@ from redis import Redis
 from werkzeug.serving import make_server
 
 from admin import create_app
-from core import stats
+from core import hourly, stats
 from core.models import Outcome
 from core.settings import Settings
 from tests.admin.helpers import EVIL_NAME, PASSWORD, USERNAME, busy_worker, enqueue_jobs, fail_jobs, gif_queue
@@ -86,7 +86,7 @@ def seed_history(redis: Redis, now: float) -> None:
             )  # fmt: skip
     for step in range(96):
         ts = now - step * 900
-        stats.record_depth(redis, int(max(0, 6 + 6 * math.sin(step / 8))), now=ts)
+        hourly.record_depth(redis, int(max(0, 6 + 6 * math.sin(step / 8))), now=ts)
 
 
 @pytest.fixture

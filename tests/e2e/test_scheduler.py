@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from core import keys, usage
+from core import hourly, keys
 from tests.services import wait_until
 
 
@@ -17,7 +17,7 @@ def test_periodic_maintenance_runs_and_records_queue_depth(stack, redis_client):
     """With a scheduler and a worker, the queue-depth sampler runs without anyone asking."""
     stack.spawn("scheduler", "jobs.scheduler")
     stack.worker()
-    wait_until(lambda: usage.depth_samples(redis_client), timeout=60, what="a queue depth sample")
+    wait_until(lambda: hourly.depth_samples(redis_client), timeout=60, what="a queue depth sample")
 
 
 def test_two_schedulers_elect_one_leader_and_the_standby_takes_over(stack, redis_client):

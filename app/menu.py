@@ -1,0 +1,41 @@
+"""The /settings menu: inline buttons built from core.prefs.CHOICES, and their callback data."""
+
+from __future__ import annotations
+
+from telebot.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from core import prefs
+from core.texts import text
+
+CALLBACK_PREFIX = "set"
+NOOP = "noop"  # the label button at the start of each menu row
+
+
+def settings_menu(choice: prefs.UserPrefs, lang: str) -> InlineKeyboardMarkup:
+    """One row per setting; the current value is marked."""
+    current = {name: str(value) for name, value in prefs.as_dict(choice).items()}
+    current["reverse"] = "1" if choice.reverse else "0"
+    current["max_seconds"], current["speed"] = f"{choice.max_seconds:g}", f"{choice.speed:g}"
+    markup = InlineKeyboardMarkup()
+    for name, values in prefs.CHOICES.items():
+        row = []
+        for value in values:
+            label = text(f"opt_{name}_{value}", lang) if name in ("reverse", "output") else f"{value}"
+            mark = "• " if current[name] == value else ""
+            row.append(InlineKeyboardButton(mark + label, callback_data=callback_data(name, value)))
+        markup.row(InlineKeyboardButton(text(f"set_{name}", lang), callback_data=NOOP), *row)
+    return markup
+
+
+def parse_callback(data: str) -> tuple[str, str] | None:
+    """('width', '320') from 'set:width:320'; None for anything not on the menus."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX:
+        return None
+    _, name, value = parts
+    return (name, value) if value in prefs.CHOICES.get(name, ()) else None
+
+
+def callback_data(name: str, value: str) -> str:
+    """The callback data of a menu button."""
+    return f"{CALLBACK_PREFIX}:{name}:{value}"
