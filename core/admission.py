@@ -17,13 +17,11 @@ from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from core import keys, markers
+from core.contract import JOB_DESCRIPTION, JOB_FUNC, ON_FAILURE, ON_STOPPED, ON_SUCCESS
 from core.limits import UserLimits
-from core.models import JOB_DESCRIPTION, JOB_FUNC, ConversionRequest
+from core.models import ConversionRequest
 from core.settings import Settings
 
-ON_SUCCESS = "jobs.delivery.send_gif"
-ON_FAILURE = "jobs.delivery.report_failure"
-ON_STOPPED = "jobs.delivery.report_stopped"
 SUCCESS_CALLBACK_TIMEOUT_S = 300  # an upload of up to 50 MB, plus waiting out 429s
 FAILURE_CALLBACK_TIMEOUT_S = 60
 RESULT_TTL_S = 24 * 3600

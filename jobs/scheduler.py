@@ -13,7 +13,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
-from core import keys
+from core import contract, keys
 from core.connection import connect
 from core.logs import setup_logging
 from core.settings import Settings
@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 10
 LEADER_TTL_S = 3 * POLL_INTERVAL_S  # a dead leader is replaced within this long
 PERIODIC = (  # (job id, function, every n seconds)
-    ("maintenance_recover_abandoned", "jobs.maintenance.recover_abandoned", 10),
-    ("maintenance_sample_depth", "jobs.maintenance.sample_depth", 60),
-    ("maintenance_sweep_temp", "jobs.maintenance.sweep_temp", 600),
+    ("maintenance_recover_abandoned", contract.RECOVER_ABANDONED, 10),
+    ("maintenance_sample_depth", contract.SAMPLE_DEPTH, 60),
+    ("maintenance_sweep_temp", contract.SWEEP_TEMP, 600),
 )
 
 
