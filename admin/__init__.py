@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 
+from admin import context
 from core.connection import connect
 from core.settings import Settings
 
@@ -27,13 +28,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the admin app; `test_config` may carry SETTINGS (a Settings) and REDIS (a client)."""
     app = Flask(__name__)
     app.config.from_mapping(test_config or {})
-    settings = app.config.get("SETTINGS")
+    settings = app.config.get(context.SETTINGS_KEY)
     if not isinstance(settings, Settings):
-        settings = app.config["SETTINGS"] = Settings.from_env()
+        settings = app.config[context.SETTINGS_KEY] = Settings.from_env()
     if not settings.admin_password:
         raise MissingPasswordError()
-    if app.config.get("REDIS") is None:
-        app.config["REDIS"] = connect(settings)  # no round trip until the first command
+    if app.config.get(context.REDIS_KEY) is None:
+        app.config[context.REDIS_KEY] = connect(settings)  # no round trip until the first command
 
     from admin import api, auth, csrf, dashboard, errors, formatting, headers, session_key, views
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from admin import create_app
+from admin import context, create_app
 from core.settings import Settings
 
 
 def main() -> None:
     """Serve the panel on ADMIN_HOST:ADMIN_PORT until interrupted."""
     app = create_app()
-    settings: Settings = app.config["SETTINGS"]
+    settings: Settings = context.settings(app)
     app.run(host=settings.admin_host, port=settings.admin_port)
 
 

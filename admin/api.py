@@ -9,10 +9,11 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from rq import Queue, Worker
+from rq import Worker
 
-from admin import metrics, overview, userlist
-from core import keys, limits, usage
+from admin import context, metrics, overview, userlist
+from core import hourly, keys, limits, stats
+from core.admission import gif_queue
 from core.settings import Settings
 
 bp = Blueprint("api", __name__)
@@ -31,12 +32,12 @@ class HtmlSafeJSONProvider(DefaultJSONProvider):
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     """Report whether Redis answers, how many workers are registered and how deep the queue is."""
-    settings: Settings = current_app.config["SETTINGS"]
-    connection: redis.Redis = current_app.config["REDIS"]
+    settings: Settings = context.settings()
+    connection: redis.Redis = context.redis()
     try:
         connection.ping()
         workers = Worker.count(connection=connection)
-        depth = Queue(settings.queue_name, connection=connection).count
+        depth = gif_queue(connection, settings).count
     except redis.RedisError as exc:
         # One line, no traceback: probes call this every few seconds while Redis is down.
         current_app.logger.warning("healthz: Redis does not answer: %s", exc)
@@ -48,7 +49,7 @@ def healthz() -> tuple[Response, int]:
 def users() -> Response:
     """Users with their counters; the same ?q=, ?sort=, ?order=, ?page= as the users page."""
     query = userlist.UserQuery.from_args(request.args)
-    found = userlist.find_users(current_app.config["REDIS"], query)
+    found = userlist.find_users(context.redis(), query)
     return jsonify(
         users=[asdict(u) for u in found.users],
         total=found.total,
@@ -61,36 +62,36 @@ def users() -> Response:
 @bp.get("/api/users/<int:user_id>")
 def user(user_id: int) -> Response:
     """One user's counters, limits and recent jobs (404 if the bot never saw them)."""
-    redis_client = current_app.config["REDIS"]
+    redis_client = context.redis()
     if not userlist.known(redis_client, user_id):
         abort(404, description="The bot has not seen this user.")
-    user_limits = limits.limits_for(redis_client, user_id, current_app.config["SETTINGS"])
+    user_limits = limits.limits_for(redis_client, user_id, context.settings())
     return jsonify(
-        user=asdict(usage.user_stats(redis_client, user_id)),
+        user=asdict(stats.user_stats(redis_client, user_id)),
         limits=asdict(user_limits),
         quota_override=bool(redis_client.exists(keys.quota(user_id))),
-        jobs=[asdict(j) for j in usage.recent_jobs(redis_client, user_id)],
+        jobs=[asdict(j) for j in stats.recent_jobs(redis_client, user_id)],
     )
 
 
 @bp.get("/api/stats")
 def stats_summary() -> Response:
     """The queue, workers, today's totals, the last 24 hours and the queue depth samples."""
-    redis_client = current_app.config["REDIS"]
+    redis_client = context.redis()
     now = time.time()
     return jsonify(
-        queue=asdict(overview.queue_counts(redis_client, current_app.config["SETTINGS"])),
+        queue=asdict(overview.queue_counts(redis_client, context.settings())),
         workers=[_worker(w) for w in overview.workers(redis_client)],
         today=asdict(overview.today(redis_client, now)),
         hours=[_hour(h) for h in overview.last_day(redis_client, now)],
-        depth=[{"time": ts, "depth": depth} for ts, depth in usage.depth_samples(redis_client)],
+        depth=[{"time": ts, "depth": depth} for ts, depth in hourly.depth_samples(redis_client)],
     )
 
 
 @bp.get("/metrics")
 def prometheus() -> Response:
     """Prometheus text format; see admin/metrics.py for the names."""
-    text = metrics.render(current_app.config["REDIS"], current_app.config["SETTINGS"])
+    text = metrics.render(context.redis(), context.settings())
     return Response(text, content_type=metrics.CONTENT_TYPE)
 
 
@@ -100,7 +101,7 @@ def _worker(worker: overview.WorkerInfo) -> dict[str, Any]:
     return row
 
 
-def _hour(hour: usage.HourStats) -> dict[str, Any]:
+def _hour(hour: hourly.HourStats) -> dict[str, Any]:
     return {
         "start": hour.start.isoformat(),
         "videos": hour.videos,

@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -25,7 +24,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from admin import csrf, dashboard
+from admin import context, csrf, dashboard
 from admin.throttle import LoginThrottle
 from core.settings import Settings
 
@@ -55,7 +54,7 @@ def credentials_ok(settings: Settings, username: str, password: str) -> bool:
 def logged_in() -> bool:
     """True if this request's session belongs to the admin."""
     user = session.get(SESSION_USER)
-    return isinstance(user, str) and _same(user, current_app.config["SETTINGS"].admin_username)
+    return isinstance(user, str) and _same(user, context.settings().admin_username)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,13 +69,13 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
         error = f"Too many failed logins. Try again in {(wait + 59) // 60} min."
         return _login_page(next_url, error), 429, {"Retry-After": str(wait)}
     form = request.form
-    if not credentials_ok(current_app.config["SETTINGS"], form.get("username", ""), form.get("password", "")):
+    if not credentials_ok(context.settings(), form.get("username", ""), form.get("password", "")):
         throttle.failed()
         return _login_page(next_url, "Wrong username or password."), 401, {}
     throttle.succeeded()
     session.clear()
     session.permanent = True
-    session[SESSION_USER] = current_app.config["SETTINGS"].admin_username
+    session[SESSION_USER] = context.settings().admin_username
     csrf.rotate()
     return redirect(next_url or url_for("views.overview"))
 
@@ -117,7 +116,7 @@ def _check_basic() -> Response | None:
     if wait:
         return Response("Too many failed logins.\n", 429, {"Retry-After": str(wait)}, mimetype="text/plain")
     auth = request.authorization
-    settings = current_app.config["SETTINGS"]
+    settings = context.settings()
     if (
         auth is not None
         and auth.type == "basic"
@@ -140,7 +139,7 @@ def _wants_json() -> bool:
 
 
 def _throttle() -> LoginThrottle:
-    return LoginThrottle(current_app.config["REDIS"], request.remote_addr or "unknown")
+    return LoginThrottle(context.redis(), request.remote_addr or "unknown")
 
 
 def _login_page(next_url: str | None, error: str = "") -> str:

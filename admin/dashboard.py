@@ -25,7 +25,7 @@ from rq.exceptions import DeserializationError
 from rq.serializers import JSONSerializer
 from rq_dashboard import web as rq_web
 
-from admin import csrf
+from admin import context, csrf
 
 URL_PREFIX = "/rq"
 BLUEPRINT = "rq_dashboard"
@@ -38,10 +38,10 @@ ESCAPED_JSON_VIEWS = (f"{BLUEPRINT}.job_info", f"{BLUEPRINT}.list_queues")
 
 def init_app(app: Flask) -> None:
     """Mount rq-dashboard at /rq on the app's Redis, hardened as described above."""
-    settings = app.config["SETTINGS"]
+    settings = context.settings(app)
     rq_web.config.serializer = JSONSerializer
     app.config["RQ_DASHBOARD_REDIS_URL"] = (settings.redis_url,)  # shown with the password masked
-    app.redis_conn = app.config["REDIS"]
+    app.redis_conn = context.redis(app)
     app.register_blueprint(rq_web.blueprint, url_prefix=URL_PREFIX)
     hooks = app.before_request_funcs[BLUEPRINT]
     hooks[hooks.index(rq_web.push_rq_connection)] = check_instance

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis import Redis
-from rq import Queue, Worker
+from rq import Worker
 from rq.serializers import JSONSerializer
 
-from core import stats, usage
+from core import hourly
+from core.admission import gif_queue
 from core.settings import Settings
 
 DAY_HOURS = 24
@@ -76,7 +77,7 @@ def _worker_info(worker: Worker) -> WorkerInfo:
 
 def queue_counts(redis: Redis, settings: Settings) -> QueueCounts:
     """The conversion queue's length and its registries' sizes."""
-    queue = Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
+    queue = gif_queue(redis, settings)
     return QueueCounts(
         name=queue.name,
         queued=queue.count,
@@ -86,7 +87,7 @@ def queue_counts(redis: Redis, settings: Settings) -> QueueCounts:
     )
 
 
-def totals(hours: list[usage.HourStats]) -> Totals:
+def totals(hours: list[hourly.HourStats]) -> Totals:
     """Add up hourly counters; percentiles over all their latency samples."""
     latencies = [x for h in hours for x in h.latencies]
     return Totals(
@@ -94,17 +95,17 @@ def totals(hours: list[usage.HourStats]) -> Totals:
         delivered=sum(h.delivered for h in hours),
         failed=sum(h.failed for h in hours),
         refused=sum(h.refused for h in hours),
-        p50=stats.percentile(latencies, 50),
-        p95=stats.percentile(latencies, 95),
+        p50=hourly.percentile(latencies, 50),
+        p95=hourly.percentile(latencies, 95),
     )
 
 
 def today(redis: Redis, now: float | None = None) -> Totals:
     """Totals since 00:00 UTC today."""
     now = time.time() if now is None else now
-    return totals(usage.hourly(redis, hours=datetime.fromtimestamp(now, UTC).hour + 1, now=now))
+    return totals(hourly.hourly(redis, hours=datetime.fromtimestamp(now, UTC).hour + 1, now=now))
 
 
-def last_day(redis: Redis, now: float | None = None) -> list[usage.HourStats]:
+def last_day(redis: Redis, now: float | None = None) -> list[hourly.HourStats]:
     """The last 24 UTC hours, oldest first (the current hour last)."""
-    return usage.hourly(redis, hours=DAY_HOURS, now=now)
+    return hourly.hourly(redis, hours=DAY_HOURS, now=now)

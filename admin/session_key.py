@@ -18,6 +18,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from redis import Redis, RedisError
 
+from admin import context
 from core import keys
 
 SALT_KEY = keys.ADMIN_SESSION_SALT
@@ -36,8 +37,8 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
-    settings = app.config["SETTINGS"]
-    app.session_interface = RedisSaltedSessionInterface(app.config["REDIS"], settings.admin_password)
+    settings = context.settings(app)
+    app.session_interface = RedisSaltedSessionInterface(context.redis(app), settings.admin_password)
 
 
 def derive_key(redis: Redis, password: str) -> bytes:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from redis import Redis
 
-from admin import overview, overview_charts, userlist
-from core import keys, limits, usage
-from core.settings import Settings
+from admin import context, overview, overview_charts, userlist
+from core import hourly, keys, limits, stats
 
 bp = Blueprint("views", __name__)
 
@@ -19,7 +18,7 @@ MAX_LIMIT = 10_000
 @bp.get("/", endpoint="overview")
 def overview_page() -> str:
     """Today's totals, the queue, the workers and three charts of the last 24 hours."""
-    redis, settings = _redis(), _settings()
+    redis, settings = context.redis(), context.settings()
     now = time.time()
     hours = overview.last_day(redis, now)
     return render_template(
@@ -28,7 +27,7 @@ def overview_page() -> str:
         queue=overview.queue_counts(redis, settings),
         workers=overview.workers(redis),
         jobs_chart=overview_charts.jobs_per_hour(hours),
-        depth_chart=overview_charts.queue_depth(usage.depth_samples(redis), now),
+        depth_chart=overview_charts.queue_depth(hourly.depth_samples(redis), now),
         latency_chart=overview_charts.latency(hours, now),
         now=now,
     )
@@ -38,7 +37,7 @@ def overview_page() -> str:
 def users() -> str:
     """Every recent user with their counters; ?q= searches, ?sort=&order= sorts, ?page= pages."""
     query = userlist.UserQuery.from_args(request.args)
-    return render_template("users.html", query=query, result=userlist.find_users(_redis(), query))
+    return render_template("users.html", query=query, result=userlist.find_users(context.redis(), query))
 
 
 @bp.get("/users/<int:user_id>")
@@ -47,10 +46,10 @@ def user(user_id: int) -> str:
     redis = _known_user(user_id)
     return render_template(
         "user.html",
-        user=usage.user_stats(redis, user_id),
-        limits=limits.limits_for(redis, user_id, _settings()),
+        user=stats.user_stats(redis, user_id),
+        limits=limits.limits_for(redis, user_id, context.settings()),
         overrides=bool(redis.exists(keys.quota(user_id))),
-        jobs=usage.recent_jobs(redis, user_id),
+        jobs=stats.recent_jobs(redis, user_id),
         max_limit=MAX_LIMIT,
     )
 
@@ -105,7 +104,7 @@ def _limit(raw: str) -> int | None:
 
 
 def _known_user(user_id: int) -> Redis:
-    redis = _redis()
+    redis = context.redis()
     if not userlist.known(redis, user_id):
         abort(404, description="The bot has not seen this user.")
     return redis
@@ -113,11 +112,3 @@ def _known_user(user_id: int) -> Redis:
 
 def _back_to(user_id: int) -> Response:
     return redirect(url_for("views.user", user_id=user_id), code=303)
-
-
-def _redis() -> Redis:
-    return current_app.config["REDIS"]
-
-
-def _settings() -> Settings:
-    return current_app.config["SETTINGS"]

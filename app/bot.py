@@ -12,7 +12,6 @@ from app.handlers import Handlers
 from app.lanes import ChatLanes
 from core import telegram
 from core.admission import gif_queue
-from core.errors import TransientError
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ class Poller:
                 updates = self.fetch()
             except PollInterrupted:
                 break
-            except (TransientError, telebot.apihelper.ApiException) as exc:
+            except telegram.SEND_ERRORS as exc:
                 delay = ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)]
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying in %ss", type(exc).__name__, delay)
@@ -82,7 +81,7 @@ class Poller:
             telegram.call(
                 "deleteWebhook", lambda: self.bot.delete_webhook(drop_pending_updates=False), max_wait=10
             )
-        except (TransientError, telebot.apihelper.ApiException) as exc:
+        except telegram.SEND_ERRORS as exc:
             log.warning("deleteWebhook failed (%s); polling anyway", type(exc).__name__)
 
     def fetch(self) -> list[telebot.types.Update]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import redis.exceptions
 import telebot
 from rq import Queue
 from telebot.types import Message
@@ -12,11 +11,11 @@ from telebot.types import Message
 from app.commands import Commands, lang_of
 from app.intake import Intake, find_video
 from app.replies import Replier
+from core.connection import REDIS_DOWN
 from core.settings import Settings
 from core.texts import text
 
 log = logging.getLogger(__name__)
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def is_command(message: Message) -> bool:

@@ -12,10 +12,10 @@ from telebot.types import Message
 
 from app.replies import Replier
 from app.trim import parse_trim
-from core import cache, limits, markers, prefs, stats
+from core import cache, limits, markers, prefs, stats, telegram
 from core.admission import Admission, submit, waiting_count
 from core.errors import BadTrim
-from core.models import ConversionRequest, MediaKind, job_id_for
+from core.models import ConversionRequest, MediaKind, Outcome, job_id_for
 from core.settings import Settings
 from core.texts import text
 
@@ -123,7 +123,7 @@ class Intake:
             file_id=video.file_id,
             file_unique_id=video.file_unique_id,
             file_size=video.file_size,
-            kind=video.kind.value,
+            kind=video.kind,
             lang=lang,
             width=choice.width,
             fps=choice.fps,
@@ -155,19 +155,13 @@ class Intake:
         hit = cache.get(self.redis, video.file_unique_id, variant)
         if hit is None:
             return False
-        reply = telebot.types.ReplyParameters(message.message_id, allow_sending_without_reply=True)
         chat = message.chat.id
-        if hit.output == prefs.OutputKind.DOCUMENT:
-            send = lambda: self.bot.send_document(chat, hit.file_id, reply_parameters=reply)  # noqa: E731
-        else:
-            send = lambda: self.bot.send_animation(chat, hit.file_id, reply_parameters=reply)  # noqa: E731
+        send = lambda: telegram.send_gif(self.bot, chat, hit.file_id, hit.output, message.message_id)  # noqa: E731
         if self.replier.paced(chat, "sendAnimation", send) is None:
             return False  # the cached file_id failed: convert again
         job_id = job_id_for(chat, message.message_id)
         stats.record_video(self.redis, profile, job_id, video.file_size)
-        stats.record_outcome(
-            self.redis, profile.user_id, job_id, stats.Outcome.DELIVERED, size_out=hit.size_bytes
-        )
+        stats.record_outcome(self.redis, profile.user_id, job_id, Outcome.DELIVERED, size_out=hit.size_bytes)
         markers.mark_queued(self.redis, job_id)
         log.info("job=%s user=%s answered from cache", job_id, profile.user_id)
         return True

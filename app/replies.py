@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-import redis.exceptions
 import telebot
 from redis import Redis
 from telebot.types import Message
 
-from core import pace, telegram
-from core.errors import ChatUnreachable, TransientError
+from core import telegram
+from core.chat import paced_send
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-SEND_ERRORS = (TransientError, ChatUnreachable, telebot.apihelper.ApiException)
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+REPLY_MAX_WAIT_S = 10.0  # a reply waits out a 429 this long at most: other chats are waiting too
 
 
 class Replier:
@@ -28,15 +25,9 @@ class Replier:
         self.bot = bot
         self.redis = redis
 
-    def paced(self, chat_id: int, method: str, fn: Callable[[], T], max_wait: float = 10) -> T | None:
+    def paced(self, chat_id: int, method: str, fn: Callable[[], T]) -> T | None:
         """Run one call in this chat's next free slot (pacing skipped while Redis is down)."""
-        with contextlib.suppress(*REDIS_DOWN):
-            pace.reserve(self.redis, chat_id)
-        try:
-            return telegram.call(method, fn, max_wait=max_wait)
-        except SEND_ERRORS as exc:
-            log.warning("%s in chat %s failed: %s", method, chat_id, type(exc).__name__)
-            return None
+        return paced_send(self.redis, chat_id, method, fn, max_wait=REPLY_MAX_WAIT_S)
 
     def reply(self, message: Message, body: str, **kwargs: object) -> Message | None:
         """Reply to a message with a fixed text."""
@@ -56,5 +47,5 @@ class Replier:
             telegram.call(
                 "answerCallbackQuery", lambda: self.bot.answer_callback_query(call_id, body), max_wait=5
             )
-        except SEND_ERRORS as exc:
+        except telegram.SEND_ERRORS as exc:
             log.info("callback answer failed: %s", type(exc).__name__)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from redis import Redis
 
 from core import keys
+from core.models import OutputKind
 
 CACHE_TTL_S = 30 * 24 * 3600
 
@@ -17,7 +18,7 @@ class CachedGif:
     """A GIF Telegram already stores: send it again by file_id, no conversion."""
 
     file_id: str
-    output: str  # "animation" or "document"
+    output: OutputKind
     size_bytes: int = 0
 
 
@@ -27,10 +28,10 @@ def get(redis: Redis, file_unique_id: str, variant: str) -> CachedGif | None:
     if raw is None:
         return None
     data = json.loads(raw)
-    return CachedGif(str(data["file_id"]), str(data["output"]), int(data.get("size_bytes", 0)))
+    return CachedGif(str(data["file_id"]), OutputKind(data["output"]), int(data.get("size_bytes", 0)))
 
 
 def put(redis: Redis, file_unique_id: str, variant: str, gif: CachedGif) -> None:
     """Remember a delivered GIF's Telegram file_id."""
-    payload = {"file_id": gif.file_id, "output": gif.output, "size_bytes": gif.size_bytes}
+    payload = {"file_id": gif.file_id, "output": gif.output.value, "size_bytes": gif.size_bytes}
     redis.set(keys.cache(file_unique_id, variant), json.dumps(payload), ex=CACHE_TTL_S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis.exceptions
 from redis import Redis
 
 from core.settings import Settings
@@ -9,6 +10,8 @@ from core.settings import Settings
 SOCKET_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 2.0
 HEALTH_CHECK_INTERVAL_S = 15
+# What "Redis is away" looks like to a client: a refused or dropped connection, or no answer in time.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def connect(settings: Settings) -> Redis:

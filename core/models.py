@@ -6,9 +6,6 @@ from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
-JOB_FUNC = "jobs.convert.convert_video"
-JOB_DESCRIPTION = "convert a video to a GIF"  # fixed text: the dashboard renders it
-
 
 class MediaKind(StrEnum):
     """Which Telegram field the video arrived in."""
@@ -16,6 +13,13 @@ class MediaKind(StrEnum):
     VIDEO = "video"
     ANIMATION = "animation"
     VIDEO_NOTE = "video_note"
+    DOCUMENT = "document"
+
+
+class OutputKind(StrEnum):
+    """How the GIF is sent: inline animation (Telegram stores MP4) or a real .gif file."""
+
+    ANIMATION = "animation"
     DOCUMENT = "document"
 
 
@@ -38,7 +42,7 @@ class ConversionRequest:
     file_id: str
     file_unique_id: str
     file_size: int
-    kind: str
+    kind: MediaKind
     lang: str
     width: int
     fps: int
@@ -47,7 +51,7 @@ class ConversionRequest:
     end: float | None = None
     speed: float = 1.0
     reverse: bool = False
-    output: str = "animation"  # or "document": a real .gif file
+    output: OutputKind = OutputKind.ANIMATION
     variant: str = ""  # settings + trim, for the cache of finished GIFs
 
     @property
@@ -56,14 +60,46 @@ class ConversionRequest:
         return job_id_for(self.chat_id, self.message_id)
 
     def to_kwargs(self) -> dict[str, Any]:
-        """The job's keyword arguments (JSON-safe)."""
-        return asdict(self)
+        """The job's keyword arguments (JSON-safe: the enums are str)."""
+        return {**asdict(self), "kind": self.kind.value, "output": self.output.value}
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> ConversionRequest:
         """Rebuild from a job's kwargs, ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in kwargs.items() if k in known})
+        values = {k: v for k, v in kwargs.items() if k in known}
+        values["kind"] = MediaKind(values.get("kind", MediaKind.VIDEO))
+        values["output"] = OutputKind(values.get("output", OutputKind.ANIMATION))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    """What a finished conversion hands to the on_success callback (RQ stores it as JSON).
+
+    `already_sent` marks a re-run that found this job's GIF delivered: there is nothing to send.
+    """
+
+    gif: str = ""  # file name inside the attempt's temp dir, never a path
+    size_in: int = 0
+    size_bytes: int = 0
+    width: int = 0
+    height: int = 0
+    duration: float = 0.0
+    truncated: bool = False
+    shrunk: bool = False
+    convert_seconds: float = 0.0
+    already_sent: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The job's return value as RQ's JSON serializer stores it."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ConversionResult:
+        """Rebuild from a stored return value, ignoring keys this version does not know."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
 
 
 def job_id_for(chat_id: int, message_id: int) -> str:

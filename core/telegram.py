@@ -13,6 +13,7 @@ import telebot
 from telebot import apihelper
 
 from core.errors import BrokenVideo, ChatUnreachable, TelegramRetryAfter, TooBig, TransientError
+from core.models import OutputKind
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
 DOWNLOAD_CHUNK = 256 * 1024
 MAX_RETRY_AFTER_WAIT_S = 60.0  # wait out a 429 in place up to this long; longer ones go back to RQ
+# Every way a Bot API call can fail once call() has translated it.
+SEND_ERRORS = (TransientError, ChatUnreachable, apihelper.ApiException)
 
 
 def configure(settings: Settings) -> None:
@@ -108,3 +111,31 @@ def download(bot: telebot.TeleBot, file_id: str, dest: Path, max_bytes: int) -> 
     except requests.RequestException as exc:
         raise TransientError(f"file download failed: {type(exc).__name__}") from None
     return size
+
+
+def send_gif(
+    bot: telebot.TeleBot,
+    chat_id: int,
+    media: str | telebot.types.InputFile,
+    output: OutputKind,
+    reply_to: int,
+    *,
+    caption: str | None = None,
+    size: tuple[int, int] | None = None,
+    timeout: int | None = None,
+) -> telebot.types.Message:
+    """Send a GIF (an upload or a file_id) as an inline animation or as a real .gif document."""
+    reply = telebot.types.ReplyParameters(reply_to, allow_sending_without_reply=True)
+    if output is OutputKind.DOCUMENT:
+        return bot.send_document(
+            chat_id,
+            media,
+            caption=caption,
+            reply_parameters=reply,
+            disable_content_type_detection=True,
+            timeout=timeout,
+        )
+    width, height = size or (None, None)
+    return bot.send_animation(
+        chat_id, media, width=width, height=height, caption=caption, reply_parameters=reply, timeout=timeout
+    )

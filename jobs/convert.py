@@ -14,7 +14,7 @@ from rq import get_current_job
 
 from core import markers, telegram
 from core.errors import UserFacingError
-from core.models import ConversionRequest
+from core.models import ConversionRequest, ConversionResult
 from core.settings import Settings
 from core.texts import text
 from jobs import ffmpeg, runtime, workdir
@@ -27,13 +27,13 @@ GIF_NAME = "animation.gif"
 def convert_video(**kwargs: Any) -> dict[str, Any]:
     """Turn the video in kwargs (a ConversionRequest) into a GIF in the job's temp dir.
 
-    Returns what the on_success callback needs to send it; plain JSON, no paths.
+    Returns a ConversionResult as JSON (what RQ stores): what on_success needs, no paths.
     """
     request = ConversionRequest.from_kwargs(kwargs)
     job = get_current_job()
     if job is not None and markers.already_sent(job.connection, request.job_id):
         log.info("job=%s already delivered; skipping the conversion", request.job_id)
-        return {"already_sent": True}
+        return ConversionResult(already_sent=True).to_json()
     settings = runtime.settings()
     bot = runtime.client()
     status = StatusMessage(bot, job.connection, request) if job is not None else None
@@ -61,17 +61,17 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         result.size_bytes,
         seconds,
     )
-    return {
-        "gif": GIF_NAME,
-        "size_in": size_in,
-        "size_bytes": result.size_bytes,
-        "width": result.width,
-        "height": result.height,
-        "duration": result.seconds,
-        "truncated": result.truncated,
-        "shrunk": result.shrunk,
-        "convert_seconds": round(seconds, 3),
-    }
+    return ConversionResult(
+        gif=GIF_NAME,
+        size_in=size_in,
+        size_bytes=result.size_bytes,
+        width=result.width,
+        height=result.height,
+        duration=result.seconds,
+        truncated=result.truncated,
+        shrunk=result.shrunk,
+        convert_seconds=round(seconds, 3),
+    ).to_json()
 
 
 def options_for(request: ConversionRequest) -> ffmpeg.GifOptions:

@@ -14,15 +14,13 @@ from rq.job import Job
 
 from core import admission, cache, markers, pace, stats, telegram
 from core.errors import ChatUnreachable, TransientError, UserFacingError
-from core.models import ConversionRequest, Outcome
-from core.prefs import OutputKind
+from core.models import ConversionRequest, ConversionResult, Outcome
 from core.texts import text
 from jobs import runtime, workdir
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 120  # below markers.SENDING_MARKER_TTL_S so a crashed send unblocks its retry
-TELL_ERRORS = (TransientError, ChatUnreachable, telebot.apihelper.ApiException)
 
 
 class WorkHorseDied(Exception):
@@ -32,9 +30,10 @@ class WorkHorseDied(Exception):
 def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
     """on_success: upload the GIF unless this job's GIF already reached the user."""
     request = ConversionRequest.from_kwargs(job.kwargs)
+    done = ConversionResult.from_json(result)
     folder = workdir.job_dir(runtime.settings().tmp_root, job.id)
     try:
-        if result.get("already_sent"):
+        if done.already_sent:
             return
         found = markers.claim_send(connection, job.id)
         if found == "sent":
@@ -42,14 +41,14 @@ def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
             return
         if found is not None:
             raise TransientError("another attempt is sending this GIF")
-        upload(job, connection, request, result, folder / result["gif"])
+        upload(job, connection, request, done, folder / done.gif)
     finally:
         workdir.remove(folder)
     finish(job, connection, request)
 
 
 def upload(
-    job: Job, connection: Redis, request: ConversionRequest, result: dict[str, Any], path: Path
+    job: Job, connection: Redis, request: ConversionRequest, done: ConversionResult, path: Path
 ) -> None:
     """Send the file, then mark it sent; a failed send releases the claim for the retry."""
     bot = runtime.client()
@@ -57,7 +56,7 @@ def upload(
     status.show("status_uploading")
     pace.reserve(connection, request.chat_id)
     try:
-        sent = telegram.call("sendAnimation", lambda: send_file(bot, request, result, path))
+        sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path))
     except ChatUnreachable:
         markers.confirm_sent(connection, job.id)  # nobody to send to; never retry
         stats.record_outcome(connection, request.user_id, job.id, Outcome.FAILED, reason="blocked")
@@ -67,64 +66,52 @@ def upload(
         markers.release_send(connection, job.id)
         raise
     markers.confirm_sent(connection, job.id)
-    remember(connection, request, result, sent)
+    remember(connection, request, done, sent)
     stats.record_outcome(
         connection,
         request.user_id,
         job.id,
         Outcome.DELIVERED,
-        seconds=result.get("convert_seconds"),
-        size_out=result.get("size_bytes", 0),
+        seconds=done.convert_seconds,
+        size_out=done.size_bytes,
     )
-    log.info("job=%s user=%s GIF delivered (%s B)", job.id, request.user_id, result.get("size_bytes"))
+    log.info("job=%s user=%s GIF delivered (%s B)", job.id, request.user_id, done.size_bytes)
     status.remove()
 
 
 def send_file(
-    bot: telebot.TeleBot, request: ConversionRequest, result: dict[str, Any], path: Path
+    bot: telebot.TeleBot, request: ConversionRequest, done: ConversionResult, path: Path
 ) -> telebot.types.Message:
-    """Upload the GIF as an inline animation or, if the user chose it, as a real .gif document."""
+    """Upload the GIF as the user chose, with a caption saying what was cut or shrunk."""
     notes = (
-        [text("truncated", request.lang, max_seconds=f"{request.max_seconds:g}")]
-        if result.get("truncated")
-        else []
+        [text("truncated", request.lang, max_seconds=f"{request.max_seconds:g}")] if done.truncated else []
     )
-    if result.get("shrunk"):
+    if done.shrunk:
         notes.append(text("shrunk", request.lang))
-    caption = "\n".join(notes) or None
-    reply = telebot.types.ReplyParameters(request.message_id, allow_sending_without_reply=True)
     with path.open("rb") as gif:
         upload = telebot.types.InputFile(gif, file_name="animation.gif")
-        if request.output == OutputKind.DOCUMENT:
-            return bot.send_document(
-                request.chat_id,
-                upload,
-                caption=caption,
-                reply_parameters=reply,
-                disable_content_type_detection=True,
-                timeout=SEND_TIMEOUT_S,
-            )
-        return bot.send_animation(
+        return telegram.send_gif(
+            bot,
             request.chat_id,
             upload,
-            width=result.get("width"),
-            height=result.get("height"),
-            caption=caption,
-            reply_parameters=reply,
+            request.output,
+            request.message_id,
+            caption="\n".join(notes) or None,
+            size=(done.width, done.height),
             timeout=SEND_TIMEOUT_S,
         )
 
 
-def remember(connection: Redis, request: ConversionRequest, result: dict[str, Any], sent: Any) -> None:
+def remember(connection: Redis, request: ConversionRequest, done: ConversionResult, sent: Any) -> None:
     """Cache the GIF's Telegram file_id so the same video with the same settings is answered at once."""
     media = getattr(sent, "animation", None) or getattr(sent, "document", None)
-    if media is None or not request.variant or result.get("truncated") or result.get("shrunk"):
+    if media is None or not request.variant or done.truncated or done.shrunk:
         return
     cache.put(
         connection,
         request.file_unique_id,
         request.variant,
-        cache.CachedGif(media.file_id, request.output, int(result.get("size_bytes", 0))),
+        cache.CachedGif(media.file_id, request.output, done.size_bytes),
     )
 
 
@@ -174,7 +161,7 @@ def tell_failure(job: Job, connection: Redis, request: ConversionRequest, exc: B
     params = {"max_mb": runtime.settings().max_input_mb, **(exc.params if user_error else {})}
     try:
         StatusMessage(runtime.client(), connection, request).tell(key, **params)
-    except TELL_ERRORS as err:
+    except telegram.SEND_ERRORS as err:
         log.warning("job=%s could not tell the user: %s", job.id, type(err).__name__)
 
 

@@ -8,13 +8,12 @@ import telebot
 from redis import Redis
 
 from core import pace, telegram
-from core.errors import ChatUnreachable, TransientError
+from core.chat import paced_send
 from core.models import ConversionRequest
 from core.texts import text
 
 log = logging.getLogger(__name__)
 STATUS_EDIT_MAX_WAIT_S = 5.0  # progress is nice to have; never stall a job on it
-SEND_ERRORS = (TransientError, ChatUnreachable, telebot.apihelper.ApiException)
 
 
 class StatusMessage:
@@ -33,16 +32,15 @@ class StatusMessage:
         body = text(key, request.lang, **params)
         if not request.status_message_id or body == self.shown:
             return False
-        if not pace.reserve(self.redis, request.chat_id, wait=wait):
-            return False
-        try:
-            telegram.call(
-                "editMessageText",
-                lambda: self.bot.edit_message_text(body, request.chat_id, request.status_message_id),
-                max_wait=STATUS_EDIT_MAX_WAIT_S,
-            )
-        except SEND_ERRORS as exc:
-            log.info("status edit for job=%s skipped: %s", request.job_id, type(exc).__name__)
+        edited = paced_send(
+            self.redis,
+            request.chat_id,
+            "editMessageText",
+            lambda: self.bot.edit_message_text(body, request.chat_id, request.status_message_id),
+            wait=wait,
+            max_wait=STATUS_EDIT_MAX_WAIT_S,
+        )
+        if edited is None:
             return False
         self.shown = body
         return True
@@ -62,7 +60,7 @@ class StatusMessage:
                 lambda: self.bot.delete_message(request.chat_id, request.status_message_id),
                 max_wait=STATUS_EDIT_MAX_WAIT_S,
             )
-        except SEND_ERRORS as exc:
+        except telegram.SEND_ERRORS as exc:
             log.info("status delete for job=%s skipped: %s", request.job_id, type(exc).__name__)
 
     def tell(self, key: str, **params: object) -> None:
