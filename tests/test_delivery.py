@@ -1,0 +1,391 @@
+"""jobs.delivery: the RQ callbacks that send the GIF once, tell the user once, and free the slot.
+
+Each test builds a real RQ job through core.admission (so job.kwargs is a real ConversionRequest),
+puts a real GIF where the conversion leaves it, and calls the callback directly against a real
+redis-server and the fake Bot API.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import redis
+from rq.job import Job
+from rq.queue import Queue
+from telebot import apihelper
+
+from core import admission, keys, markers, stats
+from core.errors import NotAVideo, TransientError
+from core.limits import UserLimits
+from core.models import ConversionRequest, ConversionResult, MediaKind, Outcome, OutputKind
+from core.settings import Settings
+from core.texts import EN, ZH, text
+from jobs import delivery, runtime, workdir
+from tests import media
+from tests.factories import DEFAULT_USER_ID, next_message_id
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+GIF_NAME = "animation.gif"
+GIF_SIZE = (32, 24)
+ROOMY = UserLimits(max_active=3, max_pending=5, per_hour=100)
+ONE_AT_A_TIME = UserLimits(max_active=1, max_pending=5, per_hour=100)
+_file_seq = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def gif_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A tiny real GIF (32x24, 0.3 s) made with ffmpeg."""
+    out = tmp_path_factory.mktemp("gif") / GIF_NAME
+    media.ffmpeg("-f", "lavfi", "-i", f"color=red:s={GIF_SIZE[0]}x{GIF_SIZE[1]}:d=0.3", str(out))
+    return out.read_bytes()
+
+
+@pytest.fixture
+def settings(fake_api: FakeTelegramAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Worker settings pointed at the fake Bot API, installed in jobs.runtime and undone afterwards."""
+    monkeypatch.setattr(runtime, "_settings", None)
+    for name in ("API_URL", "FILE_URL", "CONNECT_TIMEOUT", "READ_TIMEOUT"):
+        monkeypatch.setattr(apihelper, name, getattr(apihelper, name))
+    worker_settings = Settings(
+        telegram_bot_token=fake_api.token,
+        telegram_api_url=fake_api.base_url,
+        tmp_dir=str(tmp_path / "work"),
+        retry_max=3,
+    )
+    runtime.init(worker_settings)
+    return worker_settings
+
+
+@pytest.fixture
+def queue(redis_client: redis.Redis, settings: Settings) -> Queue:
+    """The conversion queue on the test Redis."""
+    return admission.gif_queue(redis_client, settings)
+
+
+def make_request(*, lang: str = EN, status: bool = True, **overrides: object) -> ConversionRequest:
+    """A ConversionRequest for a fresh message of the default user; a bot status message if `status`."""
+    n = next(_file_seq)
+    status_message_id = 0
+    if status:
+        status_message_id = runtime.client().send_message(DEFAULT_USER_ID, "Queued…").message_id
+    values: dict[str, object] = {
+        "chat_id": DEFAULT_USER_ID,
+        "user_id": DEFAULT_USER_ID,
+        "message_id": next_message_id(),
+        "status_message_id": status_message_id,
+        "file_id": f"BAACAgIAAxkBAAIdelivery{n:04d}",
+        "file_unique_id": f"AgADdelivery{n:04d}",
+        "file_size": 12_345,
+        "kind": MediaKind.VIDEO,
+        "lang": lang,
+        "width": 480,
+        "fps": 12,
+        "max_seconds": 15.0,
+        "variant": "480w12f",
+    }
+    return ConversionRequest(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+def submit(
+    queue: Queue, settings: Settings, request: ConversionRequest, limits: UserLimits = ROOMY
+) -> admission.Admission:
+    """Submit through core.admission, as the bot does."""
+    return admission.submit(queue, request, settings, limits)
+
+
+def queued_job(queue: Queue, settings: Settings, request: ConversionRequest) -> Job:
+    """Submit the request (it must be queued now) and return its real RQ job."""
+    assert submit(queue, settings, request) is admission.Admission.QUEUED
+    job = queue.fetch_job(request.job_id)
+    assert job is not None
+    return job
+
+
+def converted(settings: Settings, job: Job, gif: bytes, **fields: object) -> dict[str, object]:
+    """Leave the GIF where convert_video does and return the result RQ hands to on_success."""
+    folder = workdir.fresh_job_dir(settings.tmp_root, job.id)
+    (folder / GIF_NAME).write_bytes(gif)
+    width, height = GIF_SIZE
+    done = ConversionResult(
+        gif=GIF_NAME, size_in=12_345, size_bytes=len(gif), width=width, height=height, duration=0.3
+    )
+    return ConversionResult.from_json({**done.to_json(), **fields}).to_json()
+
+
+def holds_slot(client: redis.Redis, request: ConversionRequest) -> bool:
+    """True while the request's job holds one of the user's active slots."""
+    return client.zscore(keys.user_active(request.user_id), request.job_id) is not None
+
+
+def times_told(api: FakeTelegramAPI, request: ConversionRequest, body: str) -> int:
+    """How often the user was shown `body`: status-message edits plus replies."""
+    edits = [c for c in api.calls("editMessageText", request.chat_id) if c.params.get("text") == body]
+    return len(edits) + api.messages_to(request.chat_id).count(body)
+
+
+# ---------------------------------------------------------------- send_gif
+
+
+def test_send_gif_uploads_once_and_a_second_call_sends_nothing(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """The GIF goes out once and the job is marked sent; calling send_gif again sends nothing more."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    result = converted(settings, job, gif_bytes)
+
+    delivery.send_gif(job, redis_client, result)
+    assert markers.already_sent(redis_client, job.id)
+    delivery.send_gif(job, redis_client, result)
+
+    sent = fake_api.sent_animations(request.chat_id)
+    assert len(sent) == 1
+    assert sent[0].files["animation"] == gif_bytes
+    assert stats.user_stats(redis_client, request.user_id).delivered == 1
+
+
+def test_document_output_sends_a_gif_file_without_content_type_detection(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """output=DOCUMENT sends the GIF as a document Telegram must not turn into an animation."""
+    request = make_request(output=OutputKind.DOCUMENT)
+    job = queued_job(queue, settings, request)
+
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+
+    (sent,) = fake_api.sent_animations(request.chat_id)
+    assert sent.method == "sendDocument"
+    assert sent.params["disable_content_type_detection"].lower() == "true"
+    assert "animation" not in sent.result and sent.result["document"]["mime_type"] == "image/gif"
+
+
+def test_animation_output_sends_an_animation_with_its_size_replying_to_the_video(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """output=ANIMATION sends an animation with width/height, replying to the video, no caption."""
+    request = make_request(output=OutputKind.ANIMATION)
+    job = queued_job(queue, settings, request)
+
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+
+    (sent,) = fake_api.sent_animations(request.chat_id)
+    assert sent.method == "sendAnimation"
+    assert (sent.params["width"], sent.params["height"]) == tuple(str(n) for n in GIF_SIZE)
+    assert f'"message_id": {request.message_id}' in sent.params["reply_parameters"]
+    assert sent.result.get("caption") is None
+
+
+@pytest.mark.parametrize("lang", [EN, ZH])
+def test_truncated_and_shrunk_results_carry_the_catalogue_captions(
+    redis_client: redis.Redis,
+    queue: Queue,
+    settings: Settings,
+    fake_api: FakeTelegramAPI,
+    gif_bytes: bytes,
+    lang: str,
+):
+    """A cut and shrunk GIF is captioned with the 'truncated' and 'shrunk' texts in the user's language."""
+    request = make_request(lang=lang, max_seconds=5.0)
+    job = queued_job(queue, settings, request)
+
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes, truncated=True, shrunk=True))
+
+    (sent,) = fake_api.sent_animations(request.chat_id)
+    expected = [text("truncated", lang, max_seconds="5"), text("shrunk", lang)]
+    assert sent.result["caption"] == "\n".join(expected)
+
+
+def test_send_gif_removes_the_temp_dir_and_the_status_message(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """After the upload the job's temp dir is gone and so is its status message."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    result = converted(settings, job, gif_bytes)
+    folder = workdir.job_dir(settings.tmp_root, job.id)
+    assert (folder / GIF_NAME).exists()
+
+    delivery.send_gif(job, redis_client, result)
+
+    assert not folder.exists()
+    assert fake_api.message(request.chat_id, request.status_message_id) is None
+
+
+def test_a_rerun_whose_result_says_already_sent_sends_nothing(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI
+):
+    """A re-run that found the GIF delivered (already_sent=True) uploads nothing."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+
+    delivery.send_gif(job, redis_client, ConversionResult(already_sent=True).to_json())
+
+    assert fake_api.sent_animations(request.chat_id) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: send_gif returns before finish() when the GIF was already sent, so a re-run "
+    "(after a worker died or the callback failed between confirm_sent and finish) never frees "
+    "the user's slot and their waiting videos stay stuck",
+)
+@pytest.mark.parametrize("how", ["result_flag", "sent_marker"])
+def test_a_rerun_that_finds_the_gif_already_sent_still_frees_the_slot(
+    redis_client: redis.Redis,
+    queue: Queue,
+    settings: Settings,
+    fake_api: FakeTelegramAPI,
+    gif_bytes: bytes,
+    how: str,
+):
+    """The job ends for good either way, so the user's next waiting video is queued."""
+    first, second = make_request(status=False), make_request(status=False)
+    assert submit(queue, settings, first, ONE_AT_A_TIME) is admission.Admission.QUEUED
+    assert submit(queue, settings, second, ONE_AT_A_TIME) is admission.Admission.WAITING
+    job = queue.fetch_job(first.job_id)
+    assert job is not None
+    markers.confirm_sent(redis_client, job.id)  # an earlier attempt delivered, then died
+    if how == "result_flag":
+        result = ConversionResult(already_sent=True).to_json()
+    else:
+        result = converted(settings, job, gif_bytes)
+
+    delivery.send_gif(job, redis_client, result)
+
+    assert fake_api.sent_animations(first.chat_id) == []
+    assert not holds_slot(redis_client, first)
+    assert second.job_id in queue.get_job_ids()
+
+
+def test_a_sending_claim_held_by_another_attempt_raises_transient_without_sending(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """While another attempt holds the 'sending' claim, send_gif raises TransientError and sends nothing."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    assert markers.claim_send(redis_client, job.id) is None  # the other attempt
+
+    with pytest.raises(TransientError):
+        delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+
+    assert fake_api.sent_animations(request.chat_id) == []
+    assert markers.claim_send(redis_client, job.id) == "sending"  # the other attempt keeps its claim
+    assert holds_slot(redis_client, request)
+
+
+def test_a_blocked_bot_marks_sent_and_records_a_failure_without_retry(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """A 403 on upload ends the job quietly: marked sent, counted failed, slot freed, nothing raised."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    fake_api.fail("sendAnimation", 403)
+
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+
+    assert markers.already_sent(redis_client, job.id)
+    counters = stats.user_stats(redis_client, request.user_id)
+    assert (counters.failed, counters.delivered) == (1, 0)
+    assert not holds_slot(redis_client, request)
+    attempts = fake_api.calls("sendAnimation", request.chat_id, ok_only=False)
+    assert [c.status for c in attempts] == [403]
+
+
+def test_a_server_error_on_upload_releases_the_claim_for_the_retry(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """A 5xx raises TransientError and drops the claim, so the retry sends the GIF."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    fake_api.fail("sendAnimation", 502)
+
+    with pytest.raises(TransientError):
+        delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+    assert not markers.already_sent(redis_client, job.id)
+    assert fake_api.sent_animations(request.chat_id) == []
+    assert holds_slot(redis_client, request)
+
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+    assert len(fake_api.sent_animations(request.chat_id)) == 1
+    assert markers.already_sent(redis_client, job.id)
+
+
+def test_success_frees_the_slot_and_queues_the_users_next_video(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, gif_bytes: bytes
+):
+    """With one slot, the second video waits and is put in RQ once the first GIF was sent."""
+    first, second = make_request(), make_request()
+    assert submit(queue, settings, first, ONE_AT_A_TIME) is admission.Admission.QUEUED
+    assert submit(queue, settings, second, ONE_AT_A_TIME) is admission.Admission.WAITING
+    assert second.job_id not in queue.get_job_ids()
+    job = queue.fetch_job(first.job_id)
+    assert job is not None
+
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+
+    assert second.job_id in queue.get_job_ids()
+    assert not holds_slot(redis_client, first) and holds_slot(redis_client, second)
+    assert admission.waiting_count(redis_client, first.user_id) == 0
+
+
+# ---------------------------------------------------------------- report_failure / report_stopped
+
+
+@pytest.mark.parametrize("status", [True, False], ids=["edits_status", "replies"])
+def test_a_user_facing_error_stops_retries_and_tells_the_user_once(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, status: bool
+):
+    """NotAVideo: no retry, the catalogue text shown once (edit or reply) even if reported twice."""
+    request = make_request(lang=ZH, status=status)
+    job = queued_job(queue, settings, request)
+    assert job.retries_left == settings.retry_max
+    error = NotAVideo("no video stream")
+
+    delivery.report_failure(job, redis_client, NotAVideo, error, None)
+    assert job.retries_left == 0
+    delivery.report_failure(job, redis_client, NotAVideo, error, None)
+
+    body = text("error_not_video", ZH)
+    assert times_told(fake_api, request, body) == 1
+    if status:
+        assert fake_api.message_text(request.chat_id, request.status_message_id) == body
+    assert stats.user_stats(redis_client, request.user_id).refused == 1
+    assert not holds_slot(redis_client, request)
+
+
+def test_a_transient_error_with_retries_left_tells_nothing_and_keeps_the_slot(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI
+):
+    """A passing failure while retries remain: silence, the slot stays, retries are untouched."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    calls_before = len(fake_api.calls())
+
+    delivery.report_failure(job, redis_client, TransientError, TransientError("502"), None)
+
+    assert job.retries_left == settings.retry_max
+    assert fake_api.calls()[calls_before:] == []
+    assert holds_slot(redis_client, request)
+    assert not redis_client.exists(keys.told(job.id))
+    assert stats.user_stats(redis_client, request.user_id).failed == 0
+
+
+def test_report_stopped_records_a_cancelled_failure_and_frees_the_slot(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """/cancel of a running job: counted as failed (reason cancelled), temp dir removed, slot freed."""
+    request = make_request()
+    stats.record_video(redis_client, stats.Profile(request.user_id), request.job_id, request.file_size)
+    job = queued_job(queue, settings, request)
+    converted(settings, job, gif_bytes)  # a half-finished attempt's files
+
+    delivery.report_stopped(job, redis_client)
+
+    assert stats.user_stats(redis_client, request.user_id).failed == 1
+    (record,) = stats.recent_jobs(redis_client, request.user_id)
+    assert (record.status, record.reason) == (Outcome.FAILED.value, "cancelled")
+    assert not workdir.job_dir(settings.tmp_root, job.id).exists()
+    assert not holds_slot(redis_client, request)
+    assert fake_api.sent_animations(request.chat_id) == []
