@@ -33,18 +33,16 @@ def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
     done = ConversionResult.from_json(result)
     folder = workdir.job_dir(runtime.settings().tmp_root, job.id)
     try:
-        if done.already_sent:
-            return
-        found = markers.claim_send(connection, job.id)
-        if found == "sent":
+        found = "sent" if done.already_sent else markers.claim_send(connection, job.id)
+        if found == "sent":  # an earlier attempt delivered it, then died before the job ended
             log.info("job=%s GIF was sent before; not sending again", job.id)
-            return
-        if found is not None:
+        elif found is not None:
             raise TransientError("another attempt is sending this GIF")
-        upload(job, connection, request, done, folder / done.gif)
+        else:
+            upload(job, connection, request, done, folder / done.gif)
     finally:
         workdir.remove(folder)
-    finish(job, connection, request)
+    finish(job, connection, request)  # the job ended for good either way: free the slot
 
 
 def upload(

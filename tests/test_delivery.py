@@ -225,12 +225,6 @@ def test_a_rerun_whose_result_says_already_sent_sends_nothing(
     assert fake_api.sent_animations(request.chat_id) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: send_gif returns before finish() when the GIF was already sent, so a re-run "
-    "(after a worker died or the callback failed between confirm_sent and finish) never frees "
-    "the user's slot and their waiting videos stay stuck",
-)
 @pytest.mark.parametrize("how", ["result_flag", "sent_marker"])
 def test_a_rerun_that_finds_the_gif_already_sent_still_frees_the_slot(
     redis_client: redis.Redis,
