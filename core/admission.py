@@ -44,7 +44,10 @@ def gif_queue(redis: Redis, settings: Settings) -> Queue:
 
 
 def submit(queue: Queue, request: ConversionRequest, settings: Settings, limits: UserLimits) -> Admission:
-    """Queue the video now if the user has a free slot, else put it in their waiting list."""
+    """Queue the video now if the user has a free slot, else put it in their waiting list.
+
+    Slots freed by lost jobs (held past STALE_ACTIVE_S) go to videos already waiting, oldest first.
+    """
     active, waiting = keys.user_active(request.user_id), keys.user_pending(request.user_id)
     marker = keys.queued(request.job_id)
     with queue.connection.pipeline() as pipe:
@@ -53,22 +56,32 @@ def submit(queue: Queue, request: ConversionRequest, settings: Settings, limits:
                 pipe.watch(active, waiting, marker)
                 if pipe.exists(marker):
                     return Admission.DUPLICATE
-                pipe.zremrangebyscore(active, 0, time.time() - STALE_ACTIVE_S)
-                busy, queued_up = pipe.zcard(active), pipe.llen(waiting)
-                if busy >= limits.max_active and queued_up >= limits.max_pending:
-                    return Admission.FULL
+                cutoff = time.time() - STALE_ACTIVE_S
+                free = max(0, limits.max_active - pipe.zcount(active, f"({cutoff}", "+inf"))
+                heads = pipe.lrange(waiting, 0, free - 1) if free else []
+                room = free - len(heads)
+                full = not room and pipe.llen(waiting) - len(heads) >= limits.max_pending
                 pipe.multi()
-                if busy < limits.max_active:
+                pipe.zremrangebyscore(active, 0, cutoff)
+                _promote(queue, pipe, waiting, heads, settings)
+                outcome = Admission.FULL if full else Admission.QUEUED if room else Admission.WAITING
+                if outcome is Admission.QUEUED:
                     _enqueue(queue, request, settings, pipe)
-                    outcome = Admission.QUEUED
-                else:
+                elif outcome is Admission.WAITING:
                     pipe.rpush(waiting, json.dumps(request.to_kwargs()))
-                    outcome = Admission.WAITING
-                markers.mark_queued(pipe, request.job_id)
+                if outcome is not Admission.FULL:
+                    markers.mark_queued(pipe, request.job_id)
                 pipe.execute()
                 return outcome
             except WatchError:
                 continue
+
+
+def _promote(queue: Queue, pipe: Pipeline, waiting: str, heads: list[bytes], settings: Settings) -> None:
+    """Move the waiting videos `heads` (the list's first entries) into RQ, in the transaction."""
+    for raw in heads:
+        pipe.lpop(waiting)
+        _enqueue(queue, ConversionRequest.from_kwargs(json.loads(raw)), settings, pipe)
 
 
 def release(queue: Queue, job_id: str, user_id: int, settings: Settings) -> ConversionRequest | None:

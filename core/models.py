@@ -54,6 +54,10 @@ class ConversionRequest:
     output: OutputKind = OutputKind.ANIMATION
     variant: str = ""  # settings + trim, for the cache of finished GIFs
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", MediaKind(self.kind))  # a str from JSON becomes the enum
+        object.__setattr__(self, "output", OutputKind(self.output))
+
     @property
     def job_id(self) -> str:
         """Deterministic id from the Telegram message: a re-delivered update maps to the same job."""
@@ -67,10 +71,7 @@ class ConversionRequest:
     def from_kwargs(cls, kwargs: dict[str, Any]) -> ConversionRequest:
         """Rebuild from a job's kwargs, ignoring keys this version does not know."""
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in kwargs.items() if k in known}
-        values["kind"] = MediaKind(values.get("kind", MediaKind.VIDEO))
-        values["output"] = OutputKind(values.get("output", OutputKind.ANIMATION))
-        return cls(**values)
+        return cls(**{k: v for k, v in kwargs.items() if k in known})
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from rq.utils import import_attribute
 
 from core import admission, keys
 from core.admission import Admission, release, submit, waiting_count
+from core.contract import JOB_DESCRIPTION, JOB_FUNC
 from core.limits import UserLimits
-from core.models import JOB_DESCRIPTION, JOB_FUNC, ConversionRequest, job_id_for
+from core.models import ConversionRequest, job_id_for
 from core.settings import Settings
 
 USER_A = 4242
@@ -307,11 +308,6 @@ def test_slots_younger_than_stale_limit_are_kept(queue, redis_client):
     assert active_ids(redis_client, USER_A) == {r.job_id for r in running}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: submit() drops stale slots but gives the freed slot to the newcomer; videos already "
-    "waiting are overtaken and stay waiting (slots idle) until some job of the user is released",
-)
 def test_slots_freed_from_stale_jobs_go_to_waiting_videos_first(queue, redis_client):
     """Slots freed by dropping lost jobs are filled from the waiting list, oldest first."""
     lost = [make_request() for _ in range(LIMITS.max_active)]
