@@ -1,39 +1,29 @@
-"""The ffmpeg recipe: probe an untrusted upload, build one hardened GIF command, run it."""
+"""The ffmpeg recipe: probe an untrusted upload, build one hardened GIF command, run it (jobs.runner)."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import logging
 import math
 import os
-import signal
-import subprocess
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import ffmpeg
 
 from core.errors import (
     BadTrim,
     BrokenVideo,
-    ConversionTimeout,
-    GifBotError,
     NotAVideo,
     TooLarge,
-    TransientError,
 )
-from jobs import lifeline
+from jobs.runner import FFMPEG, FFPROBE, FFmpegFailed, run
 
 logger = logging.getLogger(__name__)
 
-FFMPEG = "ffmpeg"
-FFPROBE = "ffprobe"
 # Matched against each demuxer's name list: "mov" is mp4/mov/3gp/m4v, "matroska" is mkv/webm.
 # Playlist, script, manifest, image and device demuxers (hls, concat, dash, image2, *_pipe,
 # tty, lavfi...) cannot open at all, so a disguised file is refused before anything is followed.
@@ -46,7 +36,6 @@ MIN_WIDTH = 64  # the width parameter is never shrunk below this
 MAX_ATTEMPTS = 5  # ffmpeg runs per convert(), the first included
 SIZE_SAFETY = 0.9  # aim this far under max_output_bytes: size only roughly tracks pixels*frames
 PIXEL_BUDGET_RATIO = 9 / 16  # pixel budget = width * width * ratio, i.e. a landscape 16:9 frame
-STDERR_TAIL_LINES = 8
 _MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 COLOUR_STEP = 4  # frames are rounded to this step per channel before the palette (see build_convert_args)
@@ -56,18 +45,6 @@ _COLOUR_ROUNDING = f"floor(val/{COLOUR_STEP})*{COLOUR_STEP}+{COLOUR_STEP // 2}"
 # corpus since the frames are rounded first (it was ~0.85 when palettegen dominated).
 DECODE_SHARE = 0.6
 PROGRESS_POLL_S = 0.3
-
-
-class FFmpegKilled(TransientError):
-    """An ffmpeg/ffprobe child was killed by a signal; worth another try."""
-
-
-class FFmpegFailed(GifBotError):
-    """An ffmpeg/ffprobe child exited non-zero; its stderr tail is logged, never carried here."""
-
-    def __init__(self, program: str, returncode: int) -> None:
-        super().__init__(f"{program} exited with {returncode}")
-        self.returncode = returncode
 
 
 @dataclass(frozen=True)
@@ -170,52 +147,6 @@ def build_convert_args(
     )
     head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
     return ffmpeg.compile(gif.output(_url(dst), f="gif", loop=0), cmd=[*head, "-progress", "pipe:1"])
-
-
-def run(
-    argv: list[str],
-    timeout: float,
-    on_line: Callable[[str], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> None:
-    """Run one ffmpeg/ffprobe child in its own session; SIGKILL the whole group after `timeout`.
-
-    Stdout lines go to `on_line` from a reader thread; only a short stderr tail is kept, for the log.
-    """
-    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        # the horse dying (killed, /cancel) takes ffmpeg with it
-        preexec_fn=functools.partial(lifeline.die_with_parent, os.getpid()),
-    )
-    if on_start is not None:
-        on_start(proc.pid)
-    readers = [
-        threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, lambda s: tail.append(s[:200])), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        raise ConversionTimeout(f"{argv[0]} ran past {timeout:g}s") from None
-    finally:
-        if proc.returncode is None:  # timed out, or interrupted (e.g. by RQ's job timeout)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for reader in readers:
-            reader.join(5.0)
-    if proc.returncode < 0:  # killed by a signal (OOM killer, our parent dying): not the file's fault
-        raise FFmpegKilled(f"{argv[0]} killed by signal {-proc.returncode}")
-    if proc.returncode != 0:
-        logger.warning("%s exited %s; stderr tail: %s", argv[0], proc.returncode, " | ".join(tail))
-        raise FFmpegFailed(argv[0], proc.returncode)
 
 
 def probe(src: Path, limits: Limits) -> MediaInfo:
@@ -486,19 +417,6 @@ def _looks_like_container(src: Path) -> bool:
         head = fh.read(12)
     is_avi = head[:4] == b"RIFF" and head[8:12] == b"AVI "
     return head[4:8] in _MOV_BOXES or head.startswith(_EBML_MAGIC) or is_avi
-
-
-def _pump(stream: IO[bytes], sink: Callable[[str], None] | None) -> None:
-    """Feed each line of `stream` to `sink` until EOF; a failing sink is logged and dropped."""
-    with stream:
-        for raw in stream:
-            if sink is None:
-                continue
-            try:
-                sink(raw.decode("utf-8", "replace").rstrip("\r\n"))
-            except Exception:
-                logger.exception("output handler failed; draining the rest unread")
-                sink = None
 
 
 def _url(path: Path) -> str:

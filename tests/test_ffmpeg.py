@@ -11,16 +11,15 @@ import pytest
 
 from core.errors import BrokenVideo, ConversionTimeout, NotAVideo, TooLarge, UserFacingError
 from jobs.ffmpeg import (
-    FFmpegFailed,
     GifOptions,
     Limits,
     MediaInfo,
     build_convert_args,
     convert,
     probe,
-    run,
     target_size,
 )
+from jobs.runner import FFmpegFailed, run
 from tests import media
 from tests.services import wait_until
 
