@@ -1,4 +1,4 @@
-"""The ffmpeg recipe: probe an untrusted upload, build one hardened GIF command, run it (jobs.runner)."""
+"""Probe an untrusted upload, convert it with jobs.recipe's command through jobs.runner, fit the cap."""
 
 from __future__ import annotations
 
@@ -12,58 +12,39 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import ffmpeg
-
 from core.errors import (
     BadTrim,
     BrokenVideo,
     NotAVideo,
     TooLarge,
 )
-from jobs.runner import FFMPEG, FFPROBE, FFmpegFailed, run
+from jobs.recipe import (
+    FORMAT_WHITELIST,
+    PIXEL_BUDGET_RATIO,
+    GifOptions,
+    Limits,
+    build_convert_args,
+    file_url,
+    input_hardening,
+    output_fps,
+    source_window,
+    target_size,
+)
+from jobs.runner import FFPROBE, FFmpegFailed, run
 
 logger = logging.getLogger(__name__)
 
-# Matched against each demuxer's name list: "mov" is mp4/mov/3gp/m4v, "matroska" is mkv/webm.
-# Playlist, script, manifest, image and device demuxers (hls, concat, dash, image2, *_pipe,
-# tty, lavfi...) cannot open at all, so a disguised file is refused before anything is followed.
-FORMAT_WHITELIST = "mov,matroska,avi"
-PROTOCOL_WHITELIST = "file"
-INPUT_MARGIN_SECONDS = 1.0  # decode this far past the window so its last frame is complete
 PROBE_PACKETS = 12  # packets decoded to prove the stream yields a frame (first may not be a key)
 FPS_LADDER = (8, 6)  # output fps tried, in order, when a GIF is over max_output_bytes
 MIN_WIDTH = 64  # the width parameter is never shrunk below this
 MAX_ATTEMPTS = 5  # ffmpeg runs per convert(), the first included
 SIZE_SAFETY = 0.9  # aim this far under max_output_bytes: size only roughly tracks pixels*frames
-PIXEL_BUDGET_RATIO = 9 / 16  # pixel budget = width * width * ratio, i.e. a landscape 16:9 frame
 _MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
-COLOUR_STEP = 4  # frames are rounded to this step per channel before the palette (see build_convert_args)
-# lutrgb expression for that rounding; written without commas, which would split the filter graph
-_COLOUR_ROUNDING = f"floor(val/{COLOUR_STEP})*{COLOUR_STEP}+{COLOUR_STEP // 2}"
 # Share of a conversion spent reading the input and building the palette: 0.55-0.65 on bench's
 # corpus since the frames are rounded first (it was ~0.85 when palettegen dominated).
 DECODE_SHARE = 0.6
 PROGRESS_POLL_S = 0.3
-
-
-@dataclass(frozen=True)
-class GifOptions:
-    """What the user asked for; seconds are source seconds."""
-
-    width: int = 480  # max width; pixel budget width*width*9/16, never upscaled, even dims
-    fps: int = 12  # never above the source fps
-    max_seconds: float = 15.0  # convert at most this many seconds from `start`
-    start: float = 0.0
-    end: float | None = None  # optional trim window end
-    speed: float = 1.0  # 0.5..2.0
-    reverse: bool = False
-
-    def __post_init__(self) -> None:
-        if self.width < 2 or self.fps < 1 or self.max_seconds <= 0 or self.start < 0:
-            raise ValueError("GifOptions: width >= 2, fps >= 1, max_seconds > 0, start >= 0")
-        if not 0.5 <= self.speed <= 2.0 or (self.end is not None and self.end <= self.start):
-            raise ValueError("GifOptions: speed must be 0.5..2.0 and end after start")
 
 
 @dataclass(frozen=True)
@@ -80,16 +61,6 @@ class MediaInfo:
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Hard caps for one untrusted input; timeouts are wall-clock seconds per child process."""
-
-    max_pixels: int = 3840 * 2160
-    probe_timeout: float = 20.0
-    convert_timeout: float = 240.0
-    max_output_bytes: int = 50 * 1024 * 1024
-
-
-@dataclass(frozen=True)
 class GifResult:
     """The GIF written; seconds is its play time, truncated means input was left unconverted."""
 
@@ -101,52 +72,6 @@ class GifResult:
     size_bytes: int
     truncated: bool
     shrunk: bool
-
-
-def target_size(src_w: int, src_h: int, width: int) -> tuple[int, int]:
-    """Return even output dims within `width` and a width*width*9/16 pixel budget, never upscaled."""
-    budget = width * width * PIXEL_BUDGET_RATIO
-    scale = min(1.0, width / src_w, math.sqrt(budget / (src_w * src_h)))
-    return max(2, _even(round(src_w * scale))), max(2, _even(round(src_h * scale)))
-
-
-def build_convert_args(
-    src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits
-) -> list[str]:
-    """Return the full hardened ffmpeg argv that turns `src` into a looping GIF at `dst`."""
-    start, end = _window(info, options)
-    width, height = target_size(info.width, info.height, options.width)
-    stream = ffmpeg.input(_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **_input_hardening(limits)).video
-    # fps before trim (DESIGN.md): thin frames on the source clock, then cut an evenly spaced stream.
-    video = stream.filter("fps", fps=_num(_sample_fps(info, options)))
-    video = video.filter("trim", start=_num(start), end=_num(end)).filter("setpts", "PTS-STARTPTS")
-    if options.speed != 1.0:
-        video = video.filter("setpts", f"PTS/{_num(options.speed)}")
-    if options.reverse:
-        video = video.filter("reverse")
-    # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
-    # grain makes nearly every pixel distinct: palettegen took ~85 % of a conversion. Rounding to
-    # 6 bits per channel first makes the palette stage ~15x faster. bench's quick corpus against
-    # two-pass palettegen + sierra2_4a, before -> after this rounding and bayer_scale 5: 1.2x ->
-    # 4.1x as fast, 0.90 -> 0.86 of the bytes, SSIM +0.021 -> +0.020; a 15 s 1080x1920 clip:
-    # 10.8 -> 3.4 s, ffmpeg's peak RSS 374 -> 254 MB. bayer_scale 5 beat 4 on SSIM and bytes on
-    # all 8 clips tried (noisy and clean gradients, text, test graphics).
-    rounded = video.filter("scale", width, height, flags="lanczos").filter(
-        "lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING
-    )
-    frames = rounded.split()
-    # Ordered (bayer) dithering skips error diffusion's cost and stays put from frame to frame, so
-    # diff_mode=rectangle and the GIF's LZW keep still areas cheap. stats_mode=diff scored lower
-    # (starves a still background of colours), so the palette is full.
-    gif = ffmpeg.filter(
-        [frames[1], frames[0].filter("palettegen")],
-        "paletteuse",
-        dither="bayer",
-        bayer_scale=5,
-        diff_mode="rectangle",
-    )
-    head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
-    return ffmpeg.compile(gif.output(_url(dst), f="gif", loop=0), cmd=[*head, "-progress", "pipe:1"])
 
 
 def probe(src: Path, limits: Limits) -> MediaInfo:
@@ -189,7 +114,7 @@ def convert(
 ) -> GifResult:
     """Probe `src` and write a looping GIF to `dst`, lowering fps then width until it fits."""
     info = probe(src, limits)
-    start, end = _window(info, options)
+    start, end = source_window(info, options)
     if end <= start:
         raise BadTrim("the trim window starts after the end of the video")
     report = _Progress(progress)
@@ -215,7 +140,7 @@ def _convert_once(
     report: Callable[[float], None],
 ) -> int:
     """Run one conversion and return the GIF's size in bytes."""
-    start, end = _window(info, options)
+    start, end = source_window(info, options)
     expected_us = max((end - start) / options.speed, 0.001) * 1e6
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
     stop = threading.Event()
@@ -246,11 +171,11 @@ def _convert_once(
 def _shrink(info: MediaInfo, attempt: GifOptions, size: int, cap: int) -> GifOptions | None:
     """Return options predicted to fit `cap` (size ~ fps * pixels): fps down the ladder, then width."""
     ratio = cap * SIZE_SAFETY / size
-    fps_now = _output_fps(info, attempt)
+    fps_now = output_fps(info, attempt)
     lower = [f for f in FPS_LADDER if f < fps_now]
     fps = max((f for f in lower if f <= fps_now * ratio), default=min(lower, default=attempt.fps))
     smaller = replace(attempt, fps=fps)
-    ratio *= fps_now / _output_fps(info, smaller)  # what is left to gain from the width
+    ratio *= fps_now / output_fps(info, smaller)  # what is left to gain from the width
     if ratio >= 1:
         return smaller
     width_now, _ = target_size(info.width, info.height, attempt.width)
@@ -264,14 +189,14 @@ def _shrink(info: MediaInfo, attempt: GifOptions, size: int, cap: int) -> GifOpt
 
 def _result(dst: Path, info: MediaInfo, asked: GifOptions, used: GifOptions, size: int) -> GifResult:
     """Describe the GIF written with `used` options (from what was `asked`)."""
-    start, end = _window(info, used)
+    start, end = source_window(info, used)
     wanted_end = info.duration if used.end is None else min(used.end, info.duration)
     width, height = target_size(info.width, info.height, used.width)
     return GifResult(
         path=dst,
         width=width,
         height=height,
-        fps=_output_fps(info, used),
+        fps=output_fps(info, used),
         seconds=(end - start) / used.speed,
         size_bytes=size,
         truncated=wanted_end - end > 0.001,
@@ -320,37 +245,12 @@ class _Progress:
             self.callback = None
 
 
-def _window(info: MediaInfo, options: GifOptions) -> tuple[float, float]:
-    """Return the source seconds (start, end) to convert, capped at max_seconds."""
-    wanted_end = info.duration if options.end is None else min(options.end, info.duration)
-    return options.start, min(wanted_end, options.start + options.max_seconds)
-
-
-def _sample_fps(info: MediaInfo, options: GifOptions) -> float:
-    """Return the rate at which source frames are taken: fps*speed, never above the source."""
-    wanted = options.fps * options.speed
-    return min(wanted, info.fps) if info.fps > 0 else wanted
-
-
-def _output_fps(info: MediaInfo, options: GifOptions) -> float:
-    """Return the GIF's frame rate after the speed change."""
-    return _sample_fps(info, options) / options.speed
-
-
-def _input_hardening(limits: Limits, capped: bool = True) -> dict[str, str]:
-    """Return the input options shared by ffmpeg and ffprobe (the decoders' pixel cap if `capped`)."""
-    # Decoders check the stride-aligned width (2160 -> 2176), so the cap gets 1/8 headroom;
-    # probe() enforces the exact max_pixels from the header.
-    pixels = {"max_pixels": str(limits.max_pixels * 9 // 8)} if capped else {}
-    return {"format_whitelist": FORMAT_WHITELIST, "protocol_whitelist": PROTOCOL_WHITELIST, **pixels}
-
-
 def _ffprobe(
     src: Path, limits: Limits, args: list[str], on_line: Callable[[str], None], capped: bool
 ) -> None:
     """Run a hardened ffprobe on `src` (it has no -nostdin; its stdin is /dev/null anyway)."""
-    flags = [part for key, value in _input_hardening(limits, capped).items() for part in (f"-{key}", value)]
-    argv = [FFPROBE, "-hide_banner", "-loglevel", "error", *flags, *args, _url(src)]
+    flags = [part for key, value in input_hardening(limits, capped).items() for part in (f"-{key}", value)]
+    argv = [FFPROBE, "-hide_banner", "-loglevel", "error", *flags, *args, file_url(src)]
     run(argv, limits.probe_timeout, on_line)
 
 
@@ -419,11 +319,6 @@ def _looks_like_container(src: Path) -> bool:
     return head[4:8] in _MOV_BOXES or head.startswith(_EBML_MAGIC) or is_avi
 
 
-def _url(path: Path) -> str:
-    """Return `path` as an explicit file: URL so no name is read as a protocol or option."""
-    return "file:" + str(path.absolute())
-
-
 def _rate(value: object) -> float:
     """Parse an ffprobe rate like '30000/1001' (0.0 if unusable)."""
     num, _, den = str(value or "").partition("/")
@@ -438,12 +333,3 @@ def _float(value: object) -> float:
     except ValueError:
         return 0.0
     return number if math.isfinite(number) else 0.0
-
-
-def _num(value: float) -> str:
-    """Format a number for a filter argument without float noise."""
-    return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-def _even(value: int) -> int:
-    return value - value % 2
