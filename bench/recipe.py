@@ -22,7 +22,8 @@ from pathlib import Path
 from bench import quality
 from bench.corpus import Clip
 from core.settings import Settings
-from jobs import convert, ffmpeg
+from jobs import convert
+from jobs.probe import MediaInfo, probe
 from jobs.recipe import INPUT_MARGIN_SECONDS, GifOptions, Limits, build_convert_args, target_size
 
 COMMAND_TIMEOUT_S = 900
@@ -67,7 +68,7 @@ def product_options() -> tuple[GifOptions, Limits]:
     return options, convert.limits_for(settings)
 
 
-def window_for(info: ffmpeg.MediaInfo, options: GifOptions) -> quality.Window:
+def window_for(info: MediaInfo, options: GifOptions) -> quality.Window:
     """The product's trim window, sample rate and output size for this input (no speed change)."""
     end = min(info.duration, options.start + options.max_seconds)
     fps = min(options.fps, info.fps) if info.fps > 0 else options.fps
@@ -168,7 +169,7 @@ def measure_clip(
     """
     options, limits = product_options()
     started = time.monotonic()
-    info = ffmpeg.probe(clip.path, limits)
+    info = probe(clip.path, limits)
     result = ClipResult(clip, window_for(info, options), time.monotonic() - started)
     folder = workdir / clip.name
     folder.mkdir(parents=True, exist_ok=True)

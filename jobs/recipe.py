@@ -14,8 +14,8 @@ import ffmpeg
 
 from jobs.runner import FFMPEG
 
-if TYPE_CHECKING:  # jobs.ffmpeg imports this module; MediaInfo is only a type here
-    from jobs.ffmpeg import MediaInfo
+if TYPE_CHECKING:  # probe imports this module; MediaInfo is only a type here
+    from jobs.probe import MediaInfo
 
 # Matched against each demuxer's name list: "mov" is mp4/mov/3gp/m4v, "matroska" is mkv/webm.
 # Playlist, script, manifest, image and device demuxers (hls, concat, dash, image2, *_pipe,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import BrokenVideo, ConversionTimeout, NotAVideo, TooLarge, UserFacingError
-from jobs.ffmpeg import MediaInfo, convert, probe
+from jobs.ffmpeg import convert
+from jobs.probe import MediaInfo, probe
 from jobs.recipe import GifOptions, Limits, build_convert_args, target_size
 from jobs.runner import FFmpegFailed, run
 from tests import media
