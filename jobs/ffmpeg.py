@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import BadTrim, BrokenVideo
 from jobs.probe import MediaInfo, probe
+from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
     PIXEL_BUDGET_RATIO,
     GifOptions,
@@ -29,10 +28,6 @@ FPS_LADDER = (8, 6)  # output fps tried, in order, when a GIF is over max_output
 MIN_WIDTH = 64  # the width parameter is never shrunk below this
 MAX_ATTEMPTS = 5  # ffmpeg runs per convert(), the first included
 SIZE_SAFETY = 0.9  # aim this far under max_output_bytes: size only roughly tracks pixels*frames
-# Share of a conversion spent reading the input and building the palette: 0.55-0.65 on bench's
-# corpus since the frames are rounded first (it was ~0.85 when palettegen dominated).
-DECODE_SHARE = 0.6
-PROGRESS_POLL_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ def convert(
     start, end = source_window(info, options)
     if end <= start:
         raise BadTrim("the trim window starts after the end of the video")
-    report = _Progress(progress)
+    report = Progress(progress)
     attempt, size = options, _convert_once(src, dst, info, options, limits, report)
     for _ in range(MAX_ATTEMPTS - 1):
         smaller = _shrink(info, attempt, size, limits.max_output_bytes)
@@ -87,25 +82,14 @@ def _convert_once(
     start, end = source_window(info, options)
     expected_us = max((end - start) / options.speed, 0.001) * 1e6
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
-    stop = threading.Event()
-
-    def on_line(line: str) -> None:  # ffmpeg reports nothing until palettegen has seen every frame
-        key, _, value = line.partition("=")
-        if key == "out_time_us" and value.isdigit():
-            report(DECODE_SHARE + (1 - DECODE_SHARE) * min(1.0, int(value) / expected_us))
-
-    def on_start(pid: int) -> None:  # so progress comes from how far ffmpeg has read its input
-        watch = threading.Thread(
-            target=_watch_input, args=(pid, src, expected_bytes, report, stop), daemon=True
-        )
-        watch.start()
-
+    watch = RunProgress(report, src, expected_bytes, expected_us)
     try:
-        run(build_convert_args(src, dst, info, options, limits), limits.convert_timeout, on_line, on_start)
+        argv = build_convert_args(src, dst, info, options, limits)
+        run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc
     finally:
-        stop.set()
+        watch.stop()
     size = dst.stat().st_size if dst.exists() else 0
     if size == 0:
         raise BrokenVideo("ffmpeg wrote no frames")
@@ -146,44 +130,3 @@ def _result(dst: Path, info: MediaInfo, asked: GifOptions, used: GifOptions, siz
         truncated=wanted_end - end > 0.001,
         shrunk=used != asked,
     )
-
-
-def _watch_input(
-    pid: int, src: Path, expected_bytes: int, report: Callable[[float], None], stop: threading.Event
-) -> None:
-    """Report the decode phase's progress from the input file's read offset until `stop`."""
-    while not stop.wait(PROGRESS_POLL_S):
-        position = _read_offset(pid, src)
-        if position is not None:
-            report(DECODE_SHARE * min(1.0, position / expected_bytes))
-
-
-def _read_offset(pid: int, src: Path) -> int | None:
-    """How far process `pid` has read `src` (Linux /proc), None if unknown."""
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(src):
-                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
-                    for line in info:
-                        if line.startswith("pos:"):
-                            return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-class _Progress:
-    """Pass on rising fractions only (a retry restarts ffmpeg's clock); drop a callback that fails."""
-
-    def __init__(self, callback: Callable[[float], None] | None) -> None:
-        self.callback, self.last = callback, -1.0
-
-    def __call__(self, fraction: float) -> None:
-        if self.callback is None or fraction <= self.last:
-            return
-        self.last = fraction
-        try:
-            self.callback(fraction)
-        except Exception:  # cosmetic: a failing progress display must not fail the conversion
-            logger.exception("progress callback failed; no further progress reported")
-            self.callback = None
