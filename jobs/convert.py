@@ -17,7 +17,7 @@ from core.errors import UserFacingError
 from core.models import ConversionRequest
 from core.settings import Settings
 from core.texts import text
-from jobs import ffmpeg, recipe, runtime, workdir
+from jobs import fit, recipe, runtime, workdir
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         if status:
             status.show("status_converting", percent=0)
         progress = status.progress if status else None
-        result = ffmpeg.convert(src, folder / GIF_NAME, options_for(request), limits_for(settings), progress)
+        result = fit.convert(src, folder / GIF_NAME, options_for(request), limits_for(settings), progress)
         src.unlink(missing_ok=True)
     except BaseException:
         workdir.remove(folder)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.monotonic()
     try:
-        result = ffmpeg.convert(args.src.resolve(), args.dst.resolve(), options, limits_for(defaults))
+        result = fit.convert(args.src.resolve(), args.dst.resolve(), options, limits_for(defaults))
     except UserFacingError as exc:
         print(f"refused: {text(exc.text_key, max_mb=defaults.max_input_mb)}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""jobs.ffmpeg against real ffmpeg: the hardened argv, the graph order, probing refusals, fitting."""
+"""The ffmpeg pieces against real ffmpeg: the hardened argv, the graph order, probing refusals, fitting."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import BrokenVideo, ConversionTimeout, NotAVideo, TooLarge, UserFacingError
-from jobs.ffmpeg import convert
+from jobs.fit import convert
 from jobs.probe import MediaInfo, probe
 from jobs.recipe import GifOptions, Limits, build_convert_args, target_size
 from jobs.runner import FFmpegFailed, run

@@ -1,4 +1,4 @@
-"""Convert a probed upload with jobs.recipe's command through jobs.runner, lowering fps and width to fit."""
+"""Fit a GIF under the size cap: probe, convert once, then lower fps and width until it fits."""
 
 from __future__ import annotations
 
