@@ -22,7 +22,9 @@ from pathlib import Path
 from bench import quality
 from bench.corpus import Clip
 from core.settings import Settings
-from jobs import convert, ffmpeg
+from jobs import convert
+from jobs.probe import MediaInfo, probe
+from jobs.recipe import INPUT_MARGIN_SECONDS, GifOptions, Limits, build_convert_args, target_size
 
 COMMAND_TIMEOUT_S = 900
 NPM_TIMEOUT_S = 180
@@ -59,27 +61,25 @@ class ClipResult:
     made: dict[str, Made] = field(default_factory=dict)
 
 
-def product_options() -> tuple[ffmpeg.GifOptions, ffmpeg.Limits]:
+def product_options() -> tuple[GifOptions, Limits]:
     """The options and limits a worker uses with default settings."""
     settings = Settings()
-    options = ffmpeg.GifOptions(
-        width=settings.gif_width, fps=settings.gif_fps, max_seconds=settings.max_seconds
-    )
+    options = GifOptions(width=settings.gif_width, fps=settings.gif_fps, max_seconds=settings.max_seconds)
     return options, convert.limits_for(settings)
 
 
-def window_for(info: ffmpeg.MediaInfo, options: ffmpeg.GifOptions) -> quality.Window:
+def window_for(info: MediaInfo, options: GifOptions) -> quality.Window:
     """The product's trim window, sample rate and output size for this input (no speed change)."""
     end = min(info.duration, options.start + options.max_seconds)
     fps = min(options.fps, info.fps) if info.fps > 0 else options.fps
-    width, height = ffmpeg.target_size(info.width, info.height, options.width)
+    width, height = target_size(info.width, info.height, options.width)
     return quality.Window(options.start, end, fps, width, height)
 
 
 def twopass_commands(src: Path, dst: Path, window: quality.Window, palette: Path) -> list[list[str]]:
     """Classic two-pass: palettegen writes a PNG, then paletteuse (default sierra2_4a) reads it."""
     chain = quality.reference_chain(window)
-    limit = ["-t", f"{window.end + ffmpeg.INPUT_MARGIN_SECONDS:g}", "-i", str(src)]
+    limit = ["-t", f"{window.end + INPUT_MARGIN_SECONDS:g}", "-i", str(src)]
     first = ["ffmpeg", *QUIET, *limit, "-vf", f"{chain},palettegen", str(palette)]
     graph = f"[0:v]{chain}[x];[x][1:v]paletteuse"
     second = ["ffmpeg", *QUIET, *limit, "-i", str(palette), "-filter_complex", graph]
@@ -91,7 +91,7 @@ def gifski_commands(
 ) -> list[list[str]]:
     """ffmpeg writes the scaled frames as PNGs, gifski encodes them (its default quality, 90)."""
     chain = quality.reference_chain(window)
-    limit = ["-t", f"{window.end + ffmpeg.INPUT_MARGIN_SECONDS:g}", "-i", str(src)]
+    limit = ["-t", f"{window.end + INPUT_MARGIN_SECONDS:g}", "-i", str(src)]
     extract = ["ffmpeg", *QUIET, *limit, "-vf", chain, str(frames / "f%05d.png")]
     encode = [str(gifski), "--quiet", "--fps", f"{window.fps:g}", "--width", str(window.width)]
     return [extract, [*encode, "-o", str(dst), Glob(str(frames / "f*.png"))]]
@@ -169,15 +169,14 @@ def measure_clip(
     """
     options, limits = product_options()
     started = time.monotonic()
-    info = ffmpeg.probe(clip.path, limits)
+    info = probe(clip.path, limits)
     result = ClipResult(clip, window_for(info, options), time.monotonic() - started)
     folder = workdir / clip.name
     folder.mkdir(parents=True, exist_ok=True)
     frames = folder / "frames"
     window = result.window
     contenders: dict[str, Contender] = {
-        "product": product
-        or (lambda dst: [ffmpeg.build_convert_args(clip.path, dst, info, options, limits)]),
+        "product": product or (lambda dst: [build_convert_args(clip.path, dst, info, options, limits)]),
         "twopass": lambda dst: twopass_commands(clip.path, dst, window, folder / "palette.png"),
     }
     if gifski is not None:

@@ -18,7 +18,7 @@ from bench.corpus import Clip
 from bench.memory import MB, TreeSampler, rss_bytes
 from bench.recipe import product_options
 from bench.stack import LiveStack
-from jobs import ffmpeg
+from jobs import fit
 
 PARALLEL = 2  # conversions at once in the direct baseline: one per worker
 GIF_TIMEOUT_S = 900
@@ -96,7 +96,7 @@ def convert_direct(clip: Path, workdir: Path) -> float:
     options, limits = product_options()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         started = time.monotonic()
-        ffmpeg.convert(clip, Path(tmp) / "out.gif", options, limits)
+        fit.convert(clip, Path(tmp) / "out.gif", options, limits)
         return time.monotonic() - started
 
 

@@ -17,7 +17,7 @@ from core.errors import UserFacingError
 from core.models import ConversionRequest, ConversionResult
 from core.settings import Settings
 from core.texts import text
-from jobs import ffmpeg, runtime, workdir
+from jobs import fit, recipe, runtime, workdir
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         if status:
             status.show("status_converting", percent=0)
         progress = status.progress if status else None
-        result = ffmpeg.convert(src, folder / GIF_NAME, options_for(request), limits_for(settings), progress)
+        result = fit.convert(src, folder / GIF_NAME, options_for(request), limits_for(settings), progress)
         src.unlink(missing_ok=True)
     except BaseException:
         workdir.remove(folder)
@@ -74,9 +74,9 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
     ).to_json()
 
 
-def options_for(request: ConversionRequest) -> ffmpeg.GifOptions:
+def options_for(request: ConversionRequest) -> recipe.GifOptions:
     """The recipe options a request asks for."""
-    return ffmpeg.GifOptions(
+    return recipe.GifOptions(
         width=request.width,
         fps=request.fps,
         max_seconds=request.max_seconds,
@@ -87,9 +87,9 @@ def options_for(request: ConversionRequest) -> ffmpeg.GifOptions:
     )
 
 
-def limits_for(settings: Settings) -> ffmpeg.Limits:
+def limits_for(settings: Settings) -> recipe.Limits:
     """The safety limits this worker enforces."""
-    return ffmpeg.Limits(
+    return recipe.Limits(
         max_pixels=settings.max_pixels,
         convert_timeout=float(settings.convert_timeout),
         max_output_bytes=settings.max_output_bytes,
@@ -108,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=float, default=0.0)
     parser.add_argument("--end", type=float, default=None)
     args = parser.parse_args(argv)
-    options = ffmpeg.GifOptions(
+    options = recipe.GifOptions(
         width=args.width, fps=args.fps, max_seconds=args.max_seconds, start=args.start, end=args.end
     )
     started = time.monotonic()
     try:
-        result = ffmpeg.convert(args.src.resolve(), args.dst.resolve(), options, limits_for(defaults))
+        result = fit.convert(args.src.resolve(), args.dst.resolve(), options, limits_for(defaults))
     except UserFacingError as exc:
         print(f"refused: {text(exc.text_key, max_mb=defaults.max_input_mb)}", file=sys.stderr)
         return 2

@@ -157,6 +157,18 @@ def make_dash_disguise(directory: Path, secret_file: Path, name: str = "video.mp
     return _write_text(directory / name, manifest)
 
 
+SECRET = b"TOP-SECRET-7f3a9c"  # what a followed disguise would leak into a GIF, an error or a log
+# The disguises that name a local file; each is called with (directory, secret_file).
+DISGUISES = (make_hls_disguise, make_ffconcat_disguise, make_dash_disguise)
+
+
+def make_secret(directory: Path, name: str = "secret.txt") -> Path:
+    """Write a file holding SECRET, for a disguise to point at."""
+    path = directory / name
+    path.write_bytes(SECRET + b"\n")
+    return path
+
+
 def make_truncated(src: Path, keep: float = 0.5, name: str = "truncated.mp4") -> Path:
     """Write the first `keep` fraction of `src` (an MP4 then lacks its trailing moov index)."""
     data = src.read_bytes()

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench import corpus, memory, quality, recipe, report, suite, system
-from jobs import ffmpeg
+from jobs.probe import MediaInfo, probe
+from jobs.recipe import GifOptions, build_convert_args
+from jobs.runner import run
 from tests import media
 
 SSIM_STDERR = """\
@@ -45,17 +47,17 @@ def test_ssim_of_a_real_gif_against_its_source(tmp_path: Path) -> None:
     """A GIF made by the product scores high SSIM against its own source (real ffmpeg, tiny clip)."""
     src = media.make_clip(tmp_path, seconds=1.0, size=(160, 90))
     options, limits = recipe.product_options()
-    info = ffmpeg.probe(src, limits)
+    info = probe(src, limits)
     window = recipe.window_for(info, options)
     gif = tmp_path / "out.gif"
-    ffmpeg.run(ffmpeg.build_convert_args(src, gif, info, options, limits), timeout=60)
+    run(build_convert_args(src, gif, info, options, limits), timeout=60)
     assert 0.8 < quality.ssim(gif, src, window) <= 1.0
 
 
 def test_window_never_upscales_and_never_exceeds_the_source_fps() -> None:
     """A small 10 fps source gives a GIF at its own size and 10 fps, cut at max_seconds."""
-    info = ffmpeg.MediaInfo(320, 240, 60.0, 10.0, "avi", "mpeg4", False)
-    window = recipe.window_for(info, ffmpeg.GifOptions())
+    info = MediaInfo(320, 240, 60.0, 10.0, "avi", "mpeg4", False)
+    window = recipe.window_for(info, GifOptions())
     assert (window.width, window.height, window.fps, window.end) == (320, 240, 10.0, 15.0)
 
 

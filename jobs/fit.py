@@ -1,0 +1,132 @@
+"""Fit a GIF under the size cap: probe, convert once, then lower fps and width until it fits."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core.errors import BadTrim, BrokenVideo
+from jobs.probe import MediaInfo, probe
+from jobs.progress import Progress, RunProgress
+from jobs.recipe import (
+    PIXEL_BUDGET_RATIO,
+    GifOptions,
+    Limits,
+    build_convert_args,
+    output_fps,
+    source_window,
+    target_size,
+)
+from jobs.runner import FFmpegFailed, run
+
+logger = logging.getLogger(__name__)
+
+FPS_LADDER = (8, 6)  # output fps tried, in order, when a GIF is over max_output_bytes
+MIN_WIDTH = 64  # the width parameter is never shrunk below this
+MAX_ATTEMPTS = 5  # ffmpeg runs per convert(), the first included
+SIZE_SAFETY = 0.9  # aim this far under max_output_bytes: size only roughly tracks pixels*frames
+
+
+@dataclass(frozen=True)
+class GifResult:
+    """The GIF written; seconds is its play time, truncated means input was left unconverted."""
+
+    path: Path
+    width: int
+    height: int
+    fps: float
+    seconds: float
+    size_bytes: int
+    truncated: bool
+    shrunk: bool
+
+
+def convert(
+    src: Path,
+    dst: Path,
+    options: GifOptions,
+    limits: Limits,
+    progress: Callable[[float], None] | None = None,
+) -> GifResult:
+    """Probe `src` and write a looping GIF to `dst`, lowering fps then width until it fits."""
+    info = probe(src, limits)
+    start, end = source_window(info, options)
+    if end <= start:
+        raise BadTrim("the trim window starts after the end of the video")
+    report = Progress(progress)
+    attempt, size = options, _convert_once(src, dst, info, options, limits, report)
+    for _ in range(MAX_ATTEMPTS - 1):
+        smaller = _shrink(info, attempt, size, limits.max_output_bytes)
+        if size <= limits.max_output_bytes or smaller is None:
+            break
+        logger.info("GIF is %d bytes, over %d: retrying with %s", size, limits.max_output_bytes, smaller)
+        attempt, size = smaller, _convert_once(src, dst, info, smaller, limits, report)
+    if size > limits.max_output_bytes:
+        logger.warning("GIF still %d bytes after shrinking (cap %d)", size, limits.max_output_bytes)
+    report(1.0)
+    return _result(dst, info, options, attempt, size)
+
+
+def _convert_once(
+    src: Path,
+    dst: Path,
+    info: MediaInfo,
+    options: GifOptions,
+    limits: Limits,
+    report: Callable[[float], None],
+) -> int:
+    """Run one conversion and return the GIF's size in bytes."""
+    start, end = source_window(info, options)
+    expected_us = max((end - start) / options.speed, 0.001) * 1e6
+    expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
+    watch = RunProgress(report, src, expected_bytes, expected_us)
+    try:
+        argv = build_convert_args(src, dst, info, options, limits)
+        run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
+    except FFmpegFailed as exc:
+        raise BrokenVideo("ffmpeg could not convert the input") from exc
+    finally:
+        watch.stop()
+    size = dst.stat().st_size if dst.exists() else 0
+    if size == 0:
+        raise BrokenVideo("ffmpeg wrote no frames")
+    return size
+
+
+def _shrink(info: MediaInfo, attempt: GifOptions, size: int, cap: int) -> GifOptions | None:
+    """Return options predicted to fit `cap` (size ~ fps * pixels): fps down the ladder, then width."""
+    ratio = cap * SIZE_SAFETY / size
+    fps_now = output_fps(info, attempt)
+    lower = [f for f in FPS_LADDER if f < fps_now]
+    fps = max((f for f in lower if f <= fps_now * ratio), default=min(lower, default=attempt.fps))
+    smaller = replace(attempt, fps=fps)
+    ratio *= fps_now / output_fps(info, smaller)  # what is left to gain from the width
+    if ratio >= 1:
+        return smaller
+    width_now, _ = target_size(info.width, info.height, attempt.width)
+    per_width = min(1 / info.width, math.sqrt(PIXEL_BUDGET_RATIO / (info.width * info.height)))
+    # GIF bytes fall slower than pixels (~pixels^0.85), hence ratio^0.6 rather than a square root.
+    width = max(MIN_WIDTH, int(width_now / info.width * min(ratio**0.6, 0.85) / per_width))
+    if width < attempt.width:
+        return replace(smaller, width=width)
+    return smaller if smaller != attempt else None
+
+
+def _result(dst: Path, info: MediaInfo, asked: GifOptions, used: GifOptions, size: int) -> GifResult:
+    """Describe the GIF written with `used` options (from what was `asked`)."""
+    start, end = source_window(info, used)
+    wanted_end = info.duration if used.end is None else min(used.end, info.duration)
+    width, height = target_size(info.width, info.height, used.width)
+    return GifResult(
+        path=dst,
+        width=width,
+        height=height,
+        fps=output_fps(info, used),
+        seconds=(end - start) / used.speed,
+        size_bytes=size,
+        truncated=wanted_end - end > 0.001,
+        shrunk=used != asked,
+    )

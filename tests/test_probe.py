@@ -1,0 +1,131 @@
+"""jobs.probe against real ffprobe: whitelisted containers pass, bad and disguised inputs are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import BrokenVideo, NotAVideo, TooLarge, UserFacingError
+from jobs import probe as probing
+from jobs.fit import convert
+from jobs.probe import _display_size, _float, _rate, probe
+from jobs.recipe import GifOptions, Limits
+from tests import media
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt", "has_audio"),
+    [
+        (lambda d: media.make_webm(d), "matroska,webm", True),
+        (lambda d: media.make_webm(d, live=True), "matroska,webm", False),
+        (lambda d: media.make_clip(d, "clip.avi", vcodec="mpeg4", audio=True), "avi", True),
+        (lambda d: media.make_clip(d, "clip.mkv"), "matroska,webm", False),
+    ],
+    ids=["webm", "webm-without-duration", "avi", "mkv"],
+)
+def test_probe_accepts_whitelisted_containers(
+    tmp_path: Path, make: Callable[[Path], Path], fmt: str, has_audio: bool
+) -> None:
+    """WebM (even without a duration, as MediaRecorder writes it), AVI and MKV probe fine."""
+    info = probe(make(tmp_path), Limits())
+    assert (info.format_name, info.has_audio, info.fps) == (fmt, has_audio, 25.0)
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+
+
+def test_probe_reports_the_displayed_size_of_a_rotated_clip(tmp_path: Path) -> None:
+    """A 640x360 clip tagged to rotate 90 degrees is described as 360x640, as a phone shows it."""
+    info = probe(media.make_clip(tmp_path, rotate=90), Limits())
+    assert (info.width, info.height, info.codec_name) == (360, 640, "h264")
+
+
+BAD_INPUTS: list[tuple[str, Callable[[Path], Path], type[UserFacingError]]] = [
+    ("audio-only", media.make_audio_only, NotAVideo),
+    ("audio-with-cover-art", lambda d: media.make_audio_only(d, cover=True), NotAVideo),
+    ("png", media.make_png, NotAVideo),
+    ("jpeg", media.make_jpeg, NotAVideo),
+    ("text", media.make_text, NotAVideo),
+    ("pdf", media.make_pdf, NotAVideo),
+    ("garbage", media.make_garbage, NotAVideo),
+    ("zero-byte", media.make_zero_byte, BrokenVideo),
+    ("truncated", lambda d: media.make_truncated(media.make_clip(d)), BrokenVideo),
+    ("corrupt", lambda d: media.make_corrupt(media.make_clip(d, "c.mkv")), BrokenVideo),
+    ("huge-resolution", media.make_huge_resolution, TooLarge),
+    ("header-lies-about-size", media.make_lying_header, BrokenVideo),
+]
+BAD_INPUTS += [(f.__name__.removeprefix("make_"), f, NotAVideo) for f in media.DISGUISES]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("name", "make", "error"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
+def test_bad_input_is_refused_with_the_right_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, make: Callable, error: type
+) -> None:
+    """Each bad or disguised input raises its UserFacingError; no secret leaks anywhere."""
+    secret = media.make_secret(tmp_path)
+    src = make(tmp_path, secret) if make in media.DISGUISES else make(tmp_path)
+    with pytest.raises(error) as caught:
+        convert(src, tmp_path / "out.gif", GifOptions(), Limits())
+    assert type(caught.value) is error
+    assert media.SECRET.decode() not in str(caught.value) + caplog.text
+    assert not (tmp_path / "out.gif").exists()
+
+
+def test_pixel_cap_refuses_large_pictures(tmp_path: Path) -> None:
+    """A clip over Limits.max_pixels is refused as TooLarge before any decoding."""
+    with pytest.raises(TooLarge):
+        probe(media.make_clip(tmp_path), Limits(max_pixels=320 * 240))
+
+
+def test_every_ffprobe_run_is_hardened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ffprobe has both whitelists and a file: URL; only the header read goes without the pixel cap."""
+    argvs: list[list[str]] = []
+    real_run = probing.run
+
+    def recording_run(argv: list[str], *args: Any) -> None:
+        """Keep each argv, then really run it."""
+        argvs.append(argv)
+        real_run(argv, *args)
+
+    monkeypatch.setattr(probing, "run", recording_run)
+    src = media.make_webm(tmp_path, live=True)  # no duration: header, first frames, then packets
+    probe(src, Limits())
+    assert len(argvs) == 3
+    for argv in argvs:
+        assert argv[0] == "ffprobe" and argv[-1] == f"file:{src}"
+        assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska,avi"
+        assert argv[argv.index("-protocol_whitelist") + 1] == "file"
+    assert ["-max_pixels" in argv for argv in argvs] == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("stream", "size"),
+    [
+        ({"width": 640, "height": 360}, (640, 360)),
+        ({"width": 640, "height": 360, "side_data_list": [{"rotation": -90}]}, (360, 640)),
+        ({"width": 640, "height": 360, "side_data_list": [{"rotation": 180}]}, (640, 360)),
+        ({"width": 640, "height": 360, "tags": {"rotate": "270"}}, (360, 640)),
+        ({}, (0, 0)),  # ffprobe leaves out a size it does not know
+    ],
+)
+def test_display_size_swaps_sides_for_a_quarter_turn(stream: dict[str, Any], size: tuple[int, int]) -> None:
+    """A 90 or 270 degree rotation (side data or the old rotate tag) swaps width and height."""
+    assert _display_size(stream) == size
+
+
+@pytest.mark.parametrize(
+    ("value", "rate"),
+    [("30000/1001", 30000 / 1001), ("25/1", 25.0), ("25", 25.0), ("0/0", 0.0), ("N/A", 0.0), (None, 0.0)],
+)
+def test_rate_parses_ffprobe_fractions(value: object, rate: float) -> None:
+    """ffprobe's 'num/den' rates parse to floats; a zero denominator or garbage gives 0.0."""
+    assert _rate(value) == pytest.approx(rate)
+
+
+@pytest.mark.parametrize(
+    ("value", "number"), [("2.5", 2.5), ("N/A", 0.0), (None, 0.0), ("nan", 0.0), ("inf", 0.0)]
+)
+def test_float_gives_zero_for_anything_not_a_finite_number(value: object, number: float) -> None:
+    """Missing, 'N/A', NaN and infinite values all read as 0.0."""
+    assert _float(value) == number

@@ -1,0 +1,239 @@
+"""jobs.recipe: the pure argv builder (hardening flags, graph order, sizes, windows, rates)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jobs.probe import MediaInfo
+from jobs.recipe import (
+    GifOptions,
+    Limits,
+    build_convert_args,
+    file_url,
+    input_hardening,
+    output_fps,
+    source_window,
+    target_size,
+)
+from jobs.runner import FFmpegFailed, run
+from tests import media
+
+LANDSCAPE = MediaInfo(1920, 1080, 60.0, 30.0, "mov,mp4,m4a,3gp,3g2,mj2", "h264", True)
+
+
+def graph(argv: list[str]) -> str:
+    """Return the -filter_complex argument of an ffmpeg argv."""
+    return argv[argv.index("-filter_complex") + 1]
+
+
+def flags(argv: list[str]) -> dict[str, str]:
+    """Map each -option in an argv to the word after it."""
+    return {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith("-")}
+
+
+def argv_for(tmp_path: Path, options: GifOptions | None = None, limits: Limits | None = None) -> list[str]:
+    """Build the landscape clip's argv from in.mp4 to out.gif in `tmp_path` (defaults unless given)."""
+    return build_convert_args(
+        tmp_path / "in.mp4", tmp_path / "out.gif", LANDSCAPE, options or GifOptions(), limits or Limits()
+    )
+
+
+def test_argv_carries_hardening_flags_and_file_url(tmp_path: Path) -> None:
+    """The ffmpeg argv whitelists demuxers and protocols, caps pixels and reads a file: URL."""
+    argv = build_convert_args(tmp_path / "in.mp4", tmp_path / "out.gif", LANDSCAPE, GifOptions(), Limits())
+    flag = flags(argv)
+    assert argv[0] == "ffmpeg" and "-nostdin" in argv and "-y" in argv
+    assert flag["-format_whitelist"] == "mov,matroska,avi"
+    assert flag["-protocol_whitelist"] == "file"
+    assert int(flag["-max_pixels"]) >= 3840 * 2160
+    assert flag["-i"] == f"file:{tmp_path / 'in.mp4'}"
+    assert argv.index("-format_whitelist") < argv.index("-i")
+    assert float(flag["-t"]) == 16.0  # start + max_seconds + 1 s margin
+    assert flag["-loop"] == "0" and argv[-1] == f"file:{tmp_path / 'out.gif'}"
+
+
+def test_every_input_option_comes_before_the_input(tmp_path: Path) -> None:
+    """Whitelists, pixel cap and -t sit before -i, where ffmpeg applies them to that input."""
+    argv = argv_for(tmp_path)
+    for option in ("-format_whitelist", "-protocol_whitelist", "-max_pixels", "-t"):
+        assert argv.index(option) < argv.index("-i"), option
+
+
+def test_argv_is_quiet_and_reports_progress_on_stdout(tmp_path: Path) -> None:
+    """ffmpeg logs errors only, shows no banner or stats and writes -progress to stdout."""
+    flag = flags(argv_for(tmp_path))
+    assert flag["-loglevel"] == "error" and flag["-progress"] == "pipe:1" and flag["-f"] == "gif"
+    assert {"-hide_banner", "-nostats"} <= set(flag)
+
+
+def test_pixel_cap_follows_limits_with_stride_headroom(tmp_path: Path) -> None:
+    """The decoders' -max_pixels is Limits.max_pixels plus 1/8 for stride-aligned widths."""
+    assert flags(argv_for(tmp_path, limits=Limits(max_pixels=1000)))["-max_pixels"] == "1125"
+
+
+def test_input_hardening_leaves_the_cap_out_only_when_asked() -> None:
+    """Uncapped hardening (ffprobe's header read) keeps both whitelists but drops max_pixels."""
+    whitelists = {"format_whitelist": "mov,matroska,avi", "protocol_whitelist": "file"}
+    assert input_hardening(Limits(max_pixels=800)) == {**whitelists, "max_pixels": "900"}
+    assert input_hardening(Limits(max_pixels=800), capped=False) == whitelists
+
+
+@pytest.mark.parametrize("name", ["http:evil.mp4", "-y", "concat:a|b", "pipe:0"])
+def test_names_that_look_like_protocols_or_options_stay_files(tmp_path: Path, name: str) -> None:
+    """Any file name becomes an absolute file: URL, so ffmpeg never reads it as a protocol or flag."""
+    assert file_url(tmp_path / name) == f"file:{tmp_path}/{name}"
+
+
+def test_relative_paths_become_absolute_file_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A relative path is made absolute first, so the URL does not depend on ffmpeg's cwd."""
+    monkeypatch.chdir(tmp_path)
+    assert file_url(Path("in.mp4")) == f"file:{tmp_path}/in.mp4"
+
+
+def test_filter_graph_runs_fps_first_then_trim_then_palette(tmp_path: Path) -> None:
+    """fps comes before trim; speed and reverse sit between trim and the lanczos scale."""
+    options = GifOptions(start=1.0, end=3.0, speed=2.0, reverse=True)
+    chain = graph(build_convert_args(tmp_path / "a.mp4", tmp_path / "b.gif", LANDSCAPE, options, Limits()))
+    steps = ["fps=", "trim=", "setpts=PTS-STARTPTS", "setpts=PTS/2", "reverse", "scale=480:270"]
+    steps += ["split", "palettegen", "paletteuse"]
+    positions = [chain.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert "trim=end=3:start=1" in chain and "flags=lanczos" in chain and "dither=bayer" in chain
+
+
+def test_colours_are_rounded_after_scaling_and_before_the_palette(tmp_path: Path) -> None:
+    """lutrgb rounds every channel between the scale and the split that feeds palettegen."""
+    chain = graph(argv_for(tmp_path))
+    assert chain.index("scale=") < chain.index("lutrgb=") < chain.index("split")
+    assert chain.count("floor(val/4)*4+2") == 3
+
+
+def test_plain_options_add_no_speed_or_reverse_filter(tmp_path: Path) -> None:
+    """At speed 1 without reverse the graph has one setpts and no reverse."""
+    chain = graph(argv_for(tmp_path))
+    assert chain.count("setpts") == 1 and "reverse" not in chain
+
+
+def test_output_fps_never_exceeds_source_fps(tmp_path: Path) -> None:
+    """A 10 fps source is sampled at 10 fps even though 12 were asked for."""
+    slow = MediaInfo(640, 360, 5.0, 10.0, "avi", "mpeg4", False)
+    chain = graph(build_convert_args(tmp_path / "a.avi", tmp_path / "b.gif", slow, GifOptions(), Limits()))
+    assert chain.startswith("[0:v]fps=fps=10[")
+
+
+@pytest.mark.parametrize(
+    ("source_fps", "options", "sampled", "played"),
+    [
+        (30.0, GifOptions(), "12", 12.0),
+        (10.0, GifOptions(), "10", 10.0),  # never above the source
+        (0.0, GifOptions(), "12", 12.0),  # unknown source rate: take what was asked
+        (30.0, GifOptions(speed=2.0), "24", 12.0),  # twice as fast: sample twice as many
+        (20.0, GifOptions(speed=2.0), "20", 10.0),  # ...but still no more than the source has
+        (30.0, GifOptions(speed=0.5), "6", 12.0),
+        (29.97, GifOptions(fps=30), "29.97", 29.97),
+    ],
+)
+def test_sample_rate_is_fps_times_speed_capped_at_the_source(
+    tmp_path: Path, source_fps: float, options: GifOptions, sampled: str, played: float
+) -> None:
+    """The fps filter samples fps*speed source frames a second, capped at the source's own rate."""
+    info = MediaInfo(640, 360, 10.0, source_fps, "avi", "mpeg4", False)
+    chain = graph(build_convert_args(tmp_path / "a.avi", tmp_path / "b.gif", info, options, Limits()))
+    assert chain.startswith(f"[0:v]fps=fps={sampled}[")
+    assert output_fps(info, options) == pytest.approx(played)
+
+
+@pytest.mark.parametrize(
+    ("src", "width", "expected"),
+    [
+        ((1920, 1080), 480, (480, 270)),  # landscape: width-bound
+        ((1080, 1920), 480, (270, 480)),  # portrait: same pixel budget, not 480x853
+        ((1080, 1080), 480, (360, 360)),  # square: pixel budget
+        ((320, 240), 480, (320, 240)),  # small input is never upscaled
+        ((321, 241), 480, (320, 240)),  # odd dims become even
+        ((1921, 1081), 480, (480, 270)),
+        ((3840, 2160), 240, (240, 134)),
+    ],
+)
+def test_target_size_table(src: tuple[int, int], width: int, expected: tuple[int, int]) -> None:
+    """target_size keeps a 16:9 pixel budget, never upscales and returns even dims."""
+    assert target_size(*src, width) == expected
+
+
+@pytest.mark.parametrize("src", [(1, 1), (3, 3), (2000, 1), (1, 2000)])
+def test_target_size_never_goes_below_two_pixels(src: tuple[int, int]) -> None:
+    """A degenerate 1-pixel side still gives at least 2x2, the smallest even frame."""
+    width, height = target_size(*src, 480)
+    assert width >= 2 and height >= 2 and width % 2 == height % 2 == 0
+
+
+@pytest.mark.parametrize("src", [(w, h) for w in (97, 640, 1081, 3840) for h in (55, 360, 1919, 2160)])
+def test_target_size_stays_within_width_budget_and_source(src: tuple[int, int]) -> None:
+    """Across shapes: even sides, no upscaling, no wider than asked, about the 16:9 budget at most."""
+    width, height = target_size(*src, 480)
+    assert width % 2 == height % 2 == 0
+    assert width <= min(480, src[0]) and height <= src[1]
+    assert width * height <= 480 * 270 * 1.01
+
+
+@pytest.mark.parametrize(
+    ("duration", "options", "window"),
+    [
+        (60.0, GifOptions(), (0.0, 15.0)),  # capped by max_seconds
+        (4.0, GifOptions(), (0.0, 4.0)),  # a short video ends first
+        (20.0, GifOptions(start=10.0), (10.0, 20.0)),
+        (60.0, GifOptions(end=5.0), (0.0, 5.0)),  # the asked end
+        (60.0, GifOptions(end=100.0), (0.0, 15.0)),  # an end past max_seconds
+        (20.0, GifOptions(end=30.0, max_seconds=100.0), (0.0, 20.0)),  # an end past the video
+        (60.0, GifOptions(start=3.0, end=10.0, max_seconds=2.0), (3.0, 5.0)),
+    ],
+)
+def test_window_is_capped_by_max_seconds_end_and_duration(
+    duration: float, options: GifOptions, window: tuple[float, float]
+) -> None:
+    """The source window ends at the earliest of end, start+max_seconds and the video's end."""
+    assert source_window(MediaInfo(640, 360, duration, 25.0, "avi", "mpeg4", False), options) == window
+
+
+def test_input_is_read_one_margin_second_past_the_window(tmp_path: Path) -> None:
+    """-t covers the window's end plus INPUT_MARGIN_SECONDS, so the last frame is complete."""
+    assert flags(argv_for(tmp_path, GifOptions(start=2.0, end=4.5)))["-t"] == "5.5"
+
+
+def test_options_out_of_range_are_refused() -> None:
+    """GifOptions rejects a speed outside 0.5..2.0 and an end before the start."""
+    with pytest.raises(ValueError):
+        GifOptions(speed=3.0)
+    with pytest.raises(ValueError):
+        GifOptions(start=2.0, end=1.0)
+
+
+@pytest.mark.parametrize(
+    "fields", [{"width": 1}, {"fps": 0}, {"max_seconds": 0.0}, {"start": -1.0}, {"speed": 0.4}, {"end": 0.0}]
+)
+def test_each_option_bound_is_enforced(fields: dict[str, float]) -> None:
+    """Too narrow, no frames, no seconds, a negative start, too slow or an empty window: ValueError."""
+    with pytest.raises(ValueError):
+        GifOptions(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", media.DISGUISES, ids=lambda f: f.__name__)
+def test_ffmpeg_itself_refuses_a_disguise_even_without_probe(tmp_path: Path, make: Callable) -> None:
+    """Defence in depth: the convert argv alone refuses a playlist/script/manifest; nothing is read."""
+    src, dst = make(tmp_path, media.make_secret(tmp_path)), tmp_path / "out.gif"
+    fake = MediaInfo(320, 240, 10.0, 25.0, "mov,mp4,m4a,3gp,3g2,mj2", "h264", False)
+    with pytest.raises(FFmpegFailed):
+        run(build_convert_args(src, dst, fake, GifOptions(), Limits()), timeout=20)
+    outputs = [p for p in tmp_path.iterdir() if p.name != "secret.txt"]
+    assert all(media.SECRET not in p.read_bytes() for p in outputs)
+
+
+def test_ffmpeg_decoders_cap_pixels_when_the_header_lies(tmp_path: Path) -> None:
+    """A 5000x5000 frame behind a 320x240 header fails in ffmpeg's decoder, not in our memory."""
+    liar = media.make_lying_header(tmp_path)
+    fake = MediaInfo(320, 240, 1.0, 25.0, "matroska,webm", "mjpeg", False)
+    with pytest.raises(FFmpegFailed):
+        run(build_convert_args(liar, tmp_path / "out.gif", fake, GifOptions(), Limits()), timeout=20)
