@@ -1,24 +1,77 @@
-"""The Redis connection every process uses, with timeouts that keep a dead Redis from hanging us."""
+"""The Redis connection every process uses (plain, TLS, unix socket or Sentinel) with timeouts.
+
+`REDIS_URL` may name a Sentinel group: `redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT…]/SERVICE
+[/DB][?sentinel_password=…]`. The client then asks the Sentinels for the master on every new
+connection, so after a failover every process follows the new master without a restart.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+
 import redis.exceptions
 from redis import Redis
+from redis.sentinel import Sentinel
 
+from core import keys
+from core.redis_url import SENTINEL_SCHEME, parse_sentinel_url
 from core.settings import Settings
 
 SOCKET_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 2.0
 HEALTH_CHECK_INTERVAL_S = 15
-# What "Redis is away" looks like to a client: a refused or dropped connection, or no answer in time.
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# Every Redis error is handled like an outage: a refused or dropped connection, a timeout, but also
+# MISCONF (disk full), READONLY (a demoted master) or OOM. Work waits for Redis; none is dropped.
+REDIS_DOWN = (redis.exceptions.RedisError,)
+log = logging.getLogger(__name__)
 
 
 def connect(settings: Settings) -> Redis:
     """Return a Redis client for settings.redis_url (no round trip is made here)."""
-    return Redis.from_url(
-        settings.redis_url,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        health_check_interval=HEALTH_CHECK_INTERVAL_S,
+    return connect_url(settings.redis_url)
+
+
+def connect_url(url: str) -> Redis:
+    """Return a Redis client for a redis://, rediss://, unix:// or redis+sentinel:// URL."""
+    timeouts = {
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+    }
+    if not url.startswith(f"{SENTINEL_SCHEME}://"):
+        return Redis.from_url(url, **timeouts)
+    target = parse_sentinel_url(url)
+    sentinel_kwargs = {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": CONNECT_TIMEOUT_S}
+    if target.sentinel_password:
+        sentinel_kwargs["password"] = target.sentinel_password
+    sentinel = Sentinel(list(target.hosts), sentinel_kwargs=sentinel_kwargs)
+    return sentinel.master_for(
+        target.service, db=target.db, username=target.username, password=target.password, **timeouts
     )
+
+
+REPLICA_WAIT_MS = 500  # how long a write waits for a replica's acknowledgement at most
+REPLICA_CHECK_S = 10.0  # how often we ask whether the master has replicas at all
+_replicas: dict[int, tuple[float, int]] = {}  # id(client) -> (checked at, connected replicas)
+
+
+def replicated(redis: Redis, timeout_ms: int = REPLICA_WAIT_MS) -> bool:
+    """Wait until every write made so far reached a replica, if the master has any; False if none
+    acknowledged in time (then we go on: availability first when only one copy exists)."""
+    checked, count = _replicas.get(id(redis), (0.0, 0))
+    if time.monotonic() - checked > REPLICA_CHECK_S:
+        count = int(redis.info("replication").get("connected_slaves", 0))
+        _replicas[id(redis)] = (time.monotonic(), count)
+    if count == 0:
+        return True
+    # WAIT covers the writes of its own connection: a probe write on that connection comes after
+    # every write we made before (on any connection), and replication applies them in order.
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.set(keys.REPLICATION_PROBE, "1", ex=60)
+        pipe.execute_command("WAIT", 1, timeout_ms)
+        _, acked = pipe.execute()
+    if int(acked) < 1:
+        log.warning("no replica acknowledged within %d ms; going on with one copy", timeout_ms)
+        return False
+    return True

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from core.redis_url import parse_sentinel_url
+
 DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
@@ -55,6 +57,13 @@ def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def _redis_url(raw: str) -> str:
+    url = _url(("redis", "rediss", "unix", "redis+sentinel"))(raw)
+    if url.startswith("redis+sentinel://"):
+        parse_sentinel_url(url)
+    return url
+
+
 def _token(raw: str) -> str:
     if not TOKEN_PATTERN.match(raw):
         raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
@@ -90,7 +99,7 @@ class Settings:
 
     telegram_bot_token: str = _setting("", "TELEGRAM_BOT_TOKEN", _token, secret=True)
     telegram_api_url: str = _setting(DEFAULT_API_URL, "TELEGRAM_API_URL", _url(("http", "https")))
-    redis_url: str = _setting(DEFAULT_REDIS_URL, "REDIS_URL", _url(("redis", "rediss", "unix")), secret=True)
+    redis_url: str = _setting(DEFAULT_REDIS_URL, "REDIS_URL", _redis_url, secret=True)
     retry_max: int = _setting(3, "RETRY_MAX", _non_negative_int)
     retry_interval: int = _setting(60, "RETRY_INTERVAL", _non_negative_int)
     workers: int = _setting(2, "WORKERS", _positive_int)
