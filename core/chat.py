@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -10,7 +9,6 @@ from typing import TypeVar
 from redis import Redis
 
 from core import pace, telegram
-from core.connection import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,10 +24,9 @@ def paced_send(
     max_wait: float = telegram.MAX_RETRY_AFTER_WAIT_S,
 ) -> T | None:
     """Run one Bot API call in this chat's next free slot; None if it failed or, unless `wait`,
-    if the chat was busy. While Redis is away the call goes out unpaced rather than not at all."""
-    with contextlib.suppress(*REDIS_DOWN):
-        if not pace.reserve(redis, chat_id, wait=wait):
-            return None
+    if the chat was busy."""
+    if not pace.reserve(redis, chat_id, wait=wait):  # paces on local time while Redis is away
+        return None
     try:
         return telegram.call(method, fn, max_wait=max_wait)
     except telegram.SEND_ERRORS as exc:
