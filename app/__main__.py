@@ -31,14 +31,15 @@ def main() -> int:
     """Read settings, build the bot, take updates until told to stop."""
     settings = Settings.from_env(require=("TELEGRAM_BOT_TOKEN",))
     setup_logging(settings, "bot")
-    bot = build_bot(settings, connect(settings))
+    redis = connect(settings)
+    bot = build_bot(settings, redis)
     if settings.bot_mode == "webhook":
-        server = WebhookServer(settings, bot)
+        server = WebhookServer(settings, bot, redis)
         on_stop_signals(server.stop)
         server.register()
         server.run()
         return 0
-    poller = Poller(bot)
+    poller = Poller(bot, redis)
     on_stop_signals(poller.interrupt)
     log.info("bot polling %s", settings.telegram_api_url)
     poller.run()

@@ -1,15 +1,25 @@
-"""Build the bot and run its long-polling loop, confirming updates only after they were handled."""
+"""Build the bot and run its long-polling loop: store each update, confirm it, then handle it.
+
+An update is confirmed to Telegram (the next getUpdates offset) only once app.receiver stored it
+in its chat's inbox; while Redis is away nothing is confirmed and Telegram keeps the updates.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+from typing import Any
 
 import telebot
 from redis import Redis
+from telebot import apihelper
 
 from app.handlers import Handlers
 from app.lanes import ChatLanes
+from app.leader import Leadership
+from app.receiver import Receiver
 from core import telegram
 from core.admission import gif_queue
 from core.settings import Settings
@@ -18,8 +28,7 @@ log = logging.getLogger(__name__)
 
 LONG_POLL_S = 10  # keeps SIGTERM-to-exit under 15 s
 ERROR_BACKOFF_S = (1, 2, 5, 10)
-BUSY_POLL_S = 0.5  # while lanes work, poll at least this often for other chats' updates
-DRAIN_ON_STOP_S = 10.0  # unfinished updates after this stay unconfirmed: Telegram re-delivers them
+DRAIN_ON_STOP_S = 3.0  # updates still being handled after this are handled again by the next bot
 
 
 def build_bot(settings: Settings, redis: Redis) -> telebot.TeleBot:
@@ -29,20 +38,27 @@ def build_bot(settings: Settings, redis: Redis) -> telebot.TeleBot:
     return bot
 
 
+def instance_name() -> str:
+    """How this bot process names itself in the leader lease."""
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
 class PollInterrupted(Exception):
     """Raised by the signal handler to abandon a long poll at once."""
 
 
 class Poller:
-    """Fetch updates and handle them in order; the next getUpdates offset confirms them."""
+    """Fetch updates, store them in their chats' inboxes, confirm them, and drain the inboxes."""
 
-    def __init__(self, bot: telebot.TeleBot, long_poll_s: int = LONG_POLL_S) -> None:
+    def __init__(self, bot: telebot.TeleBot, redis: Redis, long_poll_s: int = LONG_POLL_S) -> None:
         self.bot = bot
+        self.redis = redis
         self.long_poll_s = long_poll_s
         self.stopping = threading.Event()
         self.offset: int | None = None
-        self.next_new: int | None = None  # update ids below this were handed to a lane already
-        self.lanes = ChatLanes(self.process)
+        self.lanes = ChatLanes(redis, self.process)
+        self.leadership = Leadership(redis, instance_name())
+        self.receiver = Receiver(bot, redis, self.lanes)
         self.waiting = False  # inside a long poll: safe to abandon, nothing is half-handled
 
     def interrupt(self) -> None:
@@ -56,24 +72,28 @@ class Poller:
         self.stopping.set()
 
     def run(self) -> None:
-        """Poll until stop(); network or Telegram errors back off and retry, never exit."""
+        """Poll while this process holds the bot lease; errors back off and retry, never exit."""
         failures = 0
-        self.drop_webhook()
-        while not self.stopping.is_set():
-            try:
-                updates = self.fetch()
-            except PollInterrupted:
-                break
-            except telegram.SEND_ERRORS as exc:
-                delay = ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)]
-                failures += 1
-                log.warning("getUpdates failed (%s); retrying in %ss", type(exc).__name__, delay)
-                self.stopping.wait(delay)
-                continue
-            failures = 0
-            self.handle(updates)
-            self.lanes.wait(BUSY_POLL_S)  # re-delivered updates would come back at once: pace the polls
-        self.lanes.wait(DRAIN_ON_STOP_S, until_idle=True)
+        while self.leadership.wait_for_lease(self.stopping):
+            self.drop_webhook()
+            while self.leadership.held() and not self.stopping.is_set():
+                try:
+                    updates = self.fetch()
+                except PollInterrupted:
+                    break
+                except telegram.SEND_ERRORS as exc:
+                    delay = ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)]
+                    failures += 1
+                    log.warning("getUpdates failed (%s); retrying in %ss", type(exc).__name__, delay)
+                    self.stopping.wait(delay)
+                    continue
+                failures = 0
+                self.take(updates)
+                self.receiver.sweep_now_and_then()
+            if not self.stopping.is_set():
+                log.warning("the bot lease lapsed; standing by")
+        self.leadership.release()
+        self.lanes.stop(DRAIN_ON_STOP_S)
 
     def drop_webhook(self) -> None:
         """A webhook left from BOT_MODE=webhook blocks getUpdates (409); remove it, keep pending updates."""
@@ -84,29 +104,28 @@ class Poller:
         except telegram.SEND_ERRORS as exc:
             log.warning("deleteWebhook failed (%s); polling anyway", type(exc).__name__)
 
-    def fetch(self) -> list[telebot.types.Update]:
-        """One long poll; the offset confirms every update handled so far."""
+    def fetch(self) -> list[dict[str, Any]]:
+        """One long poll for raw updates; the offset confirms every update stored so far."""
         self.waiting = True
         try:
             return telegram.call(
                 "getUpdates",
-                lambda: self.bot.get_updates(
-                    offset=self.offset, timeout=self.long_poll_s, long_polling_timeout=self.long_poll_s
+                lambda: apihelper.get_updates(
+                    self.bot.token, self.offset, None, self.long_poll_s, None, self.long_poll_s
                 ),
                 max_wait=0,
             )
         finally:
             self.waiting = False
 
-    def handle(self, updates: list[telebot.types.Update]) -> None:
-        """Hand new updates to their chat's lane; confirm only what every lane has finished."""
-        for update in updates:
-            if self.next_new is not None and update.update_id < self.next_new:
-                continue  # re-delivered because an earlier one is still in its lane
-            self.lanes.submit(update)
-            self.next_new = update.update_id + 1
-        oldest = self.lanes.oldest_unfinished()
-        self.offset = oldest if oldest is not None else self.next_new
+    def take(self, updates: list[dict[str, Any]]) -> None:
+        """Store a batch and confirm it; while Redis is away confirm nothing and back off."""
+        if not updates:
+            return
+        if self.receiver.take(updates):
+            self.offset = max(int(raw["update_id"]) for raw in updates) + 1
+        else:
+            self.stopping.wait(self.receiver.retry_in)
 
     def process(self, update: telebot.types.Update) -> None:
         """Run the bot's handlers for one update."""

@@ -11,7 +11,6 @@ from telebot.types import Message
 from app.commands import Commands, lang_of
 from app.intake import Intake, find_video
 from app.replies import Replier
-from core.connection import REDIS_DOWN
 from core.settings import Settings
 from core.texts import text
 
@@ -33,30 +32,19 @@ class Handlers:
         self.intake = Intake(settings, bot, queue, self.replier)
 
     def register(self) -> None:
-        """Attach every handler to the bot; order matters (first match wins)."""
+        """Attach every handler to the bot; order matters (first match wins).
+
+        A Redis error propagates: the chat lane keeps the update stored and handles it again once
+        Redis is back (every handler is safe to run twice for one update).
+        """
         c, add = self.commands, self.bot.register_message_handler
-        add(self.guarded(c.on_help), commands=["start", "help"])
-        add(self.guarded(c.on_settings), commands=["settings"])
-        add(self.guarded(c.on_cancel), commands=["cancel"])
-        add(self.guarded(c.on_stats), commands=["stats"])
-        add(self.guarded(c.on_unknown), func=is_command)
-        add(self.guarded(self.on_any), content_types=None, func=lambda _m: True)
-        self.bot.register_callback_query_handler(self.guarded(c.on_button), func=lambda _c: True)
-
-    def guarded(self, handler):
-        """Run a handler; while Redis is down the user is told to retry shortly, never left in silence."""
-
-        def run(update) -> None:
-            try:
-                handler(update)
-            except REDIS_DOWN:
-                log.warning("redis unreachable; told the user to retry later")
-                if isinstance(update, Message):
-                    self.replier.reply(update, text("busy", lang_of(update)))
-                else:
-                    self.replier.answer(update.id, text("busy", lang_of(update)))
-
-        return run
+        add(c.on_help, commands=["start", "help"])
+        add(c.on_settings, commands=["settings"])
+        add(c.on_cancel, commands=["cancel"])
+        add(c.on_stats, commands=["stats"])
+        add(c.on_unknown, func=is_command)
+        add(self.on_any, content_types=None, func=lambda _m: True)
+        self.bot.register_callback_query_handler(c.on_button, func=lambda _c: True)
 
     def on_any(self, message: Message) -> None:
         """Queue a video; explain politely when the message holds none."""

@@ -1,76 +1,125 @@
-"""Chat lanes: updates run in order within a chat and in parallel across chats."""
+"""Chat lanes: each chat's inbox is handled in order, different chats in parallel.
+
+A chat's replies are paced (about one a second), so one user's burst must not hold up the answer
+to everyone else. The inboxes live in Redis (app.inbox); the lanes only decide who works on which
+chat. While Redis is away a lane waits and retries the same update, which stays stored.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import telebot
+from redis import Redis
+
+from app import inbox
+from core.connection import REDIS_DOWN
+from core.outage import Outage
 
 log = logging.getLogger(__name__)
 LANE_THREADS = 8  # chats handled at once; each sleeps only on its own chat's pacing
 
 
-def chat_key(update: telebot.types.Update) -> int:
-    """The chat an update belongs to (a button press: its user); 0 for anything else."""
-    message = update.message or update.edited_message or update.channel_post
-    if message is not None:
-        return message.chat.id
-    query = update.callback_query
-    return query.from_user.id if query is not None and query.from_user else 0
-
-
 class ChatLanes:
-    """Handle updates in order within a chat and in parallel across chats.
+    """Drain chats' inboxes: in order within a chat, in parallel across chats, each chat once."""
 
-    A chat's replies are paced (about one a second), so one user's burst of videos must not hold
-    up the answer to everyone else.
-    """
-
-    def __init__(self, process: Callable[[telebot.types.Update], None], threads: int = LANE_THREADS) -> None:
+    def __init__(
+        self, redis: Redis, process: Callable[[telebot.types.Update], None], threads: int = LANE_THREADS
+    ) -> None:
+        self.redis = redis
         self.process = process
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="chat")
         self.cond = threading.Condition()
-        self.lanes: dict[int, deque[telebot.types.Update]] = {}
-        self.unfinished: set[int] = set()
+        self.running: set[int] = set()  # chats a lane is draining
+        self.again: set[int] = set()  # chats woken while being drained: look once more
+        self.stopping = threading.Event()
+        self.outage = Outage("the bot's chat lanes")
 
-    def submit(self, update: telebot.types.Update) -> None:
-        """Queue an update behind its chat's earlier ones."""
-        key = chat_key(update)
+    def wake(self, chat_id: int) -> None:
+        """Make sure a lane drains this chat's inbox (a no-op if one is at it already)."""
         with self.cond:
-            self.unfinished.add(update.update_id)
-            if key in self.lanes:
-                self.lanes[key].append(update)
+            if chat_id in self.running:
+                self.again.add(chat_id)
                 return
-            self.lanes[key] = deque()
-        self.pool.submit(self._drain, key, update)
+            self.running.add(chat_id)
+        self.pool.submit(self._drain, chat_id)
 
-    def _drain(self, key: int, update: telebot.types.Update | None) -> None:
-        while update is not None:
+    def sweep(self) -> None:
+        """Wake every chat with stored updates (at start, and after an outage or a crash)."""
+        for chat_id in inbox.pending_chats(self.redis):
+            self.wake(chat_id)
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run a one-off task (a notice to a chat) on a lane thread."""
+        self.pool.submit(self._guard, fn)
+
+    def _drain(self, chat_id: int) -> None:
+        while not self.stopping.is_set():
+            raw = self._redis(lambda: inbox.head(self.redis, chat_id))
+            if raw is None and not self._finished(chat_id):
+                continue
+            if raw is None:
+                return
+            self._handle(raw)
+            self._redis(lambda handled=raw: inbox.pop(self.redis, chat_id, handled))
+        with self.cond:
+            self.running.discard(chat_id)
+            self.cond.notify_all()
+
+    def _finished(self, chat_id: int) -> bool:
+        """True if the chat is done (its lane ends); False if it was woken meanwhile."""
+        with self.cond:
+            if chat_id in self.again:
+                self.again.discard(chat_id)
+                return False
+            self.running.discard(chat_id)
+            self.cond.notify_all()
+            return True
+
+    def _handle(self, raw: str) -> None:
+        """Run the handlers for one update, retrying it while Redis is away."""
+        update = telebot.types.Update.de_json(json.loads(raw))
+        while not self.stopping.is_set():
             try:
                 self.process(update)
+            except REDIS_DOWN as exc:
+                self.stopping.wait(self.outage.failed(exc))
+                continue
             except Exception:
                 log.exception("update %s crashed its handler; skipped", update.update_id)
-            with self.cond:
-                self.unfinished.discard(update.update_id)
-                lane = self.lanes[key]
-                update = lane.popleft() if lane else None
-                if update is None:
-                    del self.lanes[key]
-                self.cond.notify_all()
+            self.outage.recovered()
+            return
 
-    def oldest_unfinished(self) -> int | None:
-        """The lowest update_id not yet handled (None when all are)."""
-        with self.cond:
-            return min(self.unfinished, default=None)
+    def _redis(self, fn: Callable[[], object]) -> object:
+        """Run one inbox command, waiting out an outage (None if the lanes are stopping)."""
+        while not self.stopping.is_set():
+            try:
+                result = fn()
+            except REDIS_DOWN as exc:
+                self.stopping.wait(self.outage.failed(exc))
+                continue
+            self.outage.recovered()
+            return result
+        return None
 
-    def wait(self, timeout: float, *, until_idle: bool = False) -> None:
-        """Wait until an update finishes (or all, if until_idle), at most `timeout` seconds."""
+    def _guard(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("a chat notice failed")
+
+    def busy(self) -> bool:
+        """True while any lane is draining a chat."""
         with self.cond:
-            if until_idle:
-                self.cond.wait_for(lambda: not self.unfinished, timeout)
-            elif self.unfinished:
-                self.cond.wait(timeout)
+            return bool(self.running)
+
+    def stop(self, timeout: float) -> None:
+        """Stop after the updates being handled now, waiting at most `timeout` seconds."""
+        self.stopping.set()
+        with self.cond:
+            self.cond.wait_for(lambda: not self.running, timeout)
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -8,6 +8,10 @@ USERS = f"{PREFIX}:users"  # zset: user id -> last seen (unix s)
 BANNED = f"{PREFIX}:banned"  # set of user ids
 DEPTH = f"{PREFIX}:depth"  # zset: "ts:depth" -> ts, queue depth samples
 SCHEDULER_LOCK = f"{PREFIX}:scheduler:lock"
+BOT_LOCK = f"{PREFIX}:bot:lock"  # the active bot's lease; a standby polls only once it lapses
+INBOX_CHATS = f"{PREFIX}:inbox:chats"  # zset: chat id -> when its inbox last got an update
+REPLICATION_PROBE = f"{PREFIX}:replication:probe"  # a write that WAIT can wait for
+MAINTENANCE = f"{PREFIX}:maintenance"  # hash: each periodic task's last run and result (JSON)
 ADMIN_SESSION_SALT = f"{PREFIX}:admin:session_salt"  # random salt of the panel's cookie-signing key
 
 
@@ -107,3 +111,18 @@ RECENT_SECONDS = f"{PREFIX}:recent_secs"  # list: recent conversion seconds, for
 def admin_login_fails(client: str) -> str:
     """Counter: failed admin logins from one client address (the throttle)."""
     return f"{PREFIX}:admin:login_fails:{client}"
+
+
+def inbox(chat_id: int) -> str:
+    """List: a chat's stored Telegram updates (raw JSON), oldest first, handled in order."""
+    return f"{PREFIX}:inbox:{chat_id}"
+
+
+def update_seen(update_id: int) -> str:
+    """Set once an update was stored: Telegram re-delivers until confirmed, so store it once."""
+    return f"{PREFIX}:update:{update_id}"
+
+
+def inbox_full(chat_id: int) -> str:
+    """Set while a chat's inbox overflowed and the chat was told so (answered once)."""
+    return f"{PREFIX}:inbox:full:{chat_id}"

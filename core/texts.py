@@ -29,7 +29,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "status_converting": "Converting your video to a GIF... {percent}%",
         "status_uploading": "Your GIF is ready, sending it now...",
         "status_retrying": "That didn't work on the first try; I'll retry automatically in a moment.",
-        "busy": "I'm having trouble keeping up right now. Please send your video again in a minute.",
+        "video_later": (
+            "Got your video! I can't queue it this very moment, but it is safe with Telegram: "
+            "I'll convert it shortly, no need to send it again."
+        ),
+        "inbox_full": (
+            "That's a lot at once! I'll work through the first {max_inbox} of your messages; "
+            "please send the rest again once those are done."
+        ),
         "truncated": "Your video is longer than {max_seconds} seconds, so this GIF covers the first {max_seconds}.",
         "error_generic": "Sorry, I couldn't convert this video. Please try again later.",
         "error_failed": (
@@ -91,7 +98,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "status_converting": "正在把你的影片轉成 GIF……{percent}%",
         "status_uploading": "GIF 完成了，正在傳送……",
         "status_retrying": "第一次沒有成功，我稍後會自動重試。",
-        "busy": "我現在忙不過來，請過一分鐘再傳一次影片。",
+        "video_later": "收到你的影片了！我現在暫時無法排入佇列，但影片在 Telegram 那裡很安全：我稍後就會轉換，不用再傳一次。",
+        "inbox_full": "一次太多了！我會先處理你前 {max_inbox} 則訊息；等這些完成後，請再傳送其餘的。",
         "truncated": "你的影片超過 {max_seconds} 秒，所以這個 GIF 只包含前 {max_seconds} 秒。",
         "error_generic": "抱歉，這段影片轉檔失敗。請稍後再試。",
         "error_failed": "抱歉，這段影片試了幾次都轉檔失敗。請稍後再試，或換一個檔案。",

@@ -29,4 +29,4 @@ def test_language_is_picked_from_telegram_language_code(code, lang):
 
 def test_unknown_language_falls_back_to_english():
     """A language we do not have gets the English text."""
-    assert text("busy", "xx") == CATALOGUE[EN]["busy"]
+    assert text("video_later", "xx") == CATALOGUE[EN]["video_later"]
