@@ -1,10 +1,19 @@
-"""Periodic maintenance jobs that rq-scheduler queues (see jobs.scheduler)."""
+"""Periodic maintenance, run inside the scheduler process (jobs.scheduler) and recorded in Redis.
+
+It used to run as jobs on the users' queue, where it waited behind user videos when every worker
+was busy. The old job entry points stay (core.contract) so schedules stored by an older version
+still run; temp sweeps run on each worker box (jobs.worker), since temp dirs live there.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
+from redis import Redis
 from rq import Queue, get_current_job
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
@@ -12,29 +21,42 @@ from rq.serializers import JSONSerializer
 
 from core import hourly, keys
 from core.admission import gif_queue
+from core.connection import REDIS_DOWN
+from core.settings import Settings
 from jobs import runtime, workdir
 
 log = logging.getLogger(__name__)
 STUCK_GRACE_S = 5.0
 STUCK_MARK_TTL_S = 3600
+# Right after an outage every job's heartbeat has lapsed; live workers refresh theirs within one
+# monitoring interval (jobs.worker), so no job is called abandoned this soon after Redis is back.
+AFTER_OUTAGE_GRACE_S = 20.0
 
 
-def recover_abandoned() -> int:
-    """Re-queue jobs whose worker died (their heartbeat lapsed), even while every worker is busy."""
-    job = get_current_job()
-    assert job is not None
-    settings = runtime.settings()
-    registry = StartedJobRegistry(settings.queue_name, connection=job.connection, serializer=JSONSerializer)
+@dataclass(frozen=True)
+class Pass:
+    """One run of a periodic task, as the admin panel shows it."""
+
+    task: str
+    started: float
+    ended: float
+    result: int | None = None  # jobs recovered, samples taken...
+    error: str = ""
+
+
+def recover(redis: Redis, settings: Settings) -> int:
+    """Re-queue jobs whose worker died (heartbeat lapsed) or that a dead worker took but never started."""
+    registry = StartedJobRegistry(settings.queue_name, connection=redis, serializer=JSONSerializer)
     before = registry.count
     registry.cleanup()
-    return before - registry.count + rescue_stuck(gif_queue(job.connection, settings))
+    return max(0, before - registry.count) + rescue_stuck(gif_queue(redis, settings))
 
 
 def rescue_stuck(queue: Queue, grace_s: float = STUCK_GRACE_S) -> int:
     """Put back jobs a worker took off the queue but died before starting (RQ waits 60 s+ for those).
 
     A job normally spends milliseconds in RQ's intermediate queue; one seen there by two sweeps
-    `grace_s` apart lost its worker. It never started, so it goes back to the front, not to a retry.
+    `grace_s` apart lost its worker. Only the sweeper whose LREM removed it re-queues it.
     """
     redis, rescued = queue.connection, 0
     for job_id in queue.intermediate_queue.get_job_ids():
@@ -44,7 +66,8 @@ def rescue_stuck(queue: Queue, grace_s: float = STUCK_GRACE_S) -> int:
             continue  # first sighting
         if time.time() - float(redis.get(keys.stuck(job_id)) or 0) < grace_s:
             continue
-        queue.intermediate_queue.remove(job_id)
+        if not redis.lrem(queue.intermediate_queue.key, 1, job_id):
+            continue  # another sweeper (or its worker) took it first
         redis.delete(keys.stuck(job_id))
         job = queue.fetch_job(job_id)
         if job is not None and job.get_status(refresh=False) == JobStatus.QUEUED:
@@ -54,18 +77,49 @@ def rescue_stuck(queue: Queue, grace_s: float = STUCK_GRACE_S) -> int:
     return rescued
 
 
-def sample_depth() -> int:
+def depth(redis: Redis, settings: Settings) -> int:
     """Record the queue depth (queued + waiting for retry) for the admin panel's chart."""
+    queue = gif_queue(redis, settings)
+    value = queue.count + queue.scheduled_job_registry.count
+    hourly.record_depth(redis, value)
+    return value
+
+
+def run_pass(redis: Redis, task: str, fn: Callable[[], int]) -> Pass:
+    """Run one task and record its start, end and result (or error) under keys.MAINTENANCE."""
+    started = time.time()
+    try:
+        done = Pass(task, started, time.time(), result=fn())
+    except REDIS_DOWN:
+        raise  # the scheduler waits for Redis and runs the pass again
+    except Exception as exc:  # a failed pass is recorded and logged; the next one runs as planned
+        log.exception("maintenance %s failed", task)
+        done = Pass(task, started, time.time(), error=type(exc).__name__)
+    redis.hset(keys.MAINTENANCE, task, json.dumps(asdict(done)))
+    return done
+
+
+def last_passes(redis: Redis) -> dict[str, Pass]:
+    """The last recorded pass of each task (for the admin panel)."""
+    return {k.decode(): Pass(**json.loads(v)) for k, v in redis.hgetall(keys.MAINTENANCE).items()}
+
+
+# The job entry points older versions scheduled on the queue (core.contract keeps their paths).
+def recover_abandoned() -> int:
+    """Job form of recover() for schedules stored by an older version."""
     job = get_current_job()
     assert job is not None
-    settings = runtime.settings()
-    queue = gif_queue(job.connection, settings)
-    depth = queue.count + queue.scheduled_job_registry.count
-    hourly.record_depth(job.connection, depth)
-    return depth
+    return recover(job.connection, runtime.settings())
+
+
+def sample_depth() -> int:
+    """Job form of depth() for schedules stored by an older version."""
+    job = get_current_job()
+    assert job is not None
+    return depth(job.connection, runtime.settings())
 
 
 def sweep_temp() -> int:
-    """Remove stale job temp dirs on the box that runs this job."""
+    """Remove stale job temp dirs on the box that runs this (worker boxes call it themselves)."""
     settings = runtime.settings()
     return workdir.sweep(settings.tmp_root, older_than_s=settings.job_timeout * 2)

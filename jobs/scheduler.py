@@ -1,31 +1,41 @@
-"""`python -m jobs.scheduler`: rq-scheduler queueing periodic maintenance (one instance holds the lock)."""
+"""`python -m jobs.scheduler`: rq-scheduler plus our periodic maintenance, run in this process.
+
+One instance leads at a time (a renewed lock in Redis); a standby on another box takes over when
+the leader dies. Maintenance runs here rather than on the users' queue, so recovering abandoned
+jobs never waits behind user videos. While Redis is away the scheduler waits and resumes.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
-from core import contract, keys
-from core.connection import connect
+from core import keys
+from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
+from core.outage import Outage, wait_for_redis
 from core.settings import Settings
+from jobs import maintenance
 
 log = logging.getLogger(__name__)
-POLL_INTERVAL_S = 10
-LEADER_TTL_S = 3 * POLL_INTERVAL_S  # a dead leader is replaced within this long
-PERIODIC = (  # (job id, function, every n seconds)
-    ("maintenance_recover_abandoned", contract.RECOVER_ABANDONED, 10),
-    ("maintenance_sample_depth", contract.SAMPLE_DEPTH, 60),
-    ("maintenance_sweep_temp", contract.SWEEP_TEMP, 600),
-)
+POLL_INTERVAL_S = 5
+LEADER_TTL_S = 6 * POLL_INTERVAL_S  # a dead leader is replaced within this long
+TASKS = (("recover_abandoned", 10), ("sample_depth", 60))  # (task, every n seconds)
+# Periodic jobs that older versions stored in rq-scheduler; cancelled at start (they run here now).
+LEGACY_SCHEDULES = ("maintenance_recover_abandoned", "maintenance_sample_depth", "maintenance_sweep_temp")
 
 
 class JSONJob(Job):
@@ -35,14 +45,28 @@ class JSONJob(Job):
         super().__init__(id, connection=connection, serializer=serializer or JSONSerializer)
 
 
+class StopScheduler(Exception):
+    """SIGTERM or SIGINT: leave the loop even while Redis is away."""
+
+
+STOP = threading.Event()  # set by the signal handler; outlives a run() that a Redis error ended
+
+
 class LeaderScheduler(Scheduler):
-    """rq-scheduler that works only while it holds our leader lock: one active instance at a time.
+    """rq-scheduler that works only while it holds our leader lock, and runs maintenance each pass.
 
     rq-scheduler's own lock covers a single pass, so two instances would take turns; ours is held
     (and renewed every pass) until the leader stops or dies, then another instance takes over.
     """
 
+    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+        self.due: dict[str, float] = {}  # task -> monotonic time it is next due
+        self.back_at = 0.0  # when this instance (re)connected: recovery waits a grace after it
+
     def acquire_lock(self) -> bool:
+        """Run a pass only while this instance leads."""
         if not self.lead():
             self.log.debug("standby: another scheduler leads")
             return False
@@ -50,15 +74,46 @@ class LeaderScheduler(Scheduler):
 
     def lead(self) -> bool:
         """Take or renew leadership; False while another live instance holds it."""
-        ttl = LEADER_TTL_S
-        if self.connection.set(keys.SCHEDULER_LOCK, self.name, nx=True, ex=ttl):
+        if self.connection.set(keys.SCHEDULER_LOCK, self.name, nx=True, ex=LEADER_TTL_S):
             self.log.info("scheduler %s is now the leader", self.name)
             return True
         holder = self.connection.get(keys.SCHEDULER_LOCK)
         if holder is not None and holder.decode() == self.name:
-            self.connection.expire(keys.SCHEDULER_LOCK, ttl)
+            self.connection.expire(keys.SCHEDULER_LOCK, LEADER_TTL_S)
             return True
         return False
+
+    def enqueue_jobs(self) -> Any:
+        """rq-scheduler's pass, then every maintenance task that is due."""
+        moved = super().enqueue_jobs()
+        now = time.monotonic()
+        for task, every in TASKS:
+            if now < self.due.get(task, 0.0) or not self.may_run(task):
+                continue
+            self.due[task] = now + every
+            maintenance.run_pass(self.connection, task, self.task(task))
+        return moved
+
+    def may_run(self, task: str) -> bool:
+        """Recovery waits out the grace after an outage, so live jobs refresh their heartbeats first."""
+        grace_over = time.monotonic() - self.back_at >= maintenance.AFTER_OUTAGE_GRACE_S
+        return task != "recover_abandoned" or grace_over
+
+    def task(self, name: str) -> Any:
+        """The function that runs task `name` against our Redis."""
+        if name == "recover_abandoned":
+            return lambda: maintenance.recover(self.connection, self.settings)
+        return lambda: maintenance.depth(self.connection, self.settings)
+
+    def _install_signal_handlers(self) -> None:
+        """On SIGTERM/SIGINT leave the loop; giving up the lock is best effort (Redis may be away)."""
+
+        def stop(_signum: int, _frame: object) -> None:
+            STOP.set()
+            raise StopScheduler
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
 
     def register_death(self) -> None:
         """Give up leadership on a clean stop so a standby takes over at once."""
@@ -67,45 +122,55 @@ class LeaderScheduler(Scheduler):
         super().register_death()
 
 
-def build_scheduler(settings: Settings) -> Scheduler:
-    """A scheduler on settings.queue_name whose periodic jobs are (re)registered idempotently."""
+def build_scheduler(settings: Settings, redis: Redis, name: str) -> LeaderScheduler:
+    """A scheduler on settings.queue_name; schedules of older versions are cancelled."""
     scheduler = LeaderScheduler(
         queue_name=settings.queue_name,
-        connection=connect(settings),
+        connection=redis,
         interval=POLL_INTERVAL_S,
         job_class=JSONJob,
-        name=f"{socket.gethostname()}.{os.getpid()}",
+        name=name,
+        settings=settings,
     )
-    for job_id, func, every in PERIODIC:
+    for job_id in LEGACY_SCHEDULES:
         if job_id in scheduler:
             scheduler.cancel(job_id)
-        scheduler.schedule(
-            scheduler_now(),
-            func,
-            id=job_id,
-            interval=every,
-            repeat=None,
-            result_ttl=every * 2,
-            timeout=120,
-            description=f"maintenance: {job_id}",
-        )
     return scheduler
 
 
 def scheduler_now() -> Any:
     """rq-scheduler compares naive UTC datetimes."""
-
     return datetime.now(UTC).replace(tzinfo=None)
 
 
 def main() -> int:
-    """Run the scheduler loop until SIGTERM; a second instance waits for the lock."""
+    """Run the scheduler loop until SIGTERM; a second instance waits for the lock; Redis outages
+    are waited out (the loop starts again under a fresh name once Redis answers)."""
     settings = Settings.from_env()
     setup_logging(settings, "scheduler")
-    scheduler = build_scheduler(settings)
+    redis = connect(settings)
+    base = f"{socket.gethostname()}.{os.getpid()}"
     log.info("scheduler polling every %ss", POLL_INTERVAL_S)
-    scheduler.run()
+    try:
+        run_until_stopped(settings, redis, base)
+    except StopScheduler:
+        log.info("scheduler %s stopped", base)
     return 0
+
+
+def run_until_stopped(settings: Settings, redis: Redis, base: str) -> None:
+    """Run rq-scheduler's loop again and again, waiting out each Redis outage, until STOP."""
+    outage = Outage(f"scheduler {base}")
+    for generation in itertools.count():
+        if not wait_for_redis(redis, f"scheduler {base}", STOP):
+            return
+        scheduler = build_scheduler(settings, redis, base if generation == 0 else f"{base}.{generation}")
+        scheduler.back_at = time.monotonic()  # jobs' heartbeats may have lapsed while we were away
+        try:
+            scheduler.run()
+        except REDIS_DOWN as exc:
+            if STOP.wait(outage.failed(exc)):
+                return
 
 
 if __name__ == "__main__":
