@@ -22,7 +22,10 @@ from core.limits import UserLimits
 from core.models import ConversionRequest
 from core.settings import Settings
 
-SUCCESS_CALLBACK_TIMEOUT_S = 300  # an upload of up to 50 MB, plus waiting out 429s
+# RQ's worker kills a work horse at job timeout + 60 s, and the success callback (the upload) runs
+# in that horse after the job: the job's own work gets what is left (jobs.convert.work_deadline).
+RQ_HORSE_GRACE_S = 60
+SUCCESS_CALLBACK_TIMEOUT_S = 150  # an upload of up to 50 MB, plus waiting out a 429
 FAILURE_CALLBACK_TIMEOUT_S = 60
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 7 * 24 * 3600

@@ -61,6 +61,10 @@ class TransientError(GifBotError):
     """A failure that may pass on its own (network, Telegram 5xx, Redis); retry it."""
 
 
+class DeliveryInDoubt(TransientError):
+    """A Bot API request may have reached Telegram (read timeout, reset mid-answer): do not resend."""
+
+
 class TelegramRetryAfter(TransientError):
     """Telegram answered 429; wait `retry_after` seconds before the next call."""
 

@@ -9,7 +9,10 @@ from core import keys
 
 MESSAGE_MARKER_TTL_S = 3 * 24 * 3600  # longer than Telegram's 24 h re-delivery window
 SENT_MARKER_TTL_S = 7 * 24 * 3600
-SENDING_MARKER_TTL_S = 150  # a send that crashed mid-way blocks retries this long at most
+# A "sending" claim is released only on a definite non-delivery (Telegram answered with an error,
+# or the request never left). A send that ended in doubt (read timeout, reset, a crash) keeps its
+# claim: a later attempt then sends nothing, as the GIF most likely reached the user.
+SENDING_MARKER_TTL_S = SENT_MARKER_TTL_S
 
 
 def mark_queued(pipe: Pipeline | Redis, job_id: str) -> None:
@@ -38,6 +41,12 @@ def confirm_sent(redis: Redis, job_id: str) -> None:
 def release_send(redis: Redis, job_id: str) -> None:
     """Drop a 'sending' claim after a send that surely failed, so a retry may send."""
     redis.delete(keys.sent(job_id))
+
+
+def send_state(redis: Redis, job_id: str) -> str | None:
+    """'sending', 'sent' or None: whether an attempt claimed, or confirmed, this job's GIF."""
+    value = redis.get(keys.sent(job_id))
+    return value.decode() if value else None
 
 
 def already_sent(redis: Redis, job_id: str) -> bool:

@@ -82,6 +82,7 @@ class ConversionResult:
     """
 
     gif: str = ""  # file name inside the attempt's temp dir, never a path
+    workdir: str = ""  # the attempt's temp dir name under the worker's temp root
     size_in: int = 0
     size_bytes: int = 0
     width: int = 0

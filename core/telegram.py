@@ -11,8 +11,16 @@ from typing import TypeVar
 import requests
 import telebot
 from telebot import apihelper
+from urllib3.exceptions import NewConnectionError
 
-from core.errors import BrokenVideo, ChatUnreachable, TelegramRetryAfter, TooBig, TransientError
+from core.errors import (
+    BrokenVideo,
+    ChatUnreachable,
+    DeliveryInDoubt,
+    TelegramRetryAfter,
+    TooBig,
+    TransientError,
+)
 from core.models import OutputKind
 from core.settings import Settings
 
@@ -61,11 +69,19 @@ def translate(exc: BaseException, method: str) -> BaseException:
         return ChatUnreachable(f"403 on {method}")
     if status is not None and (status >= 500 or status in (408, 409, 420)):
         return TransientError(f"Telegram answered {status} to {method}")
-    if isinstance(exc, requests.RequestException | ConnectionError | TimeoutError):
+    if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
         return TransientError(f"network error on {method}: {type(exc).__name__}")
+    if isinstance(exc, requests.RequestException | ConnectionError | TimeoutError):
+        return DeliveryInDoubt(f"network error on {method} after sending: {type(exc).__name__}")
     if isinstance(exc, apihelper.ApiException):
         return exc  # a 4xx that retrying cannot fix; the caller decides
     return exc
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True if a request surely never reached the server (refused, no route, name not found)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 def call(method: str, fn: Callable[[], T], *, max_wait: float = MAX_RETRY_AFTER_WAIT_S) -> T:
@@ -86,8 +102,11 @@ def call(method: str, fn: Callable[[], T], *, max_wait: float = MAX_RETRY_AFTER_
             raise err from None
 
 
-def download(bot: telebot.TeleBot, file_id: str, dest: Path, max_bytes: int) -> int:
-    """Download a file by file_id into dest, stopping at max_bytes; returns the size."""
+def download(
+    bot: telebot.TeleBot, file_id: str, dest: Path, max_bytes: int, deadline: float | None = None
+) -> int:
+    """Download a file by file_id into dest, stopping at max_bytes or at `deadline` (monotonic
+    seconds: a total limit, not only per read); returns the size."""
     try:
         info = call("getFile", lambda: bot.get_file(file_id))
     except apihelper.ApiTelegramException as exc:  # a 4xx: the file itself is the problem
@@ -107,6 +126,8 @@ def download(bot: telebot.TeleBot, file_id: str, dest: Path, max_bytes: int) -> 
                     size += len(chunk)
                     if size > max_bytes:
                         raise TooBig(f"download passed {max_bytes} bytes")
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise TransientError("the download ran past its deadline")
                     out.write(chunk)
     except requests.RequestException as exc:
         raise TransientError(f"file download failed: {type(exc).__name__}") from None

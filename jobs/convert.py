@@ -7,13 +7,15 @@ import logging
 import secrets
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rq import get_current_job
+from rq.job import Job
 
-from core import markers, telegram
-from core.errors import UserFacingError
+from core import admission, markers, telegram
+from core.errors import TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult
 from core.settings import Settings
 from core.texts import text
@@ -22,47 +24,34 @@ from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 GIF_NAME = "animation.gif"
+DEADLINE_MARGIN_S = 10  # between the end of our work and the start of the upload, at the least
+MIN_WORK_S = 30  # a job timeout set too small for the upload still gets this long to convert
 
 
 def convert_video(**kwargs: Any) -> dict[str, Any]:
-    """Turn the video in kwargs (a ConversionRequest) into a GIF in the job's temp dir.
+    """Turn the video in kwargs (a ConversionRequest) into a GIF in this attempt's temp dir.
 
     Returns a ConversionResult as JSON (what RQ stores): what on_success needs, no paths.
     """
     request = ConversionRequest.from_kwargs(kwargs)
     job = get_current_job()
-    if job is not None and markers.already_sent(job.connection, request.job_id):
-        log.info("job=%s already delivered; skipping the conversion", request.job_id)
+    claimed = markers.send_state(job.connection, request.job_id) if job is not None else None
+    if claimed is not None:  # an earlier attempt delivered (or may have delivered) the GIF
+        log.info("job=%s GIF %s by an earlier attempt; not converting", request.job_id, claimed)
         return ConversionResult(already_sent=True).to_json()
     settings = runtime.settings()
-    bot = runtime.client()
-    status = StatusMessage(bot, job.connection, request) if job is not None else None
-    folder = workdir.fresh_job_dir(settings.tmp_root, request.job_id)
     started = time.monotonic()
+    folder = workdir.new_attempt_dir(settings.tmp_root, request.job_id)
     try:
-        src = folder / f"in-{secrets.token_hex(8)}"
-        if status:
-            status.show("status_downloading")
-        size_in = telegram.download(bot, request.file_id, src, settings.max_input_bytes)
-        if status:
-            status.show("status_converting", percent=0)
-        progress = status.progress if status else None
-        result = fit.convert(src, folder / GIF_NAME, options_for(request), limits_for(settings), progress)
-        src.unlink(missing_ok=True)
+        size_in, result = download_and_convert(request, settings, folder, work_deadline(job, started))
     except BaseException:
         workdir.remove(folder)
         raise
     seconds = time.monotonic() - started
-    log.info(
-        "job=%s user=%s converted %d B -> %d B in %.2fs",
-        request.job_id,
-        request.user_id,
-        size_in,
-        result.size_bytes,
-        seconds,
-    )
+    log.info("job=%s converted %d B -> %d B in %.2fs", request.job_id, size_in, result.size_bytes, seconds)
     return ConversionResult(
         gif=GIF_NAME,
+        workdir=folder.name,
         size_in=size_in,
         size_bytes=result.size_bytes,
         width=result.width,
@@ -72,6 +61,36 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         shrunk=result.shrunk,
         convert_seconds=round(seconds, 3),
     ).to_json()
+
+
+def work_deadline(job: Job | None, started: float) -> float:
+    """When download and conversion must be done, so the upload still fits in the horse's time."""
+    timeout = job.timeout if job is not None and job.timeout else runtime.settings().job_timeout
+    spare = timeout + admission.RQ_HORSE_GRACE_S - admission.SUCCESS_CALLBACK_TIMEOUT_S - DEADLINE_MARGIN_S
+    return started + max(spare, MIN_WORK_S)
+
+
+def download_and_convert(
+    request: ConversionRequest, settings: Settings, folder: Path, deadline: float
+) -> tuple[int, fit.GifResult]:
+    """Download the video and convert it, showing each step in the status message."""
+    job = get_current_job()
+    status = StatusMessage(runtime.client(), job.connection, request) if job is not None else None
+    src = folder / f"in-{secrets.token_hex(8)}"
+    if status:
+        status.show("status_downloading")
+    size_in = telegram.download(runtime.client(), request.file_id, src, settings.max_input_bytes, deadline)
+    if status:
+        status.show("status_converting", percent=0)
+    limits = replace(
+        limits_for(settings), convert_timeout=min(settings.convert_timeout, deadline - time.monotonic())
+    )
+    if limits.convert_timeout <= 0:
+        raise TransientError("no time left to convert")
+    progress = status.progress if status else None
+    result = fit.convert(src, folder / GIF_NAME, options_for(request), limits, progress)
+    src.unlink(missing_ok=True)
+    return size_in, result
 
 
 def options_for(request: ConversionRequest) -> recipe.GifOptions:

@@ -13,14 +13,17 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from core import admission, cache, markers, pace, stats, telegram
-from core.errors import ChatUnreachable, TransientError, UserFacingError
+from core.connection import replicated
+from core.errors import ChatUnreachable, DeliveryInDoubt, TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult, Outcome
+from core.outage import persist
 from core.texts import text
 from jobs import runtime, workdir
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
-SEND_TIMEOUT_S = 120  # below markers.SENDING_MARKER_TTL_S so a crashed send unblocks its retry
+SEND_TIMEOUT_S = admission.SUCCESS_CALLBACK_TIMEOUT_S  # RQ stops the callback then anyway
+REDIS_WAIT_S = 30.0  # how long a send waits out a Redis outage to record what it did
 
 
 class WorkHorseDied(Exception):
@@ -28,16 +31,18 @@ class WorkHorseDied(Exception):
 
 
 def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
-    """on_success: upload the GIF unless this job's GIF already reached the user."""
+    """on_success: upload the GIF unless an attempt of this job claimed or delivered it before."""
     request = ConversionRequest.from_kwargs(job.kwargs)
     done = ConversionResult.from_json(result)
-    folder = workdir.job_dir(runtime.settings().tmp_root, job.id)
+    folder = workdir.attempt_dir(runtime.settings().tmp_root, done.workdir)
     try:
-        found = "sent" if done.already_sent else markers.claim_send(connection, job.id)
+        found = "sent" if done.already_sent else _claim(connection, job.id)
         if found == "sent":  # an earlier attempt delivered it, then died before the job ended
             log.info("job=%s GIF was sent before; not sending again", job.id)
-        elif found is not None:
-            raise TransientError("another attempt is sending this GIF")
+        elif found is not None:  # an earlier attempt's send ended in doubt: it most likely arrived
+            log.warning("job=%s an earlier attempt may have sent this GIF; sending nothing", job.id)
+        elif folder is None:
+            raise TransientError("the result names no temp dir of this box")
         else:
             upload(job, connection, request, done, folder / done.gif)
     finally:
@@ -45,10 +50,18 @@ def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
     finish(job, connection, request)  # the job ended for good either way: free the slot
 
 
+def _claim(connection: Redis, job_id: str) -> str | None:
+    """Claim the send, waiting out a Redis outage: a GIF we could not record is never sent."""
+    found = persist(lambda: markers.claim_send(connection, job_id), "claiming a send", REDIS_WAIT_S)
+    if found is None:
+        replicated(connection)  # a failover must not forget the claim while the upload runs
+    return found
+
+
 def upload(
     job: Job, connection: Redis, request: ConversionRequest, done: ConversionResult, path: Path
 ) -> None:
-    """Send the file, then mark it sent; a failed send releases the claim for the retry."""
+    """Send the file, then mark it sent; only a definite non-delivery releases the claim."""
     bot = runtime.client()
     status = StatusMessage(bot, connection, request)
     status.show("status_uploading")
@@ -56,14 +69,16 @@ def upload(
     try:
         sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path))
     except ChatUnreachable:
-        markers.confirm_sent(connection, job.id)  # nobody to send to; never retry
+        _confirm(connection, job.id)  # nobody to send to; never retry
         stats.record_outcome(connection, request.user_id, job.id, Outcome.FAILED, reason="blocked")
         log.info("job=%s user=%s blocked the bot; GIF dropped", job.id, request.user_id)
         return
-    except BaseException:
-        markers.release_send(connection, job.id)
+    except DeliveryInDoubt:
+        raise  # keep the claim: the GIF may be in the chat already
+    except (TransientError, telebot.apihelper.ApiException):
+        persist(lambda: markers.release_send(connection, job.id), "releasing a claim", REDIS_WAIT_S)
         raise
-    markers.confirm_sent(connection, job.id)
+    _confirm(connection, job.id)
     remember(connection, request, done, sent)
     stats.record_outcome(
         connection,
@@ -75,6 +90,12 @@ def upload(
     )
     log.info("job=%s user=%s GIF delivered (%s B)", job.id, request.user_id, done.size_bytes)
     status.remove()
+
+
+def _confirm(connection: Redis, job_id: str) -> None:
+    """Record the GIF as sent (retried through an outage), replicated before the job may finish."""
+    persist(lambda: markers.confirm_sent(connection, job_id), "recording a sent GIF", REDIS_WAIT_S)
+    replicated(connection)
 
 
 def send_file(
@@ -116,7 +137,7 @@ def remember(connection: Redis, request: ConversionRequest, done: ConversionResu
 def report_stopped(job: Job, connection: Redis) -> None:
     """on_stopped (/cancel of a running job): clean up and free the slot; the bot told the user."""
     request = ConversionRequest.from_kwargs(job.kwargs)
-    workdir.remove(workdir.job_dir(runtime.settings().tmp_root, job.id))
+    workdir.remove_attempts(runtime.settings().tmp_root, job.id)  # its horse was killed
     stats.record_outcome(connection, request.user_id, job.id, Outcome.FAILED, reason="cancelled")
     log.info("job=%s user=%s stopped by /cancel", job.id, request.user_id)
     finish(job, connection, request)
@@ -133,7 +154,7 @@ def report_failure(
         later = (job.retry_intervals or [0])[-1]
         job.retry_intervals = [0] + [later] * ((job.retries_left or 1) - 1)
     request = ConversionRequest.from_kwargs(job.kwargs)
-    workdir.remove(workdir.job_dir(runtime.settings().tmp_root, job.id))
+    workdir.remove(workdir.current_attempt())  # this horse's own attempt (none if it died)
     log.warning(
         "job=%s user=%s attempt failed: %s (%s retries left)",
         job.id,
@@ -143,7 +164,8 @@ def report_failure(
     )
     if job.should_retry:
         return
-    if not markers.already_sent(connection, job.id) and markers.claim_failure_notice(connection, job.id):
+    # A claimed send means the GIF was (or may have been) delivered: then tell the user nothing.
+    if markers.send_state(connection, job.id) is None and markers.claim_failure_notice(connection, job.id):
         tell_failure(job, connection, request, exc)
     finish(job, connection, request)
 

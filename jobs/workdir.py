@@ -1,8 +1,14 @@
-"""Per-job temp dirs on the worker's own disk, and the sweep that removes leftovers."""
+"""Per-attempt temp dirs on the worker's own disk, and the sweep that removes leftovers.
+
+Each attempt of a job gets its own dir (`<job id>.<random>`): two runs of one job on one box (a
+re-run after an outage made the first look abandoned) never share or wipe each other's files.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -11,22 +17,42 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 2 * 3600  # no job lives this long (job timeout + retries are far shorter)
 
 
-def job_dir(root: Path, job_id: str) -> Path:
-    """The temp dir of one job; job ids are [A-Za-z0-9_-] so this stays under root."""
-    return root / job_id
+ATTEMPT_NAME = re.compile(r"[A-Za-z0-9_-]+\.[0-9a-f]{8}")
+_current: Path | None = None  # the attempt dir of the job this work horse runs
 
 
-def fresh_job_dir(root: Path, job_id: str) -> Path:
-    """Empty temp dir for a job attempt (an earlier attempt's leftovers are removed)."""
-    path = job_dir(root, job_id)
-    remove(path)
-    path.mkdir(parents=True, mode=0o700)
+def new_attempt_dir(root: Path, job_id: str) -> Path:
+    """Make a fresh, private temp dir for one attempt of a job (job ids are [A-Za-z0-9_-])."""
+    global _current
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = root / f"{job_id}.{secrets.token_hex(4)}"
+    path.mkdir(mode=0o700)
+    _current = path
     return path
 
 
-def remove(path: Path) -> None:
-    """Remove a job dir and everything in it; a missing dir is fine."""
-    shutil.rmtree(path, ignore_errors=True)
+def attempt_dir(root: Path, name: str) -> Path | None:
+    """The attempt dir called `name` (from a ConversionResult); None for a name that is not one."""
+    return root / name if ATTEMPT_NAME.fullmatch(name or "") else None
+
+
+def current_attempt() -> Path | None:
+    """The attempt dir made by this process's job, if any (failure callbacks clean it up)."""
+    return _current
+
+
+def remove_attempts(root: Path, job_id: str) -> None:
+    """Remove every attempt dir of a job on this box (its work horse is dead: /cancel, a kill)."""
+    if root.is_dir():
+        for path in root.glob(f"{job_id}.*"):
+            if ATTEMPT_NAME.fullmatch(path.name):
+                remove(path)
+
+
+def remove(path: Path | None) -> None:
+    """Remove an attempt dir and everything in it; a missing dir (or None) is fine."""
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def sweep(root: Path, older_than_s: float = STALE_AFTER_S) -> int:

@@ -105,11 +105,17 @@ def queued_job(queue: Queue, settings: Settings, request: ConversionRequest) -> 
 
 def converted(settings: Settings, job: Job, gif: bytes, **fields: object) -> dict[str, object]:
     """Leave the GIF where convert_video does and return the result RQ hands to on_success."""
-    folder = workdir.fresh_job_dir(settings.tmp_root, job.id)
+    folder = workdir.new_attempt_dir(settings.tmp_root, job.id)
     (folder / GIF_NAME).write_bytes(gif)
     width, height = GIF_SIZE
     done = ConversionResult(
-        gif=GIF_NAME, size_in=12_345, size_bytes=len(gif), width=width, height=height, duration=0.3
+        gif=GIF_NAME,
+        workdir=folder.name,
+        size_in=12_345,
+        size_bytes=len(gif),
+        width=width,
+        height=height,
+        duration=0.3,
     )
     return ConversionResult.from_json({**done.to_json(), **fields}).to_json()
 
@@ -204,7 +210,7 @@ def test_send_gif_removes_the_temp_dir_and_the_status_message(
     request = make_request()
     job = queued_job(queue, settings, request)
     result = converted(settings, job, gif_bytes)
-    folder = workdir.job_dir(settings.tmp_root, job.id)
+    folder = settings.tmp_root / str(result["workdir"])
     assert (folder / GIF_NAME).exists()
 
     delivery.send_gif(job, redis_client, result)
@@ -253,20 +259,23 @@ def test_a_rerun_that_finds_the_gif_already_sent_still_frees_the_slot(
     assert second.job_id in queue.get_job_ids()
 
 
-def test_a_sending_claim_held_by_another_attempt_raises_transient_without_sending(
+def test_an_unconfirmed_claim_means_send_nothing_and_tell_nothing(
     redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
 ):
-    """While another attempt holds the 'sending' claim, send_gif raises TransientError and sends nothing."""
+    """A re-run that finds an earlier attempt's 'sending' claim sends nothing, tells nothing, ends the job."""
     request = make_request()
     job = queued_job(queue, settings, request)
-    assert markers.claim_send(redis_client, job.id) is None  # the other attempt
+    assert markers.claim_send(redis_client, job.id) is None  # the earlier attempt, whose send ended in doubt
+    said_before = len(fake_api.calls(chat_id=request.chat_id))
 
-    with pytest.raises(TransientError):
-        delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+    job.retries_left = 0
+    delivery.report_failure(job, redis_client, TransientError, TransientError("late"), None)
 
     assert fake_api.sent_animations(request.chat_id) == []
-    assert markers.claim_send(redis_client, job.id) == "sending"  # the other attempt keeps its claim
-    assert holds_slot(redis_client, request)
+    assert len(fake_api.calls(chat_id=request.chat_id)) == said_before
+    assert markers.send_state(redis_client, job.id) == "sending"  # never released by a guess
+    assert not holds_slot(redis_client, request)
 
 
 def test_a_blocked_bot_marks_sent_and_records_a_failure_without_retry(
@@ -380,6 +389,6 @@ def test_report_stopped_records_a_cancelled_failure_and_frees_the_slot(
     assert stats.user_stats(redis_client, request.user_id).failed == 1
     (record,) = stats.recent_jobs(redis_client, request.user_id)
     assert (record.status, record.reason) == (Outcome.FAILED.value, "cancelled")
-    assert not workdir.job_dir(settings.tmp_root, job.id).exists()
+    assert not list(settings.tmp_root.glob(f"{job.id}.*"))
     assert not holds_slot(redis_client, request)
     assert fake_api.sent_animations(request.chat_id) == []
