@@ -6,16 +6,23 @@
 #   bash scripts/setup.sh                 redis, bot, workers, scheduler, admin (supervisord.conf)
 #   bash scripts/setup.sh --workers-only  only workers, against a central REDIS_URL
 #                                         (supervisord.worker.conf; README "Scaling out")
+#   bash scripts/setup.sh --sentinel      the full stack plus a local Redis replica and one
+#                                         Sentinel, to try a redis+sentinel:// REDIS_URL
+#                                         (README "High availability")
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 MODE=full
 CONF=supervisord.conf
+LOCAL_SENTINEL=false
+SENTINEL_PORT=26379
+SENTINEL_SERVICE=gifbot
 case "${1:-}" in
     "") ;;
     --workers-only) MODE=workers; CONF=supervisord.worker.conf ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    --sentinel) LOCAL_SENTINEL=true ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "Unknown option: $1 (try --help)" >&2; exit 2 ;;
 esac
 STOP_TIMEOUT_SECONDS=400 # above the workers' stopwaitsecs (330)
@@ -113,8 +120,8 @@ from urllib.parse import urlsplit
 from core.settings import Settings
 
 s = Settings.from_env(require=tuple(sys.argv[1:]))
-try:  # the supervised Redis listens on REDIS_URL's port (a unix:// URL has none: the default)
-    redis_port = urlsplit(s.redis_url).port or 6379
+try:  # the supervised Redis listens on REDIS_URL's port (unix:// and Sentinel URLs: the default)
+    redis_port = 6379 if "+sentinel://" in s.redis_url else urlsplit(s.redis_url).port or 6379
 except ValueError:
     sys.exit("Configuration problem(s):\n  - REDIS_URL has a port that is not 1-65535")
 values = {
@@ -136,17 +143,57 @@ import sys
 
 import redis
 
+from core.connection import connect_url
 from core.settings import Settings
 
-client = redis.Redis.from_url(Settings.from_env().redis_url, socket_connect_timeout=5, socket_timeout=5)
+url = Settings.from_env().redis_url
+client = connect_url(url)
 kwargs = client.connection_pool.connection_kwargs
 where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+if "+sentinel://" in url:
+    where = "the master its Sentinels name"
 try:
     client.ping()
 except redis.RedisError as exc:
     sys.exit(f"Cannot reach Redis at {where} (REDIS_URL): {exc}")
 print(f"Redis at {where} answers.")
 PY
+}
+
+# --sentinel: a local replica and one Sentinel to try a redis+sentinel:// REDIS_URL. Both programs
+# go in var/supervisord.d/ (supervisord.conf includes what is there), with Sentinel's own config,
+# which Sentinel rewrites as it learns the topology. A real setup runs three Sentinels on three
+# boxes (README "High availability"). Delete var/supervisord.d/sentinel.conf to go back.
+make_local_sentinel() {
+    [ "$LOCAL_SENTINEL" = true ] || return 0
+    local replica_port=$((REDIS_PORT + 1)) here=$PWD
+    mkdir -p var/sentinel var/redis-replica var/supervisord.d
+    chmod 700 var/sentinel var/redis-replica
+    if [ ! -f var/sentinel/sentinel.conf ]; then
+        (umask 077 && cat >var/sentinel/sentinel.conf <<CONF
+port $SENTINEL_PORT
+bind 127.0.0.1
+daemonize no
+logfile ""
+dir $here/var/sentinel
+sentinel monitor $SENTINEL_SERVICE 127.0.0.1 $REDIS_PORT 1
+sentinel down-after-milliseconds $SENTINEL_SERVICE 5000
+sentinel failover-timeout $SENTINEL_SERVICE 30000
+CONF
+        )
+    fi
+    local program
+    for program in "redis-replica|redis-server $here/config/redis.conf --port $replica_port --dir $here/var/redis-replica --replicaof 127.0.0.1 $REDIS_PORT|11" \
+        "sentinel|redis-server $here/var/sentinel/sentinel.conf --sentinel|12"; do
+        IFS='|' read -r name command priority <<<"$program"
+        printf '[program:%s]\ncommand=%s\ndirectory=%s\npriority=%s\nautorestart=true\nstartsecs=2\nstopasgroup=true\nkillasgroup=true\nredirect_stderr=true\nstdout_logfile=%s/var/log/%s.log\nstdout_logfile_maxbytes=10MB\nstdout_logfile_backups=5\n\n' \
+            "$name" "$command" "$here" "$priority" "$here" "$name"
+    done >var/supervisord.d/sentinel.conf
+    if ! grep -Eq '^[[:space:]]*(export[[:space:]]+)?REDIS_URL=' .env; then
+        say "Pointing REDIS_URL in .env at the local Sentinel"
+        [ -z "$(tail -c1 .env)" ] || echo >>.env
+        printf 'REDIS_URL=redis+sentinel://127.0.0.1:%s/%s\n' "$SENTINEL_PORT" "$SENTINEL_SERVICE" >>.env
+    fi
 }
 
 supervisord_running() {
@@ -215,6 +262,7 @@ main() {
         eval "$settings"
     fi
 
+    [ "$MODE" = workers ] || make_local_sentinel
     export PATH="$PWD/.venv/bin:$PATH"
     export WORKERS ADMIN_HOST ADMIN_PORT REDIS_PORT
     export AUTOSTART_BOT="$HAVE_TOKEN"
