@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import telebot
 from redis import Redis
@@ -32,7 +32,14 @@ class ChatLanes:
     ) -> None:
         self.redis = redis
         self.process = process
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="chat")
+        # Daemon threads: a bot told to stop exits without waiting for a slow handler; the update
+        # it was handling stays in its inbox and the next bot handles it.
+        self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"chat-{n}", daemon=True) for n in range(threads)
+        ]
+        for thread in self.threads:
+            thread.start()
         self.cond = threading.Condition()
         self.running: set[int] = set()  # chats a lane is draining
         self.again: set[int] = set()  # chats woken while being drained: look once more
@@ -46,7 +53,7 @@ class ChatLanes:
                 self.again.add(chat_id)
                 return
             self.running.add(chat_id)
-        self.pool.submit(self._drain, chat_id)
+        self.tasks.put(lambda: self._drain(chat_id))
 
     def sweep(self) -> None:
         """Wake every chat with stored updates (at start, and after an outage or a crash)."""
@@ -55,7 +62,7 @@ class ChatLanes:
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run a one-off task (a notice to a chat) on a lane thread."""
-        self.pool.submit(self._guard, fn)
+        self.tasks.put(fn)
 
     def _drain(self, chat_id: int) -> None:
         while not self.stopping.is_set():
@@ -106,11 +113,12 @@ class ChatLanes:
             return result
         return None
 
-    def _guard(self, fn: Callable[[], None]) -> None:
-        try:
-            fn()
-        except Exception:
-            log.exception("a chat notice failed")
+    def _work(self) -> None:
+        while (task := self.tasks.get()) is not None:
+            try:
+                task()
+            except Exception:
+                log.exception("a chat lane task failed")
 
     def busy(self) -> bool:
         """True while any lane is draining a chat."""
@@ -122,4 +130,5 @@ class ChatLanes:
         self.stopping.set()
         with self.cond:
             self.cond.wait_for(lambda: not self.running, timeout)
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        for _ in self.threads:
+            self.tasks.put(None)
