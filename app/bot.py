@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 LONG_POLL_S = 10  # keeps SIGTERM-to-exit under 15 s
 ERROR_BACKOFF_S = (1, 2, 5, 10)
+CONFLICT = 409  # Telegram's answer to a second client polling the same token
 DRAIN_ON_STOP_S = 3.0  # updates still being handled after this are handled again by the next bot
 
 
@@ -76,12 +77,14 @@ class Poller:
         failures = 0
         while self.leadership.wait_for_lease(self.stopping):
             self.drop_webhook()
-            while self.leadership.held() and not self.stopping.is_set():
+            while self.leadership.may_poll() and not self.stopping.is_set():
                 try:
                     updates = self.fetch()
                 except PollInterrupted:
                     break
                 except telegram.SEND_ERRORS as exc:
+                    if getattr(exc, "status", None) == CONFLICT and not self.leadership.held():
+                        self.leadership.lose()  # another bot polls: we were cut off, it took over
                     delay = ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)]
                     failures += 1
                     log.warning("getUpdates failed (%s); retrying in %ss", type(exc).__name__, delay)

@@ -47,10 +47,24 @@ class Leadership:
         self.stopping = threading.Event()
         self.renewer = threading.Thread(target=self._renew_loop, name="bot-lease", daemon=True)
         self.announced = False
+        self.redis_away = False  # the last renewal failed on a Redis error, not on another holder
 
     def held(self) -> bool:
         """True while this process holds a lease that has not lapsed (by our own clock)."""
         return time.monotonic() < self.valid_until
+
+    def may_poll(self) -> bool:
+        """True while we hold the lease, or held it when Redis went away and nobody took it since.
+
+        Polling on through a Redis outage lets the bot tell senders their video will be converted
+        shortly; no standby can take the lease meanwhile (it needs Redis too). A bot cut off from a
+        Redis that others still reach learns of its successor from Telegram's 409 (lose()).
+        """
+        return self.held() or (self.redis_away and self.announced)
+
+    def lose(self) -> None:
+        """Another bot polls this token (Telegram answered 409): stop until we hold the lease again."""
+        self.valid_until, self.announced = 0.0, False
 
     def try_hold(self) -> bool:
         """Take or renew the lease now; on a Redis error keep what we had until it lapses."""
@@ -58,7 +72,9 @@ class Leadership:
         try:
             ours = bool(self.redis.eval(_HOLD, 1, keys.BOT_LOCK, self.name, int(self.lease_s * 1000)))
         except REDIS_DOWN:
+            self.redis_away = True
             return self.held()
+        self.redis_away = False
         self.valid_until = started + self.lease_s if ours else 0.0
         if ours != self.announced:
             log.info("bot %s is %s", self.name, "now the active bot" if ours else "a standby")

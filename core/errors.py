@@ -60,6 +60,8 @@ class ConversionTimeout(UserFacingError):
 class TransientError(GifBotError):
     """A failure that may pass on its own (network, Telegram 5xx, Redis); retry it."""
 
+    status: int | None = None  # the HTTP status Telegram answered, if it answered
+
 
 class DeliveryInDoubt(TransientError):
     """A Bot API request may have reached Telegram (read timeout, reset mid-answer): do not resend."""

@@ -68,7 +68,9 @@ def translate(exc: BaseException, method: str) -> BaseException:
     if status == 403:
         return ChatUnreachable(f"403 on {method}")
     if status is not None and (status >= 500 or status in (408, 409, 420)):
-        return TransientError(f"Telegram answered {status} to {method}")
+        answered = TransientError(f"Telegram answered {status} to {method}")
+        answered.status = status
+        return answered
     if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
         return TransientError(f"network error on {method}: {type(exc).__name__}")
     if isinstance(exc, requests.RequestException | ConnectionError | TimeoutError):

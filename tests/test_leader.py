@@ -53,3 +53,21 @@ def test_a_holder_keeps_its_lease_through_a_short_redis_outage() -> None:
     assert lease.try_hold() and lease.held()
     lease.valid_until = 0.0
     assert not lease.try_hold()
+
+
+def test_a_holder_cut_off_from_redis_may_poll_until_another_bot_shows_up() -> None:
+    """Through an outage the last holder keeps polling (to tell users); a 409 from Telegram stops it."""
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    lease = Leadership(dead, "a.1")
+    lease.announced = True  # it held the lease before Redis went away
+    assert not lease.try_hold()
+    assert lease.may_poll(), "the last holder stops telling users while Redis is away"
+    lease.lose()
+    assert not lease.may_poll()
+
+
+def test_a_standby_never_polls_while_redis_is_away() -> None:
+    """A bot that never held the lease does not start polling just because Redis is away."""
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    lease = Leadership(dead, "b.2")
+    assert not lease.try_hold() and not lease.may_poll()
