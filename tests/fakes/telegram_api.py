@@ -89,8 +89,10 @@ class Call:
     files: dict[str, bytes]
     file_names: dict[str, str]
     status: int
-    at: float
+    at: float  # when the answer was ready (time.monotonic())
     result: Any = None
+    started: float = 0.0  # when the request arrived; a long poll spans started..at
+    peer: int = 0  # the client's TCP port: calls on one keep-alive connection share it
 
     @property
     def ok(self) -> bool:
@@ -356,7 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         url = urlsplit(self.path)
         status, content_type, payload = self.server.fake._handle(
-            unquote(url.path), url.query, self.headers.get("Content-Type", ""), body
+            unquote(url.path), url.query, self.headers.get("Content-Type", ""), body, self.client_address[1]
         )
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -663,8 +665,11 @@ class FakeTelegramAPI:
 
     # -- request handling
 
-    def _handle(self, path: str, query: str, content_type: str, body: bytes) -> tuple[int, str, bytes]:
-        """Answer one HTTP request: (status, content type, body)."""
+    def _handle(
+        self, path: str, query: str, content_type: str, body: bytes, peer: int = 0
+    ) -> tuple[int, str, bytes]:
+        """Answer one HTTP request: (status, content type, body); `peer` is the client's port."""
+        started = time.monotonic()
         if path.startswith("/file/bot"):
             return self._serve_file(path)
         match = re.fullmatch(r"/bot([^/]*)/([^/]+)", path)
@@ -691,7 +696,7 @@ class FakeTelegramAPI:
             status, payload = error.status, error.payload()
         except Exception as error:  # a bug in the fake: answer 500 so the test shows it, keep serving
             status, payload = 500, ApiError(500, f"Internal Server Error: fake failed: {error!r}").payload()
-        self._record(Call(method, params, files, names, status, time.monotonic(), result))
+        self._record(Call(method, params, files, names, status, time.monotonic(), result, started, peer))
         return status, "application/json", json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
     def _lookup(self, method: str) -> tuple[str, Callable[[Params, dict[str, bytes], Params], Any]]:
