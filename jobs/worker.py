@@ -19,7 +19,7 @@ from rq.serializers import JSONSerializer
 from core.admission import gif_queue
 from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
-from core.outage import Outage, wait_for_redis
+from core.outage import Outage, backoff, wait_for_redis
 from core.settings import Settings
 from jobs import convert, delivery, lifeline, maintenance, runtime, workdir
 
@@ -141,15 +141,22 @@ def main() -> int:
     workdir.sweep(settings.tmp_root, older_than_s=settings.job_timeout * 2)
     redis = connect(settings)
     base_name = settings.worker_name or f"{socket.gethostname()}.{os.getpid()}"
+    # A Redis that answers PING but refuses writes (READONLY, MISCONF, NOREPLICAS) ends each work
+    # loop at once: back off between loops that end quickly, or the worker spins.
+    quick_ends = 0
     try:
         for generation in itertools.count():
             wait_for_redis(redis, f"worker {base_name}")
             name = base_name if generation == 0 else f"{base_name}.{generation}"
             worker = build_worker(settings, name, redis)
             log.info("worker %s on queue %s", worker.name, settings.queue_name)
+            began = time.monotonic()
             if run_until_stopped(worker, settings):
                 break
-            log.warning("worker %s left its loop on a Redis error; starts again once Redis answers", name)
+            quick_ends = quick_ends + 1 if time.monotonic() - began < WORKER_TTL_S else 1
+            delay = backoff(quick_ends)
+            log.warning("worker %s left its loop on a Redis error; starts again in %.1f s", name, delay)
+            time.sleep(delay)
     except StopRequested:  # SIGTERM while waiting for Redis between two work loops
         log.info("worker %s stopping on request", base_name)
     return 0
