@@ -78,6 +78,13 @@ class GifWorker(Worker):
         except REDIS_DOWN as exc:
             self.outage.failed(exc)
 
+    def set_shutdown_requested_date(self) -> None:
+        """Record a SIGTERM in Redis if it answers; a stop must work while Redis is away too."""
+        try:
+            super().set_shutdown_requested_date()
+        except REDIS_DOWN as exc:
+            self.outage.failed(exc)
+
     def recovered(self) -> None:
         """Note that Redis answers (again)."""
         if self.outage.active:
