@@ -47,7 +47,9 @@ def parse_sentinel_url(url: str) -> SentinelURL:
 
 
 def _host_port(part: str) -> tuple[str, int]:
-    host, _, port = part.rpartition(":") if ":" in part else (part, "", str(DEFAULT_SENTINEL_PORT))
+    if ":" not in part or part.endswith("]"):  # "host" or "[ipv6]": the default port
+        part = f"{part}:{DEFAULT_SENTINEL_PORT}"
+    host, _, port = part.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("has a Sentinel address that is not HOST:PORT")
     return host.strip("[]"), int(port)
