@@ -13,6 +13,8 @@ from tests import media
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.services import RedisServer, Stack, running_stack, stack_env
 
+pytest_plugins = ("tests.sentinel",)  # the sentinel_group fixture
+
 
 def pytest_configure(config: pytest.Config) -> None:
     for tool in ("ffmpeg", "ffprobe", "redis-server"):
