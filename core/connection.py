@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import redis.exceptions
 from redis import Redis
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from core import keys
 from core.redis_url import SENTINEL_SCHEME, parse_sentinel_url
@@ -25,6 +26,17 @@ HEALTH_CHECK_INTERVAL_S = 15
 # MISCONF (disk full), READONLY (a demoted master) or OOM. Work waits for Redis; none is dropped.
 REDIS_DOWN = (redis.exceptions.RedisError,)
 log = logging.getLogger(__name__)
+
+
+class SentinelConnection(SentinelManagedConnection):
+    """redis-py's Sentinel connection, but one whose read was interrupted (a signal raising
+    StopRequested or a job timeout, a socket timeout) is dropped as a plain Connection drops it.
+    redis-py keeps it by default (its PR #4292), so the next command would get the unread reply of
+    the previous one: a worker told to stop while waiting for a job took 20 s and failed to leave."""
+
+    def read_response(self, *args: Any, disconnect_on_error: bool = True, **kwargs: Any) -> Any:
+        """Read a reply; drop the socket if the read fails or is interrupted (unless told not to)."""
+        return super().read_response(*args, disconnect_on_error=disconnect_on_error, **kwargs)
 
 
 def connect(settings: Settings) -> Redis:
@@ -47,7 +59,12 @@ def connect_url(url: str) -> Redis:
         sentinel_kwargs["password"] = target.sentinel_password
     sentinel = Sentinel(list(target.hosts), sentinel_kwargs=sentinel_kwargs)
     return sentinel.master_for(
-        target.service, db=target.db, username=target.username, password=target.password, **timeouts
+        target.service,
+        connection_class=SentinelConnection,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        **timeouts,
     )
 
 
