@@ -3,6 +3,7 @@ client through a real failover (redis-server Sentinels, SIGKILL of the master)."
 
 from __future__ import annotations
 
+import signal
 import socket
 from pathlib import Path
 
@@ -137,6 +138,30 @@ def test_same_client_writes_to_the_new_master_after_a_failover(sentinel_group: S
     new = sentinel_group.wait_failover(old)
     assert port == new.port != old.port
     assert new.client().mget("before", "after") == [b"1", b"1"]
+
+
+class Interrupted(Exception):
+    """Raised by a signal handler mid-command, as RQ's StopRequested and job timeouts are."""
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise Interrupted
+
+
+def test_an_interrupted_command_never_hands_its_reply_to_the_next(sentinel_group: SentinelGroup):
+    """A signal that interrupts a blocking read: the next commands get their own replies."""
+    client = connect_url(sentinel_group.url)
+    client.set("probe", "mine")
+    previous = signal.signal(signal.SIGALRM, _interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            client.blpop(["empty-list"], timeout=1)  # its nil reply comes 0.8 s after the interrupt
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert client.ping() is True
+    assert client.get("probe") == b"mine"
 
 
 def test_connect_url_authenticates_to_sentinels_and_master(tmp_path: Path, request: pytest.FixtureRequest):
