@@ -151,9 +151,11 @@ def main() -> int:
     # A Redis that answers PING but refuses writes (READONLY, MISCONF, NOREPLICAS) ends each work
     # loop at once: back off between loops that end quickly, or the worker spins.
     quick_ends = 0
+    worker: GifWorker | None = None
     try:
         for generation in itertools.count():
             wait_for_redis(redis, f"worker {base_name}")
+            release_scheduler_lock(worker)
             name = base_name if generation == 0 else f"{base_name}.{generation}"
             worker = build_worker(settings, name, redis)
             log.info("worker %s on queue %s", worker.name, settings.queue_name)
@@ -167,6 +169,18 @@ def main() -> int:
     except StopRequested:  # SIGTERM while waiting for Redis between two work loops
         log.info("worker %s stopping on request", base_name)
     return 0
+
+
+def release_scheduler_lock(worker: GifWorker | None) -> None:
+    """Free the RQ scheduler lock that the last loop's scheduler child (stopped with the loop) held:
+    it could not free it while Redis was away, and the next loop's scheduler, under a new name,
+    would wait for it to expire (~60 s) while retries that are due stay in the scheduled registry."""
+    if worker is None or worker.scheduler is None:
+        return
+    try:
+        worker.scheduler.release_locks()  # only a lock still ours: another owner's is left alone
+    except REDIS_DOWN as exc:
+        log.info("worker %s: %s freeing its scheduler lock; it expires on its own", worker.name, exc)
 
 
 def run_until_stopped(worker: GifWorker, settings: Settings) -> bool:
