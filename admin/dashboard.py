@@ -40,7 +40,9 @@ def init_app(app: Flask) -> None:
     """Mount rq-dashboard at /rq on the app's Redis, hardened as described above."""
     settings = context.settings(app)
     rq_web.config.serializer = JSONSerializer
-    app.config["RQ_DASHBOARD_REDIS_URL"] = (settings.redis_url,)  # shown with the password masked
+    # Shown on every dashboard page: it masks the password before "@", so drop the query too
+    # (a redis+sentinel:// URL may carry ?sentinel_password=).
+    app.config["RQ_DASHBOARD_REDIS_URL"] = (settings.redis_url.partition("?")[0],)
     app.redis_conn = context.redis(app)
     app.register_blueprint(rq_web.blueprint, url_prefix=URL_PREFIX)
     hooks = app.before_request_funcs[BLUEPRINT]
