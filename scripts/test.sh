@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the test suite: system packages (as root, only if missing), .venv, then pytest.
-# Usage, from the repo root:  bash scripts/test.sh [pytest args...]
+# Usage, from the repo root:  bash scripts/test.sh [--slow] [pytest args...]
+# (--slow adds the long soak tests marked @pytest.mark.slow, left out by default)
 # The tests start their own redis-server; they need the redis-server and ffmpeg binaries,
 # and chromium with chromium-driver for the admin panel's browser test.
 set -euo pipefail
@@ -46,8 +47,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 
+marker=(-m "not slow")
+args=()
+for arg in "$@"; do
+    if [ "$arg" = "--slow" ]; then marker=(); else args+=("$arg"); fi
+done
+
 status=0
-.venv/bin/python -m pytest -q "$@" || status=$?
+.venv/bin/python -m pytest -q "${marker[@]}" "${args[@]}" || status=$?
 if [ "$status" -eq "$NO_TESTS_COLLECTED" ]; then
     echo "No tests were collected: treating that as a failure." >&2
 fi

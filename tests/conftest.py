@@ -17,6 +17,7 @@ pytest_plugins = ("tests.sentinel",)  # the sentinel_group fixture
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: long soak tests, run by `scripts/test.sh --slow` only")
     for tool in ("ffmpeg", "ffprobe", "redis-server"):
         if shutil.which(tool) is None:
             raise pytest.UsageError(f"{tool} is not installed: run `bash scripts/test.sh`, which installs it")

@@ -4,6 +4,10 @@ Everything is Debian's redis-server binary: data nodes with AOF on (a replica wi
 Sentinels with `redis-server sentinel.conf --sentinel` (quorum 2, down after 1 s). Tests kill the
 master with SIGKILL, wait for the Sentinels to promote the replica, and restart the killed node as
 a replica of the new master, as ops would.
+
+Down after 1 s is tight: a Sentinel pings once a second, so right after a switch one may call the
+new master down before its first reply and start a failover of its own. Helpers wait for the group
+to be whole again rather than for a given master.
 """
 
 from __future__ import annotations
@@ -150,12 +154,13 @@ class SentinelGroup:
         self.data = [master, replica]  # listed first, so stop() ends whatever did start
         master.start_data()
         replica.start_data(replicaof=master.address)
-        wait_until(lambda: self.link_up(replica), timeout=START_TIMEOUT_S, what="the replica in sync")
+        # Sentinels learn of replicas from the master's INFO: have it listed before they first ask.
+        wait_until(lambda: self.link_up(replica, master), timeout=START_TIMEOUT_S, what="the replica in sync")
         for i in range(SENTINELS):
             name = f"sentinel-{i}"
             self.sentinels.append(Node(name, self.workdir / name, self.sentinel_password))
             self.sentinels[-1].start_sentinel(master.address, self.password)
-        self.wait_ready(master)
+        self.wait_ready()
         return self
 
     def stop(self) -> None:
@@ -192,13 +197,17 @@ class SentinelGroup:
         return next(n for n in self.data if n is not master)
 
     @staticmethod
-    def link_up(replica: Node) -> bool:
-        """True when `replica` runs, is a replica and its link to the master is up."""
+    def link_up(replica: Node, master: Node) -> bool:
+        """True when `replica` runs as a replica of `master` and its link to it is up."""
         try:
             info = replica.client().info("replication")
         except redis.RedisError:
             return False
-        return info.get("role") == "slave" and info.get("master_link_status") == "up"
+        return (
+            info.get("role") == "slave"
+            and int(info.get("master_port", 0)) == master.port
+            and info.get("master_link_status") == "up"
+        )
 
     def sees(self, sentinel: Node, master: Node) -> bool:
         """True when `sentinel` reports `master` as master, up, with one healthy replica and two peers."""
@@ -216,14 +225,25 @@ class SentinelGroup:
             and len(healthy) == 1
         )
 
-    def wait_ready(self, master: Node, timeout: float = START_TIMEOUT_S) -> None:
-        """Wait until every Sentinel sees `master` up with one healthy replica and both peers."""
-        wait_until(
-            lambda: all(self.sees(s, master) for s in self.sentinels),
-            timeout=timeout,
-            interval=0.1,
-            what="every Sentinel to see the master, its replica and its peers",
-        )
+    def settled(self) -> Node | None:
+        """The master once the group is whole again: every Sentinel names it and sees it up with one
+        healthy replica and both peers, and the other data node replicates from it; else None."""
+        address = self.agreed_master()
+        master = next((n for n in self.data if n.address == address), None)
+        if master is None:
+            return None
+        replica = next(n for n in self.data if n is not master)
+        whole = self.link_up(replica, master) and all(self.sees(s, master) for s in self.sentinels)
+        return master if whole else None
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> Node:
+        """Wait until the group is whole (see `settled`); return the master. With down-after 1 s a
+        Sentinel may start a failover of its own right after one, so the master may change meanwhile."""
+        return wait_until(self.settled, timeout=timeout, interval=0.1, what="the Sentinel group to be whole")
+
+    def switches(self) -> int:
+        """How many times the Sentinels switched the master so far (as the busiest log tells)."""
+        return max(s.log().count("+switch-master") for s in self.sentinels)
 
     # -- failures
 
@@ -246,10 +266,8 @@ class SentinelGroup:
     def restart_as_replica(self, node: Node) -> None:
         """Restart a killed data node as a replica of the current master; wait until it is in sync
         and every Sentinel counts it healthy again."""
-        master = self.master()
-        node.start_data(replicaof=master.address)
-        wait_until(lambda: self.link_up(node), timeout=START_TIMEOUT_S, what=f"{node.name} in sync")
-        self.wait_ready(master)
+        node.start_data(replicaof=self.master().address)
+        self.wait_ready(timeout=FAILOVER_BUDGET_S)
 
     def logs(self) -> str:
         return "\n".join(f"----- {n.name} -----\n{n.log()[-3000:]}" for n in [*self.data, *self.sentinels])
