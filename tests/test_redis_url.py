@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from core.connection import connect_url
 from core.redis_url import SentinelURL, parse_sentinel_url
@@ -171,8 +173,9 @@ def test_connect_url_authenticates_to_sentinels_and_master(tmp_path: Path, reque
         wrong = group.url.replace(":data-pw@", ":wrong@")
         with pytest.raises(redis.AuthenticationError):
             connect_url(wrong).ping()
+        no_retry = Retry(NoBackoff(), 0)  # refused at once, not after redis-py's backoff
         with pytest.raises(redis.AuthenticationError):  # so the Sentinels did need the password
-            redis.Redis(port=group.sentinels[0].port).ping()
+            redis.Redis(port=group.sentinels[0].port, retry=no_retry).ping()
 
 
 def _has_ipv6_loopback() -> bool:
