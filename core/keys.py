@@ -13,6 +13,8 @@ INBOX_CHATS = f"{PREFIX}:inbox:chats"  # zset: chat id -> when its inbox last go
 REPLICATION_PROBE = f"{PREFIX}:replication:probe"  # a write that WAIT can wait for
 MAINTENANCE = f"{PREFIX}:maintenance"  # hash: each periodic task's last run and result (JSON)
 ADMIN_SESSION_SALT = f"{PREFIX}:admin:session_salt"  # random salt of the panel's cookie-signing key
+ACTIVE_USERS = f"{PREFIX}:active_users"  # set: user ids that may hold a slot (pruned by the lost-slot pass)
+LOST_SLOTS_CURSOR = f"{PREFIX}:lost_slots:cursor"  # where the lost-slot pass resumes its SSCAN
 
 
 def queued(job_id: str) -> str:
@@ -56,7 +58,7 @@ def user_seconds(user_id: int) -> str:
 
 
 def user_active(user_id: int) -> str:
-    """Set: a user's job ids that are queued or running."""
+    """Zset: a user's job ids that are queued or running -> when they took the slot (unix s)."""
     return f"{PREFIX}:user:{user_id}:active"
 
 

@@ -81,6 +81,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "too_many": (
             "You already have {max_pending} videos waiting. Please wait for those GIFs before sending more."
         ),
+        "job_deleted": (
+            "Your video was removed from the queue by an admin, so no GIF will come for it. "
+            "You can send it again if you still want one."
+        ),
     },
     ZH: {
         "help": (
@@ -134,6 +138,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "quota": "你這個小時已經傳了 {per_hour} 段影片，達到上限了。請稍後再試。",
         "too_many": "你已經有 {max_pending} 段影片在等待中。請等這些 GIF 完成後再傳送。",
+        "job_deleted": "管理員已將你的影片從佇列中移除，所以不會有這段影片的 GIF。如果仍然需要，可以再傳送一次。",
     },
 }
 
