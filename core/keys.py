@@ -15,6 +15,12 @@ MAINTENANCE = f"{PREFIX}:maintenance"  # hash: each periodic task's last run and
 ADMIN_SESSION_SALT = f"{PREFIX}:admin:session_salt"  # random salt of the panel's cookie-signing key
 ACTIVE_USERS = f"{PREFIX}:active_users"  # set: user ids that may hold a slot (pruned by the lost-slot pass)
 LOST_SLOTS_CURSOR = f"{PREFIX}:lost_slots:cursor"  # where the lost-slot pass resumes its SSCAN
+WORKER_STATUSES = f"{PREFIX}:worker_statuses"  # zset: names of workers that published a status
+
+
+def worker_status(name: str) -> str:
+    """Hash with a TTL: one worker's box, free temp space and whether it takes jobs (for /healthz)."""
+    return f"{PREFIX}:worker:{name}"
 
 
 def queued(job_id: str) -> str:

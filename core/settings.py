@@ -116,6 +116,7 @@ class Settings:
     convert_timeout: int = _setting(240, "CONVERT_TIMEOUT", _positive_int)
     max_pixels: int = _setting(3840 * 2160, "MAX_PIXELS", _positive_int)
     tmp_dir: str = _setting("", "GIFBOT_TMP_DIR")
+    min_free_disk_mb: int = _setting(500, "MIN_FREE_DISK_MB", _non_negative_int)
     queue_name: str = _setting("gifs", "QUEUE_NAME")
     bot_mode: str = _setting("polling", "BOT_MODE", _bot_mode)
     log_level: str = _setting("INFO", "LOG_LEVEL")

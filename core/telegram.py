@@ -17,6 +17,7 @@ from core.errors import (
     BrokenVideo,
     ChatUnreachable,
     DeliveryInDoubt,
+    GifTooBig,
     TelegramRetryAfter,
     TooBig,
     TransientError,
@@ -67,6 +68,8 @@ def translate(exc: BaseException, method: str) -> BaseException:
         return TelegramRetryAfter(float(params.get("retry_after", 1)), method)
     if status == 403:
         return ChatUnreachable(f"403 on {method}")
+    if status == 413:  # the upload is over the Bot API server's limit: sending it again cannot help
+        return GifTooBig(f"413 on {method}")
     if status is not None and (status >= 500 or status in (408, 409, 420)):
         answered = TransientError(f"Telegram answered {status} to {method}")
         answered.status = status
