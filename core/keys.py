@@ -116,6 +116,11 @@ def chat_pace(chat_id: int) -> str:
 RECENT_SECONDS = f"{PREFIX}:recent_secs"  # list: recent conversion seconds, for queue wait estimates
 
 
+def admin_session(digest: str) -> str:
+    """Set (with the session's lifetime) while the admin session whose id hashes to `digest` is open."""
+    return f"{PREFIX}:admin:session:{digest}"
+
+
 def admin_login_fails(client: str) -> str:
     """Counter: failed admin logins from one client address (the throttle)."""
     return f"{PREFIX}:admin:login_fails:{client}"
