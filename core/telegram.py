@@ -33,7 +33,7 @@ READ_TIMEOUT_S = 60
 DOWNLOAD_CHUNK = 256 * 1024
 MAX_RETRY_AFTER_WAIT_S = 60.0  # wait out a 429 in place up to this long; longer ones go back to RQ
 # Every way a Bot API call can fail once call() has translated it.
-SEND_ERRORS = (TransientError, ChatUnreachable, apihelper.ApiException)
+SEND_ERRORS = (TransientError, ChatUnreachable, GifTooBig, apihelper.ApiException)
 
 
 def configure(settings: Settings) -> None:
