@@ -36,9 +36,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config.get(context.REDIS_KEY) is None:
         app.config[context.REDIS_KEY] = connect(settings)  # no round trip until the first command
 
-    from admin import api, auth, csrf, dashboard, errors, formatting, headers, session_key, views
+    from admin import api, auth, csrf, dashboard, errors, formatting, headers, proxy, session_key, views
 
     app.json = api.HtmlSafeJSONProvider(app)
+    proxy.init_app(app)
     session_key.init_app(app)
     headers.init_app(app)
     auth.init_app(app)  # before csrf: an anonymous request is refused before its token is checked

@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from rq import Worker
 
 from admin import context, metrics, overview, userlist
-from core import hourly, keys, limits, stats
+from core import boxes, hourly, keys, limits, stats
 from core.admission import gif_queue
 from core.settings import Settings
 
@@ -31,18 +31,35 @@ class HtmlSafeJSONProvider(DefaultJSONProvider):
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    """Report whether Redis answers, how many workers are registered and how deep the queue is."""
+    """Report whether Redis answers, how many workers are registered, how deep the queue is, and
+    each box's workers (a box low on temp disk space takes no jobs: `low_disk_boxes`)."""
     settings: Settings = context.settings()
     connection: redis.Redis = context.redis()
     try:
         connection.ping()
         workers = Worker.count(connection=connection)
         depth = gif_queue(connection, settings).count
+        grouped = boxes.by_box(boxes.read_all(connection))
     except redis.RedisError as exc:
         # One line, no traceback: probes call this every few seconds while Redis is down.
         current_app.logger.warning("healthz: Redis does not answer: %s", exc)
-        return jsonify(redis=False, workers=0, queue_depth=0), 503
-    return jsonify(redis=True, workers=workers, queue_depth=depth), 200
+        return jsonify(redis=False, workers=0, queue_depth=0, boxes=[], low_disk_boxes=[]), 503
+    rows = [_box(box, statuses) for box, statuses in grouped.items()]
+    low = [row["box"] for row in rows if row["low_disk"]]
+    return jsonify(redis=True, workers=workers, queue_depth=depth, boxes=rows, low_disk_boxes=low), 200
+
+
+def _box(box: str, statuses: list[boxes.WorkerStatus]) -> dict[str, Any]:
+    workers = [
+        {
+            "name": s.name,
+            "taking_jobs": s.taking_jobs,
+            "free_disk_mb": s.free_disk_mb,
+            "min_free_disk_mb": s.min_free_disk_mb,
+        }
+        for s in statuses
+    ]
+    return {"box": box, "low_disk": any(s.low_disk for s in statuses), "workers": workers}
 
 
 @bp.get("/api/users")

@@ -23,8 +23,9 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
+from redis import RedisError
 
-from admin import context, csrf, dashboard
+from admin import context, csrf, dashboard, logins
 from admin.throttle import LoginThrottle
 from core.settings import Settings
 
@@ -33,6 +34,7 @@ bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = frozenset({"api.healthz", "auth.login"})
 BASIC_PREFIXES = ("/api/", "/metrics")
 SESSION_USER = "user"
+SESSION_ID = "sid"  # this login's id in Redis (admin/logins.py): signing out ends it server-side
 REALM = "gifbot admin"
 STYLESHEET = Path(__file__).parent / "static" / "admin.css"
 
@@ -41,7 +43,7 @@ def init_app(app: Flask) -> None:
     """Register the login routes and close every other route behind them."""
     app.register_blueprint(bp)
     app.before_request(require_login)
-    app.context_processor(lambda: {"logged_in": logged_in(), "inline_css": stylesheet()})
+    app.context_processor(lambda: {"logged_in": _shown_logged_in(), "inline_css": stylesheet()})
 
 
 def credentials_ok(settings: Settings, username: str, password: str) -> bool:
@@ -52,9 +54,19 @@ def credentials_ok(settings: Settings, username: str, password: str) -> bool:
 
 
 def logged_in() -> bool:
-    """True if this request's session belongs to the admin."""
+    """True if this request's session belongs to the admin and its login was not signed out."""
     user = session.get(SESSION_USER)
-    return isinstance(user, str) and _same(user, context.settings().admin_username)
+    if not (isinstance(user, str) and _same(user, context.settings().admin_username)):
+        return False
+    return logins.is_open(context.redis(), session.get(SESSION_ID))
+
+
+def _shown_logged_in() -> bool:
+    """logged_in() for templates: an error page rendered while Redis is away must still render."""
+    try:
+        return logged_in()
+    except RedisError:
+        return False
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -76,13 +88,16 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
     session.clear()
     session.permanent = True
     session[SESSION_USER] = context.settings().admin_username
+    session[SESSION_ID] = logins.open_login(context.redis())
     csrf.rotate()
     return redirect(next_url or url_for("views.overview"))
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    """End the session (POST with a CSRF token, so no other site can sign the admin out)."""
+    """End the session, server-side too (POST with a CSRF token, so no other site can sign the
+    admin out)."""
+    logins.close_login(context.redis(), session.get(SESSION_ID))
     session.clear()
     flash("You are signed out.")
     response = redirect(url_for("auth.login"))
@@ -139,6 +154,7 @@ def _wants_json() -> bool:
 
 
 def _throttle() -> LoginThrottle:
+    # remote_addr is the real client's behind a proxy listed in ADMIN_TRUSTED_PROXIES (admin/proxy.py)
     return LoginThrottle(context.redis(), request.remote_addr or "unknown")
 
 

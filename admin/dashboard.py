@@ -3,8 +3,10 @@
 What we change about the blueprint, without patching its module:
 - connection: its per-request `push_rq_connection` (which opens a new Redis client per request) is
   replaced by a check that only instance 0 exists; `app.redis_conn` is our client.
-- serializer: rq-dashboard reads the module-level `rq_dashboard.web.config.serializer` (its CLI's
-  `--json` sets it the same way).
+- serializer: no route loads a job with pickle. The job page and its data, delete, requeue,
+  requeue-all and empty are admin/dashboard_jobs.py's (JSON serializer); the job lists left
+  upstream read through the module-level `rq_dashboard.web.config.serializer`, set there to a
+  JSON-only reader; workers.json is ours below.
 - actions: delete, requeue, requeue-all, empty and compact must be POST (requeue-all also answers
   GET upstream) and, like every POST here, carry the CSRF token (admin/csrf.py).
 - escaping: its job page and queue/worker tables insert JSON strings with underscore's unescaped
@@ -25,7 +27,7 @@ from rq.exceptions import DeserializationError
 from rq.serializers import JSONSerializer
 from rq_dashboard import web as rq_web
 
-from admin import context, csrf
+from admin import context, csrf, dashboard_jobs
 
 URL_PREFIX = "/rq"
 BLUEPRINT = "rq_dashboard"
@@ -39,12 +41,12 @@ ESCAPED_JSON_VIEWS = (f"{BLUEPRINT}.job_info", f"{BLUEPRINT}.list_queues")
 def init_app(app: Flask) -> None:
     """Mount rq-dashboard at /rq on the app's Redis, hardened as described above."""
     settings = context.settings(app)
-    rq_web.config.serializer = JSONSerializer
     # Shown on every dashboard page: it masks the password before "@", so drop the query too
     # (a redis+sentinel:// URL may carry ?sentinel_password=).
     app.config["RQ_DASHBOARD_REDIS_URL"] = (settings.redis_url.partition("?")[0],)
     app.redis_conn = context.redis(app)
     app.register_blueprint(rq_web.blueprint, url_prefix=URL_PREFIX)
+    dashboard_jobs.init_app(app)  # before the JSON views are wrapped below
     hooks = app.before_request_funcs[BLUEPRINT]
     hooks[hooks.index(rq_web.push_rq_connection)] = check_instance
     hooks.append(actions_post_only)

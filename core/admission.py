@@ -89,13 +89,27 @@ def _promote(queue: Queue, pipe: Pipeline, waiting: str, heads: list[bytes], set
 
 def release(queue: Queue, job_id: str, user_id: int, settings: Settings) -> ConversionRequest | None:
     """Free the slot of an ended job and queue the user's next waiting video, atomically."""
+    return _free(queue, job_id, user_id, settings)[1]
+
+
+def release_lost(queue: Queue, job_id: str, user_id: int, settings: Settings) -> bool:
+    """Like release, for a job RQ no longer has (deleted in rq-dashboard, or lost): True if this
+    call freed its slot; False if the job exists after all or its slot was freed before."""
+    return _free(queue, job_id, user_id, settings, only_if_gone=True)[0]
+
+
+def _free(
+    queue: Queue, job_id: str, user_id: int, settings: Settings, *, only_if_gone: bool = False
+) -> tuple[bool, ConversionRequest | None]:
+    """Drop the job's slot and promote the next waiting video; (freed, promoted)."""
     active, waiting = keys.user_active(user_id), keys.user_pending(user_id)
+    job_key = queue.job_class.key_for(job_id)
     with queue.connection.pipeline() as pipe:
         while True:
             try:
-                pipe.watch(active, waiting)
-                if pipe.zscore(active, job_id) is None:
-                    return None  # released before: never promote twice
+                pipe.watch(active, waiting, *([job_key] if only_if_gone else []))
+                if pipe.zscore(active, job_id) is None or (only_if_gone and pipe.exists(job_key)):
+                    return False, None  # released before (never promote twice), or not lost
                 head = pipe.lindex(waiting, 0)
                 pipe.multi()
                 pipe.zrem(active, job_id)
@@ -105,9 +119,26 @@ def release(queue: Queue, job_id: str, user_id: int, settings: Settings) -> Conv
                     pipe.lpop(waiting)
                     _enqueue(queue, promoted, settings, pipe)
                 pipe.execute()
-                return promoted
+                return True, promoted
             except WatchError:
                 continue
+
+
+def forget_idle_user(redis: Redis, user_id: int) -> bool:
+    """Drop the user from keys.ACTIVE_USERS if they hold no slot; False if a job of theirs
+    was queued meanwhile (it stays listed)."""
+    active = keys.user_active(user_id)
+    with redis.pipeline() as pipe:
+        try:
+            pipe.watch(active)
+            if pipe.zcard(active):
+                return False
+            pipe.multi()
+            pipe.srem(keys.ACTIVE_USERS, user_id)
+            pipe.execute()
+        except WatchError:
+            return False
+    return True
 
 
 def waiting_count(redis: Redis, user_id: int) -> int:
@@ -132,3 +163,4 @@ def _enqueue(queue: Queue, request: ConversionRequest, settings: Settings, pipe:
         pipeline=pipe,
     )
     pipe.zadd(keys.user_active(request.user_id), {request.job_id: time.time()})
+    pipe.sadd(keys.ACTIVE_USERS, request.user_id)  # where the scheduler looks for lost jobs' slots

@@ -45,6 +45,12 @@ class TooLarge(UserFacingError):
     text_key = "error_too_large"
 
 
+class GifTooBig(UserFacingError):
+    """The GIF is over MAX_OUTPUT_MB even after shrinking, or Telegram refused the upload (413)."""
+
+    text_key = "error_gif_too_big"
+
+
 class BadTrim(UserFacingError):
     """The caption asks for a time range that is unreadable or outside the video."""
 

@@ -13,6 +13,14 @@ INBOX_CHATS = f"{PREFIX}:inbox:chats"  # zset: chat id -> when its inbox last go
 REPLICATION_PROBE = f"{PREFIX}:replication:probe"  # a write that WAIT can wait for
 MAINTENANCE = f"{PREFIX}:maintenance"  # hash: each periodic task's last run and result (JSON)
 ADMIN_SESSION_SALT = f"{PREFIX}:admin:session_salt"  # random salt of the panel's cookie-signing key
+ACTIVE_USERS = f"{PREFIX}:active_users"  # set: user ids that may hold a slot (pruned by the lost-slot pass)
+LOST_SLOTS_CURSOR = f"{PREFIX}:lost_slots:cursor"  # where the lost-slot pass resumes its SSCAN
+WORKER_STATUSES = f"{PREFIX}:worker_statuses"  # zset: names of workers that published a status
+
+
+def worker_status(name: str) -> str:
+    """Hash with a TTL: one worker's box, free temp space and whether it takes jobs (for /healthz)."""
+    return f"{PREFIX}:worker:{name}"
 
 
 def queued(job_id: str) -> str:
@@ -56,7 +64,7 @@ def user_seconds(user_id: int) -> str:
 
 
 def user_active(user_id: int) -> str:
-    """Set: a user's job ids that are queued or running."""
+    """Zset: a user's job ids that are queued or running -> when they took the slot (unix s)."""
     return f"{PREFIX}:user:{user_id}:active"
 
 
@@ -106,6 +114,11 @@ def chat_pace(chat_id: int) -> str:
 
 
 RECENT_SECONDS = f"{PREFIX}:recent_secs"  # list: recent conversion seconds, for queue wait estimates
+
+
+def admin_session(digest: str) -> str:
+    """Set (with the session's lifetime) while the admin session whose id hashes to `digest` is open."""
+    return f"{PREFIX}:admin:session:{digest}"
 
 
 def admin_login_fails(client: str) -> str:

@@ -107,3 +107,13 @@ class ConversionResult:
 def job_id_for(chat_id: int, message_id: int) -> str:
     """The RQ job id for the video in message `message_id` of chat `chat_id`."""
     return f"gif_{chat_id}_{message_id}"
+
+
+def message_of(job_id: str) -> tuple[int, int] | None:
+    """The (chat_id, message_id) a job id was made from by job_id_for; None for any other id."""
+    prefix, _, rest = job_id.partition("_")
+    chat, _, message = rest.rpartition("_")
+    try:
+        return (int(chat), int(message)) if prefix == "gif" and chat else None
+    except ValueError:
+        return None

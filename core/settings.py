@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
@@ -89,6 +90,18 @@ def _webhook_secret(raw: str) -> str:
     return raw
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks, normalised (e.g. "10.0.0.0/8, ::1")."""
+    found = []
+    for item in (part.strip() for part in raw.split(",")):
+        if item:
+            try:
+                found.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+    return tuple(found)
+
+
 def _setting(default: Any, env: str, parse: Callable[[str], Any] = str, *, secret: bool = False) -> Any:
     return field(default=default, repr=not secret, metadata={"env": env, "parse": parse, "secret": secret})
 
@@ -107,6 +120,7 @@ class Settings:
     admin_password: str = _setting("", "ADMIN_PASSWORD", secret=True)
     admin_host: str = _setting("127.0.0.1", "ADMIN_HOST")
     admin_port: int = _setting(5000, "ADMIN_PORT", _port)
+    admin_trusted_proxies: tuple[str, ...] = _setting((), "ADMIN_TRUSTED_PROXIES", _networks)
     max_input_mb: int = _setting(20, "MAX_INPUT_MB", _positive_int)
     max_output_mb: int = _setting(50, "MAX_OUTPUT_MB", _positive_int)
     max_seconds: float = _setting(15.0, "MAX_SECONDS", _positive_float)
@@ -116,6 +130,7 @@ class Settings:
     convert_timeout: int = _setting(240, "CONVERT_TIMEOUT", _positive_int)
     max_pixels: int = _setting(3840 * 2160, "MAX_PIXELS", _positive_int)
     tmp_dir: str = _setting("", "GIFBOT_TMP_DIR")
+    min_free_disk_mb: int = _setting(500, "MIN_FREE_DISK_MB", _non_negative_int)
     queue_name: str = _setting("gifs", "QUEUE_NAME")
     bot_mode: str = _setting("polling", "BOT_MODE", _bot_mode)
     log_level: str = _setting("INFO", "LOG_LEVEL")

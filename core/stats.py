@@ -143,6 +143,12 @@ def typical_seconds(redis: Redis, default: float = 5.0) -> float:
     return statistics.median(values) if values else default
 
 
+def user_language(redis: Redis, user_id: int) -> str:
+    """The Telegram language_code a user's last message carried ("" if unknown)."""
+    value = redis.hget(keys.user(user_id), "language")
+    return value.decode() if value else ""
+
+
 def user_stats(redis: Redis, user_id: int) -> UserStats:
     """Read one user's counters (zeros for an unknown user)."""
     raw = {k.decode(): v.decode() for k, v in redis.hgetall(keys.user(user_id)).items()}

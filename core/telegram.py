@@ -17,6 +17,7 @@ from core.errors import (
     BrokenVideo,
     ChatUnreachable,
     DeliveryInDoubt,
+    GifTooBig,
     TelegramRetryAfter,
     TooBig,
     TransientError,
@@ -32,7 +33,7 @@ READ_TIMEOUT_S = 60
 DOWNLOAD_CHUNK = 256 * 1024
 MAX_RETRY_AFTER_WAIT_S = 60.0  # wait out a 429 in place up to this long; longer ones go back to RQ
 # Every way a Bot API call can fail once call() has translated it.
-SEND_ERRORS = (TransientError, ChatUnreachable, apihelper.ApiException)
+SEND_ERRORS = (TransientError, ChatUnreachable, GifTooBig, apihelper.ApiException)
 
 
 def configure(settings: Settings) -> None:
@@ -67,6 +68,8 @@ def translate(exc: BaseException, method: str) -> BaseException:
         return TelegramRetryAfter(float(params.get("retry_after", 1)), method)
     if status == 403:
         return ChatUnreachable(f"403 on {method}")
+    if status == 413:  # the upload is over the Bot API server's limit: sending it again cannot help
+        return GifTooBig(f"413 on {method}")
     if status is not None and (status >= 500 or status in (408, 409, 420)):
         answered = TransientError(f"Telegram answered {status} to {method}")
         answered.status = status

@@ -51,6 +51,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error_too_big": "This file is too big: I can take videos up to {max_mb} MB. Please send a shorter or smaller one.",
         "error_too_large": "This video's picture is too large for me. Please send one of at most 4K resolution.",
         "error_timeout": "This video took too long to convert. Please send a shorter clip.",
+        "error_gif_too_big": (
+            "The GIF from this video is too large to send on Telegram, even made smaller. "
+            "Please send a shorter clip, or write a time range like 0-5 as the caption."
+        ),
         "banned": "Sorry, this bot is not available to you.",
         "unknown_command": "I don't know that command. Send me a video to get a GIF, or /help to see what I do.",
         "button_expired": "This button is no longer active.",
@@ -81,6 +85,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "too_many": (
             "You already have {max_pending} videos waiting. Please wait for those GIFs before sending more."
         ),
+        "job_deleted": (
+            "Your video was removed from the queue by an admin, so no GIF will come for it. "
+            "You can send it again if you still want one."
+        ),
     },
     ZH: {
         "help": (
@@ -108,6 +116,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error_too_big": "檔案太大了：我最多只能處理 {max_mb} MB 的影片。請傳送較短或較小的影片。",
         "error_too_large": "這段影片的解析度太高了。請傳送 4K 以下的影片。",
         "error_timeout": "這段影片轉檔花太久了。請傳送較短的片段。",
+        "error_gif_too_big": "這段影片做成的 GIF 就算縮小後仍然太大，無法在 Telegram 傳送。請傳送較短的片段，或在說明文字寫上時間範圍（例如 0-5）。",
         "banned": "抱歉，你無法使用這個機器人。",
         "unknown_command": "我不認得這個指令。傳影片給我就能得到 GIF，或輸入 /help 看看我能做什麼。",
         "button_expired": "這個按鈕已經失效了。",
@@ -134,6 +143,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "quota": "你這個小時已經傳了 {per_hour} 段影片，達到上限了。請稍後再試。",
         "too_many": "你已經有 {max_pending} 段影片在等待中。請等這些 GIF 完成後再傳送。",
+        "job_deleted": "管理員已將你的影片從佇列中移除，所以不會有這段影片的 GIF。如果仍然需要，可以再傳送一次。",
     },
 }
 

@@ -75,7 +75,9 @@ def upload(
         return
     except DeliveryInDoubt:
         raise  # keep the claim: the GIF may be in the chat already
-    except (TransientError, telebot.apihelper.ApiException):
+    except (TransientError, UserFacingError, telebot.apihelper.ApiException):
+        # Telegram refused it (5xx, 4xx, 413 too large): surely not delivered, so the claim goes and
+        # a retry may send, or (no retry left) the failure callback may tell the user.
         persist(lambda: markers.release_send(connection, job.id), "releasing a claim", REDIS_WAIT_S)
         raise
     _confirm(connection, job.id)

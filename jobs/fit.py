@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.errors import BadTrim, BrokenVideo
+from core.errors import BadTrim, BrokenVideo, GifTooBig
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
@@ -51,7 +51,8 @@ def convert(
     limits: Limits,
     progress: Callable[[float], None] | None = None,
 ) -> GifResult:
-    """Probe `src` and write a looping GIF to `dst`, lowering fps then width until it fits."""
+    """Probe `src` and write a looping GIF to `dst`, lowering fps then width until it fits;
+    GifTooBig if it still does not."""
     info = probe(src, limits)
     start, end = source_window(info, options)
     if end <= start:
@@ -64,8 +65,9 @@ def convert(
             break
         logger.info("GIF is %d bytes, over %d: retrying with %s", size, limits.max_output_bytes, smaller)
         attempt, size = smaller, _convert_once(src, dst, info, smaller, limits, report)
-    if size > limits.max_output_bytes:
-        logger.warning("GIF still %d bytes after shrinking (cap %d)", size, limits.max_output_bytes)
+    if size > limits.max_output_bytes:  # Telegram would refuse it (413): never try to send it
+        dst.unlink(missing_ok=True)
+        raise GifTooBig(f"GIF still {size} bytes after shrinking (cap {limits.max_output_bytes})")
     report(1.0)
     return _result(dst, info, options, attempt, size)
 

@@ -28,12 +28,13 @@ from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
 from core.outage import Outage, wait_for_redis
 from core.settings import Settings
-from jobs import maintenance
+from jobs import lost, maintenance
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 5
 LEADER_TTL_S = 6 * POLL_INTERVAL_S  # a dead leader is replaced within this long
-TASKS = (("recover_abandoned", 10), ("sample_depth", 60))  # (task, every n seconds)
+# (task, every n seconds); free_lost_slots frees the slots of jobs deleted in rq-dashboard (jobs.lost)
+TASKS = (("recover_abandoned", 10), ("free_lost_slots", 15), ("sample_depth", 60))
 # Periodic jobs that older versions stored in rq-scheduler; cancelled at start (they run here now).
 LEGACY_SCHEDULES = ("maintenance_recover_abandoned", "maintenance_sample_depth", "maintenance_sweep_temp")
 
@@ -64,6 +65,7 @@ class LeaderScheduler(Scheduler):
         self.settings = settings
         self.due: dict[str, float] = {}  # task -> monotonic time it is next due
         self.back_at = 0.0  # when this instance (re)connected: recovery waits a grace after it
+        self.tell = lost.teller(self.connection, settings)
 
     def acquire_lock(self) -> bool:
         """Run a pass only while this instance leads."""
@@ -103,6 +105,8 @@ class LeaderScheduler(Scheduler):
         """The function that runs task `name` against our Redis."""
         if name == "recover_abandoned":
             return lambda: maintenance.recover(self.connection, self.settings)
+        if name == "free_lost_slots":
+            return lambda: lost.free_lost_slots(self.connection, self.settings, self.tell)
         return lambda: maintenance.depth(self.connection, self.settings)
 
     def _install_signal_handlers(self) -> None:

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import telebot
 from redis import Redis
 
 from core import pace, telegram
 from core.chat import paced_send
-from core.models import ConversionRequest
 from core.texts import text
 
 log = logging.getLogger(__name__)
 STATUS_EDIT_MAX_WAIT_S = 5.0  # progress is nice to have; never stall a job on it
 
 
+class VideoMessage(Protocol):
+    """Where a video's status is shown: a ConversionRequest, or what is known of a lost job."""
+
+    @property
+    def chat_id(self) -> int: ...
+    @property
+    def message_id(self) -> int: ...
+    @property
+    def status_message_id(self) -> int: ...
+    @property
+    def lang(self) -> str: ...
+    @property
+    def job_id(self) -> str: ...
+
+
 class StatusMessage:
     """Edits one video's status message: each step in order, at most one edit a second per chat."""
 
-    def __init__(self, bot: telebot.TeleBot, redis: Redis, request: ConversionRequest) -> None:
+    def __init__(self, bot: telebot.TeleBot, redis: Redis, request: VideoMessage) -> None:
         self.bot = bot
         self.redis = redis
         self.request = request

@@ -15,6 +15,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 STALE_AFTER_S = 2 * 3600  # no job lives this long (job timeout + retries are far shorter)
+MIB = 1024 * 1024
 
 
 ATTEMPT_NAME = re.compile(r"[A-Za-z0-9_-]+\.[0-9a-f]{8}")
@@ -71,3 +72,10 @@ def sweep(root: Path, older_than_s: float = STALE_AFTER_S) -> int:
     if removed:
         log.info("sweep removed %d stale temp entries", removed)
     return removed
+
+
+def free_mb(root: Path) -> int:
+    """Free space, in MiB, on the filesystem that holds `root` (or its nearest existing parent)."""
+    while not root.exists() and root != root.parent:
+        root = root.parent
+    return shutil.disk_usage(root).free // MIB

@@ -7,7 +7,9 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from redis import Redis
@@ -15,7 +17,9 @@ from rq import Queue, Worker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.worker import WorkerStatus
 
+from core import boxes
 from core.admission import gif_queue
 from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
@@ -33,29 +37,91 @@ HEARTBEAT_GRACE_S = 10
 MAINTENANCE_INTERVAL_S = 15
 WORKER_TTL_S = 35
 TEMP_SWEEP_EVERY_S = 600  # stale temp dirs of this box are removed this often
+DISK_CHECK_S = 5.0  # how often a worker paused for disk space looks again
 PRELOADED = (convert, delivery)  # imported before forking so each work horse starts warm
 
 
 class GifWorker(Worker):
     """RQ's forking worker with a short job heartbeat (RQ adds a fixed 60 s otherwise) that rides
-    out Redis outages: a job in progress keeps running, an idle worker waits for Redis."""
+    out Redis outages: a job in progress keeps running, an idle worker waits for Redis, and a
+    worker whose temp disk is nearly full takes no job until it has room again."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, tmp_root: Path | None = None, min_free_disk_mb: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.outage = Outage(f"worker {self.name}")
         self.back_at = 0.0  # monotonic time Redis last came back after an outage
         self.swept_at = time.monotonic()  # main() swept this box's temp dirs at start
+        self.tmp_root = tmp_root or Path(tempfile.gettempdir())
+        self.min_free_disk_mb = min_free_disk_mb  # 0: never pause for disk space
+        self.free_disk_mb = 0
+        self.paused_for_disk = False
+        self.disk_check_s = DISK_CHECK_S
+        self.box = socket.gethostname()
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's dequeue, but no job is taken while the temp disk is nearly full."""
+        if not self.wait_for_disk(burst=timeout is None):
+            return None  # burst mode, or asked to stop: leave the work loop
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def wait_for_disk(self, *, burst: bool) -> bool:
+        """Wait (heartbeating, shown as suspended) while free temp space is under MIN_FREE_DISK_MB;
+        False if the worker should leave its loop instead (burst mode, or a stop was requested)."""
+        while self.disk_low():
+            if not self.paused_for_disk:
+                self.paused_for_disk = True
+                log.warning(
+                    "worker %s stops taking jobs: %d MB free in %s, under MIN_FREE_DISK_MB=%d",
+                    self.name,
+                    self.free_disk_mb,
+                    self.tmp_root,
+                    self.min_free_disk_mb,
+                )
+                self.set_state(WorkerStatus.SUSPENDED)
+            self.heartbeat()
+            if burst or self._stop_requested:
+                return False
+            time.sleep(self.disk_check_s)
+        if self.paused_for_disk:
+            self.paused_for_disk = False
+            log.info(
+                "worker %s takes jobs again: %d MB free in %s", self.name, self.free_disk_mb, self.tmp_root
+            )
+            self.heartbeat()
+        return True
+
+    def disk_low(self) -> bool:
+        """Measure free temp space; True if it is under the threshold."""
+        self.free_disk_mb = workdir.free_mb(self.tmp_root)
+        return self.min_free_disk_mb > 0 and self.free_disk_mb < self.min_free_disk_mb
+
+    def publish_status(self, redis: Any) -> None:
+        """Publish this worker's box, free temp space and whether it takes jobs (for /healthz)."""
+        self.disk_low()
+        status = boxes.WorkerStatus(
+            self.name,
+            self.box,
+            not self.paused_for_disk,
+            self.free_disk_mb,
+            self.min_free_disk_mb,
+            time.time(),
+        )
+        boxes.publish(redis, status)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, but while Redis is away wait for it (logged once) instead of dying."""
         if pipeline is not None:
             super().heartbeat(timeout, pipeline=pipeline)
+            self.publish_status(pipeline)
             return
         while True:
             try:
                 if self.outage.active and not self.connection.hexists(self.key, "birth"):
                     self.register_birth()  # our registration lapsed during the outage: show up again
                 super().heartbeat(timeout)
+                self.publish_status(self.connection)
             except REDIS_DOWN as exc:
                 time.sleep(self.outage.failed(exc))
                 continue
@@ -110,6 +176,11 @@ class GifWorker(Worker):
         for queue in self.queues:
             maintenance.rescue_stuck(queue)
 
+    def register_death(self) -> None:
+        """RQ's death record, then our status goes too (it would expire on its own anyway)."""
+        super().register_death()
+        boxes.forget(self.connection, self.name)
+
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         """Remember our pid so the horse can tell whether we died before it was set up."""
         self.parent_pid = os.getpid()
@@ -136,6 +207,8 @@ def build_worker(settings: Settings, name: str | None = None, redis: Redis | Non
         job_monitoring_interval=JOB_MONITORING_INTERVAL_S,
         maintenance_interval=MAINTENANCE_INTERVAL_S,
         worker_ttl=WORKER_TTL_S,
+        tmp_root=settings.tmp_root,
+        min_free_disk_mb=settings.min_free_disk_mb,
     )
 
 

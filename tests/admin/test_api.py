@@ -82,7 +82,13 @@ def test_healthz_counts_workers_and_queue_depth(client: FlaskClient, redis_clien
     busy_worker(redis_client)
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"redis": True, "workers": 1, "queue_depth": 3}
+    assert response.get_json() == {
+        "redis": True,
+        "workers": 1,
+        "queue_depth": 3,
+        "boxes": [],  # busy_worker publishes no status; GifWorker does (tests/test_worker_disk.py)
+        "low_disk_boxes": [],
+    }
 
 
 def test_metrics_are_prometheus_text(client: FlaskClient, redis_client: Redis):

@@ -95,6 +95,30 @@ def test_changing_the_password_signs_everyone_out(settings, redis_client, admin)
     assert other.get("/").status_code == 302
 
 
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(settings, redis_client, admin):
+    """After logout a copied session cookie opens nothing, in this worker or another."""
+    copied = admin.get_cookie("gifbot_admin").value
+    thief = make_app(settings, redis_client).test_client()
+    thief.set_cookie("gifbot_admin", copied)
+    assert thief.get("/").status_code == 200
+
+    assert admin.post("/logout", data={"csrf_token": csrf_token(admin)}).status_code == 302
+
+    thief.set_cookie("gifbot_admin", copied)
+    assert thief.get("/").status_code == 302
+    assert thief.get("/api/stats").status_code == 401
+    assert thief.post("/logout").status_code in (401, 403)
+
+
+def test_signing_out_one_login_leaves_another_open(settings, redis_client, admin):
+    """Each login has its own server-side id: logging out of one browser keeps the other's session."""
+    other = make_app(settings, redis_client).test_client()
+    assert login(other).status_code == 302
+    admin.post("/logout", data={"csrf_token": csrf_token(admin)})
+    assert admin.get("/").status_code == 302
+    assert other.get("/").status_code == 200
+
+
 def test_a_forged_session_cookie_is_ignored(client):
     """An unsigned cookie claiming to be the admin opens nothing."""
     client.set_cookie("gifbot_admin", '{"user": "admin"}')
