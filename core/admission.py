@@ -125,7 +125,7 @@ def _enqueue(queue: Queue, request: ConversionRequest, settings: Settings, pipe:
         timeout=settings.job_timeout,
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
-        retry=Retry(max=settings.retry_max, interval=settings.retry_interval),
+        retry=Retry(max=settings.retry_max, interval=settings.retry_interval) if settings.retry_max else None,
         on_success=Callback(ON_SUCCESS, timeout=SUCCESS_CALLBACK_TIMEOUT_S),
         on_failure=Callback(ON_FAILURE, timeout=FAILURE_CALLBACK_TIMEOUT_S),
         on_stopped=Callback(ON_STOPPED, timeout=FAILURE_CALLBACK_TIMEOUT_S),

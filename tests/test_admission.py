@@ -10,6 +10,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -398,6 +399,14 @@ def test_job_takes_timeout_and_retry_from_settings(queue, redis_client):
     assert job.timeout == SETTINGS.job_timeout
     assert job.retries_left == SETTINGS.retry_max
     assert job.retry_intervals == [SETTINGS.retry_interval]
+
+
+def test_retry_max_zero_queues_jobs_that_are_never_retried(queue, redis_client):
+    """RETRY_MAX=0 is a valid setting: the job is queued (RQ's Retry refuses max=0) with no retry."""
+    request = make_request()
+    assert submit(queue, request, replace(SETTINGS, retry_max=0), LIMITS) is Admission.QUEUED
+    job = Job.fetch(request.job_id, connection=redis_client, serializer=queue.serializer)
+    assert not job.retries_left and not job.should_retry
 
 
 def test_job_keeps_results_and_failures_for_the_modules_ttls(queue, redis_client):
