@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from jobs.maintenance import rescue_stuck
+
+RACE_ROUNDS = 150
 
 
 def test_job_stuck_between_dequeue_and_start_is_put_back(redis_client):
@@ -29,3 +35,27 @@ def test_job_seen_only_briefly_is_left_alone(redis_client):
     rescue_stuck(queue)
     assert rescue_stuck(queue) == 0
     assert queue.intermediate_queue.get_job_ids() == ["gif_1_1"]
+
+
+def test_two_sweepers_racing_on_one_stuck_job_queue_it_exactly_once(redis_client, redis_server):
+    """Two sweepers (threads, own connections) rescuing one stuck job at once queue it once, every round."""
+    queues = [Queue("gifs", connection=redis_server.client(), serializer=JSONSerializer) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def sweep(queue: Queue) -> int:
+        start.wait(timeout=10)
+        return rescue_stuck(queue, grace_s=0)
+
+    queue, outcomes = queues[0], []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for n in range(RACE_ROUNDS):
+            job_id = queue.enqueue_call("jobs.maintenance.sweep_temp", job_id=f"gif_{n}_1").id
+            Queue.lmove(redis_client, queue.key, None)  # its worker died before starting it
+            assert rescue_stuck(queue, grace_s=0) == 0  # first sighting
+            rescued = sum(pool.map(sweep, queues))
+            outcomes.append(
+                (rescued, queue.job_ids.count(job_id), len(queue.intermediate_queue.get_job_ids()))
+            )
+            redis_client.delete(queue.key)  # so the next round's job is the one a worker takes
+
+    assert Counter(outcomes) == Counter({(1, 1, 0): RACE_ROUNDS}), "(rescued, copies queued, still stuck)"
