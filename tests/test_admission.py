@@ -427,7 +427,7 @@ def test_job_callbacks_are_the_modules_named_callbacks(queue, redis_client):
     assert stored["success_callback_name"] == admission.ON_SUCCESS == "jobs.delivery.send_gif"
     assert stored["failure_callback_name"] == admission.ON_FAILURE == "jobs.delivery.report_failure"
     assert stored["stopped_callback_name"] == admission.ON_STOPPED == "jobs.delivery.report_stopped"
-    assert int(stored["success_callback_timeout"]) == admission.SUCCESS_CALLBACK_TIMEOUT_S
+    assert int(stored["success_callback_timeout"]) == admission.success_callback_timeout(SETTINGS.job_timeout)
     assert int(stored["failure_callback_timeout"]) == admission.FAILURE_CALLBACK_TIMEOUT_S
     assert int(stored["stopped_callback_timeout"]) == admission.FAILURE_CALLBACK_TIMEOUT_S
 
