@@ -210,7 +210,7 @@ def test_an_abandoned_job_is_recovered_while_every_worker_is_busy(
     stack.bot()
     stack.spawn("scheduler", "jobs.scheduler")
     workers = {proc.name: proc for proc in (stack.worker() for _ in range(3))}
-    fake_api.set_delay("getFile", 50)  # every worker is busy (in its download) for 50 s
+    fake_api.set_delay("getFile", 55)  # every worker is busy (in getFile) for 55 s, under the 60 s timeout
     videos = send_videos(fake_api, clip_bytes, 3)
     job_ids = [job_id_for(chat, msg) for chat, msg, _ in videos]
     wait_until(lambda: len(running(redis_client)) == 3, timeout=60, what="three jobs running")
