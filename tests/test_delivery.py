@@ -415,7 +415,7 @@ def test_the_sent_marker_lands_although_redis_refuses_writes_right_after_the_upl
     """Redis refuses writes (NOREPLICAS) as the upload's answer arrives: the GIF is still marked sent."""
     request = make_request()
     job = queued_job(queue, settings, request)
-    fake_api.answer_late("sendAnimation", 1.0)  # Telegram has the GIF; its answer takes a second
+    fake_api.answer_late("sendAnimation", 2.0)  # Telegram has the GIF; its answer takes 2 s
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             refusals = pool.submit(
