@@ -26,6 +26,8 @@ from core.settings import Settings
 # in that horse after the job: the job's own work gets what is left (jobs.convert.work_deadline).
 RQ_HORSE_GRACE_S = 60
 SUCCESS_CALLBACK_TIMEOUT_S = 150  # an upload of up to 50 MB, plus waiting out a 429
+MIN_WORK_S = 30  # a job timeout too small for both still gives the download and conversion this long
+DEADLINE_MARGIN_S = 10  # between the end of the job's work and the start of the upload, at the least
 FAILURE_CALLBACK_TIMEOUT_S = 60
 RESULT_TTL_S = 24 * 3600
 FAILURE_TTL_S = 7 * 24 * 3600
@@ -39,6 +41,12 @@ class Admission(StrEnum):
     WAITING = "waiting"  # in the user's waiting list; queued when a slot frees
     DUPLICATE = "duplicate"  # this message was submitted before (re-delivered update)
     FULL = "full"  # the user's waiting list is full; refused
+
+
+def success_callback_timeout(job_timeout: int) -> int:
+    """The upload's time: SUCCESS_CALLBACK_TIMEOUT_S, less if a small job timeout leaves the horse
+    less, so MIN_WORK_S of work and the upload both end before RQ kills the horse."""
+    return min(SUCCESS_CALLBACK_TIMEOUT_S, job_timeout + RQ_HORSE_GRACE_S - DEADLINE_MARGIN_S - MIN_WORK_S)
 
 
 def gif_queue(redis: Redis, settings: Settings) -> Queue:
@@ -156,8 +164,8 @@ def _enqueue(queue: Queue, request: ConversionRequest, settings: Settings, pipe:
         timeout=settings.job_timeout,
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
-        retry=Retry(max=settings.retry_max, interval=settings.retry_interval),
-        on_success=Callback(ON_SUCCESS, timeout=SUCCESS_CALLBACK_TIMEOUT_S),
+        retry=Retry(max=settings.retry_max, interval=settings.retry_interval) if settings.retry_max else None,
+        on_success=Callback(ON_SUCCESS, timeout=success_callback_timeout(settings.job_timeout)),
         on_failure=Callback(ON_FAILURE, timeout=FAILURE_CALLBACK_TIMEOUT_S),
         on_stopped=Callback(ON_STOPPED, timeout=FAILURE_CALLBACK_TIMEOUT_S),
         pipeline=pipe,

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import requests
 import telebot
+import urllib3
 from telebot import apihelper
 from urllib3.exceptions import NewConnectionError
 
@@ -121,22 +122,41 @@ def download(
     if info.file_size and info.file_size > max_bytes:
         raise TooBig(f"getFile says {info.file_size} bytes")
     url = apihelper.FILE_URL.format(bot.token, info.file_path)
-    size = 0
     try:
-        with requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)) as resp:
+        with requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT_S, _read_wait(deadline))) as resp:
             if resp.status_code != 200:
                 raise TransientError(f"file download answered {resp.status_code}")
-            with dest.open("wb") as out:
-                for chunk in resp.iter_content(DOWNLOAD_CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise TooBig(f"download passed {max_bytes} bytes")
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise TransientError("the download ran past its deadline")
-                    out.write(chunk)
-    except requests.RequestException as exc:
+            return _save(resp, dest, max_bytes, deadline)
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise TransientError(f"file download failed: {type(exc).__name__}") from None
-    return size
+
+
+def _read_wait(deadline: float | None) -> float:
+    """How long one read may wait: READ_TIMEOUT_S, or less so no read outlasts the deadline."""
+    if deadline is None:
+        return READ_TIMEOUT_S
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TransientError("the download ran past its deadline")
+    return min(READ_TIMEOUT_S, left)
+
+
+def _save(resp: requests.Response, dest: Path, max_bytes: int, deadline: float | None) -> int:
+    """Write the body to dest as it arrives (a slow server cannot hold a read past the deadline)."""
+    size = 0
+    with dest.open("wb") as out:
+        while True:
+            sock = getattr(resp.raw.connection, "sock", None)
+            wait = _read_wait(deadline)
+            if sock is not None:
+                sock.settimeout(wait)
+            chunk = resp.raw.read1(DOWNLOAD_CHUNK, decode_content=True)  # what has come, up to a chunk
+            if not chunk:
+                return size
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooBig(f"download passed {max_bytes} bytes")
+            out.write(chunk)
 
 
 def send_gif(

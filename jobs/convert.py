@@ -24,8 +24,6 @@ from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 GIF_NAME = "animation.gif"
-DEADLINE_MARGIN_S = 10  # between the end of our work and the start of the upload, at the least
-MIN_WORK_S = 30  # a job timeout set too small for the upload still gets this long to convert
 
 
 def convert_video(**kwargs: Any) -> dict[str, Any]:
@@ -66,8 +64,9 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
 def work_deadline(job: Job | None, started: float) -> float:
     """When download and conversion must be done, so the upload still fits in the horse's time."""
     timeout = job.timeout if job is not None and job.timeout else runtime.settings().job_timeout
-    spare = timeout + admission.RQ_HORSE_GRACE_S - admission.SUCCESS_CALLBACK_TIMEOUT_S - DEADLINE_MARGIN_S
-    return started + max(spare, MIN_WORK_S)
+    upload = job.success_callback_timeout if job is not None else admission.success_callback_timeout(timeout)
+    spare = timeout + admission.RQ_HORSE_GRACE_S - upload - admission.DEADLINE_MARGIN_S
+    return started + max(spare, admission.MIN_WORK_S)
 
 
 def download_and_convert(

@@ -47,9 +47,10 @@ class Pass:
 def recover(redis: Redis, settings: Settings) -> int:
     """Re-queue jobs whose worker died (heartbeat lapsed) or that a dead worker took but never started."""
     registry = StartedJobRegistry(settings.queue_name, connection=redis, serializer=JSONSerializer)
-    before = registry.count
+    before = registry.get_job_count(cleanup=False)  # .count would clean up first, so count nothing
     registry.cleanup()
-    return max(0, before - registry.count) + rescue_stuck(gif_queue(redis, settings))
+    abandoned = before - registry.get_job_count(cleanup=False)
+    return max(0, abandoned) + rescue_stuck(gif_queue(redis, settings))
 
 
 def rescue_stuck(queue: Queue, grace_s: float = STUCK_GRACE_S) -> int:
@@ -89,7 +90,8 @@ def run_pass(redis: Redis, task: str, fn: Callable[[], int]) -> Pass:
     """Run one task and record its start, end and result (or error) under keys.MAINTENANCE."""
     started = time.time()
     try:
-        done = Pass(task, started, time.time(), result=fn())
+        result = fn()  # before time.time(): the pass ends when the task has run
+        done = Pass(task, started, time.time(), result=result)
     except REDIS_DOWN:
         raise  # the scheduler waits for Redis and runs the pass again
     except Exception as exc:  # a failed pass is recorded and logged; the next one runs as planned

@@ -10,6 +10,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -400,6 +401,14 @@ def test_job_takes_timeout_and_retry_from_settings(queue, redis_client):
     assert job.retry_intervals == [SETTINGS.retry_interval]
 
 
+def test_retry_max_zero_queues_jobs_that_are_never_retried(queue, redis_client):
+    """RETRY_MAX=0 is a valid setting: the job is queued (RQ's Retry refuses max=0) with no retry."""
+    request = make_request()
+    assert submit(queue, request, replace(SETTINGS, retry_max=0), LIMITS) is Admission.QUEUED
+    job = Job.fetch(request.job_id, connection=redis_client, serializer=queue.serializer)
+    assert not job.retries_left and not job.should_retry
+
+
 def test_job_keeps_results_and_failures_for_the_modules_ttls(queue, redis_client):
     """Finished jobs keep their result RESULT_TTL_S and their failure FAILURE_TTL_S."""
     request = make_request()
@@ -418,7 +427,7 @@ def test_job_callbacks_are_the_modules_named_callbacks(queue, redis_client):
     assert stored["success_callback_name"] == admission.ON_SUCCESS == "jobs.delivery.send_gif"
     assert stored["failure_callback_name"] == admission.ON_FAILURE == "jobs.delivery.report_failure"
     assert stored["stopped_callback_name"] == admission.ON_STOPPED == "jobs.delivery.report_stopped"
-    assert int(stored["success_callback_timeout"]) == admission.SUCCESS_CALLBACK_TIMEOUT_S
+    assert int(stored["success_callback_timeout"]) == admission.success_callback_timeout(SETTINGS.job_timeout)
     assert int(stored["failure_callback_timeout"]) == admission.FAILURE_CALLBACK_TIMEOUT_S
     assert int(stored["stopped_callback_timeout"]) == admission.FAILURE_CALLBACK_TIMEOUT_S
 

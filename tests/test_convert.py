@@ -1,4 +1,4 @@
-"""`python -m jobs.convert`: the workers' recipe on a local file, for smoke tests and the benchmark."""
+"""jobs.convert: the job's time budget, and `python -m jobs.convert` (the workers' recipe on a local file)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,40 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from rq.job import Job
+
+from core import admission
+from core.limits import UserLimits
+from core.models import ConversionRequest, MediaKind
+from core.settings import Settings
+from jobs import convert
 from tests import media
 from tests.gifcheck import gif_info
 from tests.services import REPO_ROOT
+
+RQ_KILLS_HORSE_AFTER_TIMEOUT_S = 60  # rq.worker: a horse still running at job timeout + 60 s is killed
+
+
+@pytest.mark.parametrize("job_timeout", [30, 60, 90, 120, 180, 300, 600, 1800])
+def test_work_deadline_leaves_the_upload_its_callback_timeout_before_rq_kills_the_horse(
+    redis_client, job_timeout: int
+):
+    """For any JOB_TIMEOUT, work (download + convert) plus the success callback's timeout fit in the horse."""
+    settings = Settings(job_timeout=job_timeout)
+    request = ConversionRequest(
+        chat_id=1, user_id=1, message_id=job_timeout, status_message_id=0, file_id="f", file_unique_id="u",
+        file_size=1, kind=MediaKind.VIDEO, lang="en", width=480, fps=12, max_seconds=15.0,
+    )  # fmt: skip
+    queue = admission.gif_queue(redis_client, settings)
+    admission.submit(queue, request, settings, UserLimits(max_active=1, max_pending=0, per_hour=10))
+    job = Job.fetch(request.job_id, connection=redis_client, serializer=queue.serializer)
+
+    work_s = convert.work_deadline(job, started=0.0)
+
+    assert work_s + job.success_callback_timeout <= job_timeout + RQ_KILLS_HORSE_AFTER_TIMEOUT_S
+    assert work_s >= admission.MIN_WORK_S, "a small job timeout still leaves time to convert"
+    assert job.success_callback_timeout >= 30, "the upload keeps a useful share"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

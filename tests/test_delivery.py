@@ -8,12 +8,17 @@ redis-server and the fake Bot API.
 from __future__ import annotations
 
 import itertools
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import redis
-from rq.job import Job
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
 from rq.queue import Queue
+from rq.serializers import JSONSerializer
 from telebot import apihelper
 
 from core import admission, keys, markers, stats
@@ -26,6 +31,7 @@ from jobs import delivery, runtime, workdir
 from tests import media
 from tests.factories import DEFAULT_USER_ID, next_message_id
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.services import RedisServer, wait_until
 
 GIF_NAME = "animation.gif"
 GIF_SIZE = (32, 24)
@@ -129,6 +135,41 @@ def times_told(api: FakeTelegramAPI, request: ConversionRequest, body: str) -> i
     """How often the user was shown `body`: status-message edits plus replies."""
     edits = [c for c in api.calls("editMessageText", request.chat_id) if c.params.get("text") == body]
     return len(edits) + api.messages_to(request.chat_id).count(body)
+
+
+def video_request(api: FakeTelegramAPI, clip: bytes) -> ConversionRequest:
+    """A request for a real clip the fake Bot API serves, so the job can really run."""
+    record = api.add_file(clip)
+    return make_request(
+        file_id=record.file_id, file_unique_id=record.file_unique_id, file_size=record.file_size
+    )
+
+
+def run_jobs(queue: Queue) -> None:
+    """Run every queued job, retries included, through RQ's own worker loop in this process."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
+    finally:
+        for sig, handler in handlers.items():  # RQ installs its own; give pytest back its own
+            signal.signal(sig, handler)
+
+
+def refused_writes(client: redis.Redis) -> int:
+    """How many commands Redis refused with NOREPLICAS so far."""
+    return int(client.info("errorstats").get("errorstat_NOREPLICAS", {}).get("count", 0))
+
+
+def refuse_writes_once_uploaded(client: redis.Redis, api: FakeTelegramAPI, chat_id: int) -> int:
+    """As soon as Telegram has the GIF, make Redis refuse writes until it refused one; return refusals."""
+    api.wait_for(lambda: api.sent_animations(chat_id), timeout=30, message="the upload")
+    client.config_set("min-replicas-to-write", 1)  # no replica here: every write is refused
+    try:
+        before = refused_writes(client)
+        wait_until(lambda: refused_writes(client) > before, timeout=30, what="a write refused")
+        return refused_writes(client) - before
+    finally:
+        client.config_set("min-replicas-to-write", 0)
 
 
 # ---------------------------------------------------------------- send_gif
@@ -313,6 +354,100 @@ def test_a_server_error_on_upload_releases_the_claim_for_the_retry(
     delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
     assert len(fake_api.sent_animations(request.chat_id)) == 1
     assert markers.already_sent(redis_client, job.id)
+
+
+@pytest.mark.parametrize("retries", [2, 0], ids=["retried", "last_try"])
+@pytest.mark.parametrize("answer", ["reset", "read_timeout"])
+def test_a_send_in_doubt_keeps_its_claim_so_no_retry_sends_again_or_says_failed(
+    redis_client: redis.Redis,
+    queue: Queue,
+    settings: Settings,
+    fake_api: FakeTelegramAPI,
+    clip_bytes: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    retries: int,
+):
+    """Telegram took the upload but its answer was lost: exactly one GIF, and never a 'failed' text."""
+    if answer == "reset":
+        fake_api.answer_late("sendAnimation", 0, reset=True)  # reset right after the request
+    else:
+        monkeypatch.setattr(delivery, "SEND_TIMEOUT_S", 1)  # the upload's read timeout
+        fake_api.answer_late("sendAnimation", 3, reset=True)
+    request = video_request(fake_api, clip_bytes)
+    job = queued_job(queue, replace(settings, retry_max=retries, retry_interval=0), request)
+
+    run_jobs(queue)
+
+    uploads = fake_api.calls("sendAnimation", request.chat_id, ok_only=False)
+    assert len(uploads) == 1 and uploads[0].ok, "the GIF was uploaded again, or never"
+    assert times_told(fake_api, request, text("error_failed")) == 0
+    assert markers.send_state(redis_client, job.id) == "sending"
+    assert job.get_status() == (JobStatus.FINISHED if retries else JobStatus.FAILED)
+    assert not holds_slot(redis_client, request)
+
+
+def test_a_5xx_on_upload_releases_the_claim_and_the_retry_sends_exactly_one_gif(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, clip_bytes: bytes
+):
+    """Telegram answered 502 (surely not sent): the claim goes, the RQ retry sends the one GIF."""
+    fake_api.fail("sendAnimation", 502)
+    request = video_request(fake_api, clip_bytes)
+    job = queued_job(queue, replace(settings, retry_interval=0), request)
+
+    run_jobs(queue)
+
+    assert [c.status for c in fake_api.calls("sendAnimation", request.chat_id, ok_only=False)] == [502, 200]
+    assert len(fake_api.sent_animations(request.chat_id)) == 1
+    assert markers.send_state(redis_client, job.id) == "sent"
+    assert job.get_status() == JobStatus.FINISHED
+    assert times_told(fake_api, request, text("error_failed")) == 0
+
+
+def test_the_sent_marker_lands_although_redis_refuses_writes_right_after_the_upload(
+    redis_client: redis.Redis,
+    redis_server: RedisServer,
+    queue: Queue,
+    settings: Settings,
+    fake_api: FakeTelegramAPI,
+    gif_bytes: bytes,
+):
+    """Redis refuses writes (NOREPLICAS) as the upload's answer arrives: the GIF is still marked sent."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    fake_api.answer_late("sendAnimation", 2.0)  # Telegram has the GIF; its answer takes 2 s
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            refusals = pool.submit(
+                refuse_writes_once_uploaded, redis_server.client(), fake_api, request.chat_id
+            )
+            delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+            assert refusals.result() >= 1
+    finally:
+        redis_client.config_set("min-replicas-to-write", 0)
+
+    assert markers.send_state(redis_client, job.id) == "sent"
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))  # a retry sends nothing
+    assert len(fake_api.sent_animations(request.chat_id)) == 1
+    assert stats.user_stats(redis_client, request.user_id).delivered == 1
+
+
+def test_a_failed_attempt_removes_only_its_own_temp_dir(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """on_failure of one attempt leaves another attempt's GIF on the same box intact (and sendable)."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    other = converted(settings, job, gif_bytes)  # a second run of the job on this box, done converting
+    mine = workdir.new_attempt_dir(settings.tmp_root, job.id)  # this horse's attempt, failing mid-way
+    (mine / "in-partial").write_bytes(b"half a video")
+
+    delivery.report_failure(job, redis_client, TransientError, TransientError("502"), None)
+
+    assert not mine.exists()
+    assert (settings.tmp_root / str(other["workdir"]) / GIF_NAME).read_bytes() == gif_bytes
+    delivery.send_gif(job, redis_client, other)
+    assert len(fake_api.sent_animations(request.chat_id)) == 1
 
 
 def test_success_frees_the_slot_and_queues_the_users_next_video(

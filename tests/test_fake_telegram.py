@@ -254,6 +254,30 @@ def test_file_downloads_can_fail_and_methods_can_be_slowed(
         bot.get_me()
 
 
+def test_a_late_or_lost_answer_still_carries_out_the_call(
+    fake_api: FakeTelegramAPI, bot: telebot.TeleBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """answer_late: the message is sent at once; the client gets a reset, or its read timeout."""
+    fake_api.answer_late("sendMessage", 0, reset=True)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        bot.send_message(CHAT, "lost")
+    fake_api.answer_late("sendMessage", 1.0)
+    monkeypatch.setattr(apihelper, "READ_TIMEOUT", 0.2)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        bot.send_message(CHAT, "late")
+    assert [c.result["text"] for c in fake_api.calls("sendMessage")] == ["lost", "late"]
+    assert bot.send_message(CHAT, "on time").text == "on time"
+
+
+def test_file_rate_trickles_a_download(fake_api: FakeTelegramAPI, bot: telebot.TeleBot) -> None:
+    """set_file_rate(n) serves a file at about n bytes a second."""
+    file = fake_api.add_file(bytes(60_000))
+    fake_api.set_file_rate(100_000)
+    started = time.monotonic()
+    assert len(bot.download_file(file.file_path)) == 60_000
+    assert 0.5 <= time.monotonic() - started < 3
+
+
 def test_keep_alive_session_serves_many_calls_on_one_connection(
     fake_api: FakeTelegramAPI, bot: telebot.TeleBot
 ) -> None:

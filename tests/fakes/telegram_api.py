@@ -15,10 +15,11 @@ import json
 import mimetypes
 import re
 import socket
+import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message as MimeHeader
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -125,6 +126,14 @@ class ApiError(Exception):
 def bad_request(detail: str) -> ApiError:
     """Build a 400 with Telegram's 'Bad Request: ...' description."""
     return ApiError(400, f"Bad Request: {detail}")
+
+
+class _AnswerLost(Exception):
+    """A call was carried out, but its answer is held and then never sent: reset the connection."""
+
+    def __init__(self, hold: float) -> None:
+        super().__init__(f"answer lost after {hold}s")
+        self.hold = hold
 
 
 @dataclass
@@ -357,14 +366,31 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         body = self._read_body()
         url = urlsplit(self.path)
-        status, content_type, payload = self.server.fake._handle(
-            unquote(url.path), url.query, self.headers.get("Content-Type", ""), body, self.client_address[1]
-        )
+        try:
+            status, content_type, payload = self.server.fake._handle(
+                unquote(url.path),
+                url.query,
+                self.headers.get("Content-Type", ""),
+                body,
+                self.client_address[1],
+            )
+        except _AnswerLost as lost:
+            self._hang_up(lost.hold)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        for piece in self.server.fake._pieces(unquote(url.path), payload):
+            self.wfile.write(piece)
+
+    def _hang_up(self, hold: float) -> None:
+        """Wait `hold` seconds, then reset the connection (RST) without a byte of answer."""
+        time.sleep(hold)
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the client may have hung up already
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -434,6 +460,8 @@ class FakeTelegramAPI:
         self._callback_ids: set[str] = set()
         self._faults: list[_Fault] = []
         self._delays: dict[str, float] = {}
+        self._late: dict[str, list[tuple[float, bool]]] = {}  # method -> [(hold, reset)] per call
+        self._file_rate = 0  # bytes a second for file downloads; 0 sends them at once
         self._webhook_url = ""
         self._commands: list[Any] = []
         self._connections: set[socket.socket] = set()
@@ -609,6 +637,17 @@ class FakeTelegramAPI:
         with self._cond:
             self._delays[method.lower()] = seconds
 
+    def answer_late(self, method: str, seconds: float, *, times: int = 1, reset: bool = False) -> None:
+        """Carry out the next `times` calls of `method` at once, but answer only `seconds` later; with
+        `reset`, reset the connection then instead of answering (the client cannot tell if it worked)."""
+        with self._cond:
+            self._late.setdefault(method.lower(), []).extend([(seconds, reset)] * times)
+
+    def set_file_rate(self, bytes_per_second: int) -> None:
+        """Serve file downloads at about this many bytes a second (0: all at once)."""
+        with self._cond:
+            self._file_rate = bytes_per_second
+
     # -- test-side helpers: reading what happened
 
     def calls(
@@ -697,7 +736,14 @@ class FakeTelegramAPI:
         except Exception as error:  # a bug in the fake: answer 500 so the test shows it, keep serving
             status, payload = 500, ApiError(500, f"Internal Server Error: fake failed: {error!r}").payload()
         self._record(Call(method, params, files, names, status, time.monotonic(), result, started, peer))
-        return status, "application/json", json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        answer = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        with self._cond:
+            late = self._late.get(method.lower())
+            hold, reset = late.pop(0) if late else (0.0, False)
+        if reset:
+            raise _AnswerLost(hold)
+        time.sleep(hold)
+        return status, "application/json", answer
 
     def _lookup(self, method: str) -> tuple[str, Callable[[Params, dict[str, bytes], Params], Any]]:
         if method.lower() in self._methods:
@@ -705,6 +751,19 @@ class FakeTelegramAPI:
         if PLAUSIBLE_METHOD.fullmatch(method):
             return method, lambda p, f, n: True
         raise ApiError(404)
+
+    def _pieces(self, path: str, payload: bytes) -> Iterator[bytes]:
+        """The answer's body in the pieces to write: file downloads trickle at the set rate."""
+        with self._cond:
+            rate = self._file_rate if path.startswith("/file/bot") else 0
+        if not rate:
+            yield payload
+            return
+        step = max(1, rate // 20)  # twenty writes a second
+        for start in range(0, len(payload), step):
+            if start:
+                time.sleep(step / rate)
+            yield payload[start : start + step]
 
     def _serve_file(self, path: str) -> tuple[int, str, bytes]:
         prefix = f"/file/bot{self.token}/"
