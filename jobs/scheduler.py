@@ -165,16 +165,28 @@ def main() -> int:
 def run_until_stopped(settings: Settings, redis: Redis, base: str) -> None:
     """Run rq-scheduler's loop again and again, waiting out each Redis outage, until STOP."""
     outage = Outage(f"scheduler {base}")
+    previous: LeaderScheduler | None = None
     for generation in itertools.count():
         if not wait_for_redis(redis, f"scheduler {base}", STOP):
             return
+        if previous is not None:  # our last loop's lock: free it, or the next loop waits it out
+            _give_up(previous)
         scheduler = build_scheduler(settings, redis, base if generation == 0 else f"{base}.{generation}")
         scheduler.back_at = time.monotonic()  # jobs' heartbeats may have lapsed while we were away
+        previous = scheduler
         try:
             scheduler.run()
         except REDIS_DOWN as exc:
             if STOP.wait(outage.failed(exc)):
                 return
+
+
+def _give_up(scheduler: LeaderScheduler) -> None:
+    """Release a scheduler's leader lock if it still holds it (best effort)."""
+    try:
+        scheduler.register_death()
+    except REDIS_DOWN as exc:
+        log.info("scheduler %s: %s giving up its lock; it lapses on its own", scheduler.name, exc)
 
 
 if __name__ == "__main__":

@@ -231,6 +231,8 @@ def main() -> int:
             release_scheduler_lock(worker)
             name = base_name if generation == 0 else f"{base_name}.{generation}"
             worker = build_worker(settings, name, redis)
+            if generation:  # back after a Redis error: jobs' heartbeats may have lapsed meanwhile
+                worker.back_at = time.monotonic()
             log.info("worker %s on queue %s", worker.name, settings.queue_name)
             began = time.monotonic()
             if run_until_stopped(worker, settings):

@@ -25,7 +25,7 @@ case "${1:-}" in
     -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "Unknown option: $1 (try --help)" >&2; exit 2 ;;
 esac
-STOP_TIMEOUT_SECONDS=400 # above the workers' stopwaitsecs (330)
+STOP_TIMEOUT_SECONDS=450 # above the workers' stopwaitsecs (400)
 START_TIMEOUT_SECONDS=30
 GENERATED_PASSWORD=""
 
