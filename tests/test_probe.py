@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from core.errors import BrokenVideo, NotAVideo, TooLarge, UserFacingError
+from core.errors import AudioOnly, BrokenVideo, NotAVideo, TooLarge, UserFacingError
 from jobs import probe as probing
 from jobs.fit import convert
-from jobs.probe import _display_size, _float, _rate, probe
+from jobs.probe import _float, _rate, _rotated, probe
 from jobs.recipe import GifOptions, Limits
 from tests import media
 
@@ -42,8 +42,8 @@ def test_probe_reports_the_displayed_size_of_a_rotated_clip(tmp_path: Path) -> N
 
 
 BAD_INPUTS: list[tuple[str, Callable[[Path], Path], type[UserFacingError]]] = [
-    ("audio-only", media.make_audio_only, NotAVideo),
-    ("audio-with-cover-art", lambda d: media.make_audio_only(d, cover=True), NotAVideo),
+    ("audio-only", media.make_audio_only, AudioOnly),
+    ("audio-with-cover-art", lambda d: media.make_audio_only(d, cover=True), AudioOnly),
     ("png", media.make_png, NotAVideo),
     ("jpeg", media.make_jpeg, NotAVideo),
     ("text", media.make_text, NotAVideo),
@@ -94,7 +94,7 @@ def test_every_ffprobe_run_is_hardened(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(argvs) == 3
     for argv in argvs:
         assert argv[0] == "ffprobe" and argv[-1] == f"file:{src}"
-        assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska,avi"
+        assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska,avi,mpegts,mpeg,flv,asf,ogg"
         assert argv[argv.index("-protocol_whitelist") + 1] == "file"
     assert ["-max_pixels" in argv for argv in argvs] == [False, True, True]
 
@@ -106,12 +106,11 @@ def test_every_ffprobe_run_is_hardened(tmp_path: Path, monkeypatch: pytest.Monke
         ({"width": 640, "height": 360, "side_data_list": [{"rotation": -90}]}, (360, 640)),
         ({"width": 640, "height": 360, "side_data_list": [{"rotation": 180}]}, (640, 360)),
         ({"width": 640, "height": 360, "tags": {"rotate": "270"}}, (360, 640)),
-        ({}, (0, 0)),  # ffprobe leaves out a size it does not know
     ],
 )
 def test_display_size_swaps_sides_for_a_quarter_turn(stream: dict[str, Any], size: tuple[int, int]) -> None:
     """A 90 or 270 degree rotation (side data or the old rotate tag) swaps width and height."""
-    assert _display_size(stream) == size
+    assert _rotated(stream.pop("width"), stream.pop("height"), stream) == size
 
 
 @pytest.mark.parametrize(
