@@ -96,8 +96,9 @@ def _header(src: Path, limits: Limits) -> dict[str, Any]:
     if names & STREAM_INFO_FORMATS:  # their header durations are estimates, and some have no streams
         try:  # streams are found by reading packets: pixel-capped, bounded by probesize
             header = _ffprobe_json(src, limits, "-show_format", "-show_streams")
-        except FFmpegFailed as exc:
-            raise BrokenVideo("ffprobe could not find the streams") from exc
+        except FFmpegFailed as exc:  # over the cap is the first news of the size (no header had it)
+            kind = TooLarge if exc.over_pixel_cap else BrokenVideo
+            raise kind("ffprobe could not find the streams", max_pixels=limits.max_pixels) from exc
     return header
 
 

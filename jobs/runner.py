@@ -38,6 +38,7 @@ _OUT_OF_MEMORY = re.compile(
     r"|resource temporarily unavailable",
     re.I,
 )
+_PIXEL_CAP = re.compile(r"exceeds specified max pixel count")  # libavutil's words for -max_pixels
 
 
 class FFmpegKilled(GifBotError):
@@ -45,11 +46,15 @@ class FFmpegKilled(GifBotError):
 
 
 class FFmpegFailed(GifBotError):
-    """An ffmpeg/ffprobe child exited non-zero; its stderr tail is logged, never carried here."""
+    """An ffmpeg/ffprobe child exited non-zero; its stderr tail is logged, never carried here.
 
-    def __init__(self, program: str, returncode: int) -> None:
+    `over_pixel_cap` tells that a decoder refused a picture over -max_pixels on the way.
+    """
+
+    def __init__(self, program: str, returncode: int, over_pixel_cap: bool = False) -> None:
         super().__init__(f"{program} exited with {returncode}")
         self.returncode = returncode
+        self.over_pixel_cap = over_pixel_cap
 
 
 def run(
@@ -109,7 +114,7 @@ def _run_once(
     if out_of_memory:
         raise TooMuchMemory(f"{argv[0]} ran out of memory (limit {MEMORY_LIMIT_BYTES} bytes)")
     if proc.returncode != 0:
-        raise FFmpegFailed(argv[0], proc.returncode)
+        raise FFmpegFailed(argv[0], proc.returncode, any(_PIXEL_CAP.search(line) for line in tail))
 
 
 def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:

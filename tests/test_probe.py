@@ -8,12 +8,21 @@ from typing import Any
 
 import pytest
 
-from core.errors import AudioOnly, BrokenVideo, NotAVideo, TooLarge, UserFacingError
+from core.errors import (
+    AudioOnly,
+    BrokenVideo,
+    Encrypted,
+    NotAVideo,
+    TooLarge,
+    UnsupportedCodec,
+    UserFacingError,
+)
 from jobs import probe as probing
 from jobs.fit import convert
 from jobs.probe import _float, _rate, _rotated, probe
 from jobs.recipe import GifOptions, Limits
 from tests import media
+from tests.gifcheck import gif_info
 
 
 @pytest.mark.parametrize(
@@ -35,6 +44,36 @@ def test_probe_accepts_whitelisted_containers(
     assert info.duration == pytest.approx(2.0, abs=0.1)
 
 
+@pytest.mark.parametrize(
+    ("name", "vcodec", "fmt"),
+    [
+        ("clip.ts", "libx264", "mpegts"),
+        ("clip.mpg", "mpeg2video", "mpeg"),
+        ("clip.flv", "flv1", "flv"),
+        ("clip.wmv", "wmv2", "asf"),
+        ("clip.ogv", "libtheora", "ogg"),
+        ("clip.3gp", "h263", "mov,mp4,m4a,3gp,3g2,mj2"),
+    ],
+)
+def test_probe_accepts_the_newly_whitelisted_containers(
+    tmp_path: Path, name: str, vcodec: str, fmt: str
+) -> None:
+    """MPEG-TS, MPEG-PS, FLV, ASF and Ogg probe with their size and duration (H.263's header has no size)."""
+    size = (176, 144) if vcodec == "h263" else (320, 240)
+    info = probe(media.make_clip(tmp_path, name, size=size, vcodec=vcodec), Limits())
+    assert (info.format_name, (info.width, info.height)) == (fmt, size)
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.parametrize("vcodec", ["libx264", "mjpeg"])
+def test_a_still_picture_in_a_video_file_becomes_a_one_frame_gif(tmp_path: Path, vcodec: str) -> None:
+    """One frame in MP4 or MKV is a picture worth a GIF: one frame, not 'damaged'."""
+    src = media.make_still(tmp_path, "still.mkv" if vcodec == "mjpeg" else "still.mp4", vcodec)
+    result = convert(src, tmp_path / "out.gif", GifOptions(), Limits())
+    info = gif_info(result.path.read_bytes())
+    assert (info.frames, info.width, info.height) == (1, 320, 240)
+
+
 def test_probe_reports_the_displayed_size_of_a_rotated_clip(tmp_path: Path) -> None:
     """A 640x360 clip tagged to rotate 90 degrees is described as 360x640, as a phone shows it."""
     info = probe(media.make_clip(tmp_path, rotate=90), Limits())
@@ -54,6 +93,9 @@ BAD_INPUTS: list[tuple[str, Callable[[Path], Path], type[UserFacingError]]] = [
     ("corrupt", lambda d: media.make_corrupt(media.make_clip(d, "c.mkv")), BrokenVideo),
     ("huge-resolution", media.make_huge_resolution, TooLarge),
     ("header-lies-about-size", media.make_lying_header, BrokenVideo),
+    ("huge-resolution-in-mpeg-ts", media.make_huge_ts, TooLarge),  # no size before the decoder's cap
+    ("encrypted", media.make_encrypted, Encrypted),
+    ("undecodable-codec", media.make_undecodable, UnsupportedCodec),
 ]
 BAD_INPUTS += [(f.__name__.removeprefix("make_"), f, NotAVideo) for f in media.DISGUISES]  # type: ignore[misc]
 
