@@ -12,7 +12,7 @@ from typing import Any
 from core.errors import AudioOnly, BrokenVideo, Encrypted, NotAVideo, TooLarge, UnsupportedCodec
 from jobs import picture, toolbox
 from jobs.picture import Picture
-from jobs.recipe import FORMAT_WHITELIST, Limits, file_url, input_hardening
+from jobs.recipe import FORMAT_WHITELIST, VIDEO_STREAM, Limits, file_url, input_hardening
 from jobs.runner import FFPROBE, FFmpegFailed, run
 
 PROBE_PACKETS = 12  # packets decoded to prove the stream yields a frame (first may not be a key)
@@ -45,6 +45,7 @@ class MediaInfo:
     codec_name: str
     has_audio: bool
     picture: Picture = field(default_factory=Picture)
+    still: bool = False  # the video stream holds a single picture
 
 
 def probe(src: Path, limits: Limits) -> MediaInfo:
@@ -63,7 +64,7 @@ def probe(src: Path, limits: Limits) -> MediaInfo:
     if codec_name in ("", "unknown", "none") or not toolbox.decodes(codec_name):
         raise UnsupportedCodec(f"no decoder for {codec_name or video.get('codec_tag_string')}")
     _check_pixels(video, limits)
-    stream, frames = _decode_first(src, limits)
+    stream, frames, packets = _decode_first(src, limits)
     _check_pixels(stream, limits)
     width = int(frames[0].get("width") or video.get("width") or 0)  # some headers leave it 0 (H.263)
     height = int(frames[0].get("height") or video.get("height") or 0)
@@ -78,7 +79,8 @@ def probe(src: Path, limits: Limits) -> MediaInfo:
         raise BrokenVideo("no duration")
     has_audio = any(s.get("codec_type") == "audio" for s in streams)
     fps = _frame_rate(stream)
-    return MediaInfo(*display, duration, fps, format_name, codec_name, has_audio, look)
+    still = packets == 1  # one picture, however long the file (a song with its cover, say)
+    return MediaInfo(*display, duration, fps, format_name, codec_name, has_audio, look, still)
 
 
 def _header(src: Path, limits: Limits) -> dict[str, Any]:
@@ -102,9 +104,19 @@ def _header(src: Path, limits: Limits) -> dict[str, Any]:
     return header
 
 
-def _decode_first(src: Path, limits: Limits) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Decode the first packets (pixel-capped) to prove frames come out; return stream and frames."""
-    args = ["-select_streams", "v:0", "-read_intervals", f"%+#{PROBE_PACKETS}", "-show_entries", _DECODED]
+def _decode_first(src: Path, limits: Limits) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """Decode the first packets (pixel-capped) to prove frames come out.
+
+    Return the stream, its frames and how many packets it had (fewer than PROBE_PACKETS: all of them).
+    """
+    args = [
+        "-select_streams",
+        VIDEO_STREAM,
+        "-read_intervals",
+        f"%+#{PROBE_PACKETS}",
+        "-show_entries",
+        _DECODED,
+    ]
     try:
         data = _ffprobe_json(src, limits, *args)
     except FFmpegFailed as exc:
@@ -120,7 +132,7 @@ def _decode_first(src: Path, limits: Limits) -> tuple[dict[str, Any], list[dict[
         raise Encrypted("packets carry encryption info")
     if not frames:
         raise BrokenVideo("no frame decoded")
-    return (data.get("streams") or [{}])[0], frames
+    return (data.get("streams") or [{}])[0], frames, len(packets)
 
 
 def _check_pixels(stream: dict[str, Any], limits: Limits) -> None:
@@ -165,7 +177,14 @@ def _packet_duration(src: Path, limits: Limits) -> float:
         times = [_float(part) for part in line.split(",")[:2]]
         end[0] = max(end[0], sum(times))
 
-    args = ["-select_streams", "v:0", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"]
+    args = [
+        "-select_streams",
+        VIDEO_STREAM,
+        "-show_entries",
+        "packet=pts_time,duration_time",
+        "-of",
+        "csv=p=0",
+    ]
     try:
         _ffprobe(src, limits, args, on_line, capped=True)
     except FFmpegFailed as exc:

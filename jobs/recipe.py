@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # probe imports this module; MediaInfo is only a type here
 # open at all, so a disguised file is refused before anything is followed.
 FORMAT_WHITELIST = "mov,matroska,avi,mpegts,mpeg,flv,asf,ogg"
 PROTOCOL_WHITELIST = "file"
+VIDEO_STREAM = "V:0"  # the first video stream that is not cover art (probe and convert agree)
 # How much a demuxer may read to find its streams (MPEG-TS/PS and FLV announce none in a header):
 # bytes and microseconds of input, so a stream-less file cannot make ffprobe read it all.
 PROBE_SIZE_BYTES = 5_000_000
@@ -81,7 +82,8 @@ def build_convert_args(
     """
     start, end = source_window(info, options)
     width, height = target_size(info.width, info.height, options.width)
-    stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits)).video
+    stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits))
+    stream = stream[VIDEO_STREAM]
     video = _sampled(picture.deinterlace(stream, info.picture), info, options, start, end)
     if options.speed != 1.0:  # in microseconds: the fps filter's 1/rate time base would round PTS/1.5
         video = video.filter("settb", "AVTB").filter("setpts", f"PTS/{_num(options.speed)}")
@@ -118,7 +120,9 @@ def build_convert_args(
 def _sampled(video: Any, info: MediaInfo, options: GifOptions, start: float, end: float) -> Any:
     """The frames of the window, evenly spaced at the sample rate and starting at zero."""
     rate = _sample_fps(info, options)
-    if end - start < 1 / rate:  # a still picture (one frame) or a window shorter than one GIF frame
+    if info.still:  # one picture: the fps filter would drop it (it times a frame by the next one)
+        video = video.filter("trim", end_frame=1)
+    elif end - start < 1 / rate:  # a window shorter than one GIF frame
         video = video.filter("trim", start=_num(start), end_frame=1)
     else:  # fps before trim (DESIGN.md): thin frames on the source clock, then cut an evenly spaced stream
         video = video.filter("fps", fps=_num(rate)).filter("trim", start=_num(start), end=_num(end))

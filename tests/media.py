@@ -132,22 +132,16 @@ def make_lying_header(directory: Path, name: str = "liar.mkv") -> Path:
     return directory / name
 
 
-def make_still(directory: Path, name: str = "still.mp4", vcodec: str = "libx264") -> Path:
-    """Write a video file holding one picture (a phone's 'live photo' cut to its still, say)."""
+def make_still(directory: Path, name: str = "still.mp4", vcodec: str = "libx264", sound: float = 0) -> Path:
+    """Write a video file holding one picture; `sound` seconds of audio make the file that long
+    (a song uploaded with its cover as the only frame)."""
     dst = directory / name
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=s=320x240",
-        "-frames:v",
-        "1",
-        "-c:v",
-        vcodec,
-        "-pix_fmt",
-        "yuvj420p" if vcodec == "mjpeg" else "yuv420p",
-        str(dst),
-    )
+    pix_fmt = "yuvj420p" if vcodec == "mjpeg" else "yuv420p"
+    args = ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=0.04", "-c:v", vcodec, "-pix_fmt", pix_fmt]
+    if sound:
+        args = ["-f", "lavfi", "-i", f"sine=d={sound}", *args[:4], "-map", "0:a", "-map", "1:v", *args[4:]]
+        args += ["-c:a", "aac"]
+    ffmpeg(*args, str(dst))
     return dst
 
 

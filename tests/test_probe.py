@@ -65,13 +65,20 @@ def test_probe_accepts_the_newly_whitelisted_containers(
     assert info.duration == pytest.approx(2.0, abs=0.1)
 
 
-@pytest.mark.parametrize("vcodec", ["libx264", "mjpeg"])
-def test_a_still_picture_in_a_video_file_becomes_a_one_frame_gif(tmp_path: Path, vcodec: str) -> None:
-    """One frame in MP4 or MKV is a picture worth a GIF: one frame, not 'damaged'."""
-    src = media.make_still(tmp_path, "still.mkv" if vcodec == "mjpeg" else "still.mp4", vcodec)
+@pytest.mark.parametrize(
+    ("name", "vcodec", "sound"),
+    [("still.mp4", "libx264", 0), ("still.mkv", "mjpeg", 0), ("song.mp4", "libx264", 3)],
+)
+def test_a_still_picture_in_a_video_file_becomes_a_one_frame_gif(
+    tmp_path: Path, name: str, vcodec: str, sound: float
+) -> None:
+    """One frame in MP4 or MKV, alone or under 3 s of sound, is a one-frame GIF, not 'damaged'."""
+    src = media.make_still(tmp_path, name, vcodec, sound)
+    info = probe(src, Limits())
+    assert info.still and info.duration == pytest.approx(sound or 0.04, abs=0.05)
     result = convert(src, tmp_path / "out.gif", GifOptions(), Limits())
-    info = gif_info(result.path.read_bytes())
-    assert (info.frames, info.width, info.height) == (1, 320, 240)
+    gif = gif_info(result.path.read_bytes())
+    assert (gif.frames, gif.width, gif.height) == (1, 320, 240)
 
 
 def test_probe_reports_the_displayed_size_of_a_rotated_clip(tmp_path: Path) -> None:
