@@ -126,7 +126,7 @@ def test_output_fps_never_exceeds_source_fps(tmp_path: Path) -> None:
     """A 10 fps source is sampled at 10 fps even though 12 were asked for."""
     slow = MediaInfo(640, 360, 5.0, 10.0, "avi", "mpeg4", False)
     chain = graph(build_convert_args(tmp_path / "a.avi", tmp_path / "b.gif", slow, GifOptions(), Limits()))
-    assert chain.startswith("[0:v]fps=fps=10[")
+    assert chain.startswith("[0:V:0]fps=fps=10[")
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_sample_rate_is_fps_over_speed_capped_at_the_source(
     """The fps filter samples fps/speed source frames a second, capped at the source's own rate."""
     info = MediaInfo(640, 360, 10.0, source_fps, "avi", "mpeg4", False)
     chain = graph(build_convert_args(tmp_path / "a.avi", tmp_path / "b.gif", info, options, Limits()))
-    assert chain.startswith(f"[0:v]fps=fps={sampled}[")
+    assert chain.startswith(f"[0:V:0]fps=fps={sampled}[")
     assert output_fps(info, options) == pytest.approx(played)
 
 
