@@ -45,13 +45,14 @@ class ClipSpec:
     audio: bool
     graph: str  # ends in the video to encode; may read the looping still as [0:v]
     uses_still: bool = True
+    fps: int = FPS
 
 
-def _photo_pan(w: int, h: int, seconds: float) -> str:
+def _photo_pan(w: int, h: int, seconds: float, fps: int = FPS) -> str:
     """A slow zoom and pan over the photo still, with a camera's sensor noise."""
-    frames = int(seconds * FPS)
+    frames = int(seconds * fps)
     zoom = f"zoompan=z='1.15+0.25*on/{frames}':x='(iw-iw/zoom)*on/{frames}':y='(ih-ih/zoom)/3'"
-    return f"[0:v]{zoom}:d=1:s={w}x{h}:fps={FPS},format=yuv420p,noise=alls=6:allf=t:all_seed=7"
+    return f"[0:v]{zoom}:d=1:s={w}x{h}:fps={fps},format=yuv420p,noise=alls=6:allf=t:all_seed=7"
 
 
 def _fast_motion(w: int, h: int) -> str:
@@ -128,6 +129,13 @@ def longest_portrait(seconds: float) -> ClipSpec:
     )
 
 
+def hd60(seconds: float) -> ClipSpec:
+    """A camera's 1080p at 60 fps, as long as the bot converts: the most source frames a user sends."""
+    return ClipSpec(
+        "hd60-longest", "photo", (1920, 1080), seconds, True, _photo_pan(1920, 1080, seconds, 60), fps=60
+    )
+
+
 def make_still(directory: Path) -> Path:
     """Write the 'photo': a softened Mandelbrot close-up with a vignette (smooth areas, fine detail)."""
     dst = directory / "still.png"
@@ -170,7 +178,7 @@ def make(spec: ClipSpec, directory: Path) -> Clip:
 
 def encode_args(spec: ClipSpec, still: Path | None) -> list[str]:
     """ffmpeg arguments (without the output) that render and encode `spec`."""
-    args = ["-loop", "1", "-framerate", str(FPS), "-i", str(still)] if still else []
+    args = ["-loop", "1", "-framerate", str(spec.fps), "-i", str(still)] if still else []
     if spec.audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:duration={spec.seconds:g}"]
     args += ["-filter_complex", f"{spec.graph}[v]", "-map", "[v]"]
@@ -183,7 +191,7 @@ def encode_args(spec: ClipSpec, still: Path | None) -> list[str]:
         *ENCODE,
         *BITRATE_CAP,
         "-r",
-        str(FPS),
+        str(spec.fps),
         "-movflags",
         "+faststart",
     ]

@@ -39,6 +39,12 @@ FIGURES = (
     Figure("cache_repeat_s", "repeat of a converted video: served-to-GIF (median)", "<=", 0.5, 3),
     Figure("worker_idle_rss_mb", "idle worker tree (one worker also runs RQ's scheduler)", digits=0),
     Figure("worker_peak_rss_mb", "worker tree (horse, ffprobe, ffmpeg) on the longest clip", "<=", 500, 0),
+    Figure("worker_peak_rss_hd60_mb", "worker tree, 15 s 1080p60 reversed at 2x, 20 fps", "<=", 500, 0),
+    Figure(
+        "worker_peak_rss_most_frames_mb",
+        "worker tree, 15 s 1080p60 reversed at 0.5x, 20 fps, 640 px",
+        digits=0,
+    ),
 )
 GIFSKI_KEYS = ("recipe_speed_vs_gifski", "recipe_ssim_minus_gifski", "recipe_bytes_vs_gifski")
 

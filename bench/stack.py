@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 from rq import Worker
 
+from core import prefs
 from tests import factories
 from tests.fakes.telegram_api import Call, FakeTelegramAPI, FileRecord
 from tests.gifcheck import all_done
@@ -47,17 +48,20 @@ class LiveStack:
         self.workers = workers
         self._users = itertools.count(FIRST_USER_ID)
 
-    def send(self, clips: list[bytes]) -> list[Sent]:
-        """Push one video per clip, each from a new user, in one getUpdates batch."""
-        return self.push([self.api.add_file(data) for data in clips])
+    def send(self, clips: list[bytes], choices: dict[str, str] | None = None) -> list[Sent]:
+        """Push one video per clip, each from a new user (with these /settings `choices`), in one batch."""
+        return self.push([self.api.add_file(data) for data in clips], choices or {})
 
     def resend(self, sent: Sent) -> Sent:
         """Push the same file again from a new user (a repeat the cache should answer)."""
         return self.push([sent.record])[0]
 
-    def push(self, records: list[FileRecord]) -> list[Sent]:
+    def push(self, records: list[FileRecord], choices: dict[str, str] | None = None) -> list[Sent]:
         """Push one video update per file record, each from a new user, in one batch."""
         users = [next(self._users) for _ in records]
+        for user in users:
+            for name, value in (choices or {}).items():
+                prefs.save_choice(self.redis, user, name, value)
         updates = [
             factories.make_video_update(record, user_id=user, chat_id=user)
             for record, user in zip(records, users, strict=True)

@@ -166,13 +166,14 @@ def burst(live: LiveStack, clip: Clip, users: int) -> Burst:
     return Burst(acks, total)
 
 
-def memory(live: LiveStack, clip: Clip) -> Memory:
-    """Sample every worker's tree while idle, then while one converts `clip` (the longest accepted)."""
+def memory(live: LiveStack, clip: Clip, choices: dict[str, str] | None = None) -> Memory:
+    """Sample every worker's tree while idle, then while one converts `clip` (the longest accepted)
+    for a user whose /settings are `choices`."""
     with TreeSampler(live.worker_pids()) as idle:
         time.sleep(IDLE_SAMPLE_S)
     alone = max(rss_bytes(pid) for pid in live.worker_pids()) / MB
     with TreeSampler(live.worker_pids()) as busy:
-        [sent] = live.send([clip.path.read_bytes()])
+        [sent] = live.send([clip.path.read_bytes()], choices)
         [gif] = live.wait_gifs([sent], GIF_TIMEOUT_S)
         live.wait_done([sent])
     size = len(next(iter(gif.files.values()), b""))

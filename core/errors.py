@@ -51,6 +51,30 @@ class GifTooBig(UserFacingError):
     text_key = "error_gif_too_big"
 
 
+class TooMuchMemory(UserFacingError):
+    """Converting it needs more memory than a conversion may take (ffmpeg ran out, twice if killed)."""
+
+    text_key = "error_too_much_memory"
+
+
+class AudioOnly(UserFacingError):
+    """The file holds sound (and maybe cover art) but no moving picture."""
+
+    text_key = "error_audio_only"
+
+
+class Encrypted(UserFacingError):
+    """The video stream is encrypted (DRM): without the key nothing decodes."""
+
+    text_key = "error_encrypted"
+
+
+class UnsupportedCodec(UserFacingError):
+    """The video is in a format (codec) this ffmpeg cannot decode."""
+
+    text_key = "error_codec"
+
+
 class BadTrim(UserFacingError):
     """The caption asks for a time range that is unreadable or outside the video."""
 

@@ -13,7 +13,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "help": (
             "Send me a video and I'll turn it into a GIF.\n\n"
             "I take videos, GIFs/animations, round video messages and video files "
-            "(mp4, mov, webm, mkv) up to {max_mb} MB. The GIF covers the first {max_seconds} seconds, "
+            "(mp4, mov, webm, mkv, avi, mts, mpg, vob, flv, wmv, 3gp, ogv) up to {max_mb} MB. The GIF covers the first {max_seconds} seconds, "
             "at most {width} px wide and {fps} frames a second.\n\n"
             "Write a time range like 3-8 or 0:03-0:08 as the caption to convert just that part.\n"
             "/settings - width, frame rate, length, speed, reverse, GIF file or animation\n"
@@ -22,7 +22,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "not_video": (
             "That isn't something I can turn into a GIF. Please send a video, an animation, "
-            "a round video message or a video file (mp4, mov, webm, mkv)."
+            "a round video message or a video file (mp4, mov, webm, mkv, avi, mts, mpg, vob, flv, wmv, 3gp, ogv)."
         ),
         "status_queued": "Got your video! Position {position} in line, about {wait} s.",
         "status_downloading": "Downloading your video...",
@@ -45,7 +45,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "error_not_video": (
             "This file doesn't look like a video I can read. Please send a normal video file "
-            "(mp4, mov, webm, mkv)."
+            "(mp4, mov, webm, mkv, avi, mts, mpg, vob, flv, wmv, 3gp, ogv)."
         ),
         "error_broken": "This video seems to be damaged or incomplete, so I can't convert it. Please send it again.",
         "error_too_big": "This file is too big: I can take videos up to {max_mb} MB. Please send a shorter or smaller one.",
@@ -54,6 +54,21 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "error_gif_too_big": (
             "The GIF from this video is too large to send on Telegram, even made smaller. "
             "Please send a shorter clip, or write a time range like 0-5 as the caption."
+        ),
+        "error_too_much_memory": (
+            "This video is too large for me to convert: it needs more memory than I can give one video. "
+            "Please send a shorter clip or one of lower resolution."
+        ),
+        "error_audio_only": (
+            "This file only has sound, no picture, so there is nothing to make a GIF of. Please send a video."
+        ),
+        "error_encrypted": (
+            "This video is copy-protected (encrypted), so I can't read its picture. "
+            "Please send a video you recorded or saved without protection."
+        ),
+        "error_codec": (
+            "This video is in a format I can't decode. Please convert it to MP4 (H.264) "
+            "or send it from your phone's gallery."
         ),
         "banned": "Sorry, this bot is not available to you.",
         "unknown_command": "I don't know that command. Send me a video to get a GIF, or /help to see what I do.",
@@ -93,14 +108,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
     ZH: {
         "help": (
             "傳一段影片給我，我會把它變成 GIF。\n\n"
-            "我接受影片、GIF 動畫、圓形影片訊息與影片檔（mp4、mov、webm、mkv），大小上限 {max_mb} MB。"
+            "我接受影片、GIF 動畫、圓形影片訊息與影片檔（mp4、mov、webm、mkv、avi、mts、mpg、vob、flv、wmv、3gp、ogv），大小上限 {max_mb} MB。"
             "GIF 最多包含前 {max_seconds} 秒，寬度最多 {width} 像素，每秒 {fps} 格。\n\n"
             "在說明文字寫上時間範圍（例如 3-8 或 0:03-0:08），就只轉換那一段。\n"
             "/settings - 寬度、每秒格數、長度、速度、倒轉、GIF 檔或動畫\n"
             "/cancel - 停止處理中的影片\n"
             "/stats - 你的統計"
         ),
-        "not_video": "這個沒辦法轉成 GIF。請傳送影片、GIF 動畫、圓形影片訊息或影片檔（mp4、mov、webm、mkv）。",
+        "not_video": "這個沒辦法轉成 GIF。請傳送影片、GIF 動畫、圓形影片訊息或影片檔（mp4、mov、webm、mkv、avi、mts、mpg、vob、flv、wmv、3gp、ogv）。",
         "status_queued": "收到你的影片了！排在第 {position} 位，大約 {wait} 秒。",
         "status_downloading": "正在下載你的影片……",
         "status_converting": "正在把你的影片轉成 GIF……{percent}%",
@@ -111,12 +126,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "truncated": "你的影片超過 {max_seconds} 秒，所以這個 GIF 只包含前 {max_seconds} 秒。",
         "error_generic": "抱歉，這段影片轉檔失敗。請稍後再試。",
         "error_failed": "抱歉，這段影片試了幾次都轉檔失敗。請稍後再試，或換一個檔案。",
-        "error_not_video": "這個檔案看起來不是我能讀取的影片。請傳送一般的影片檔（mp4、mov、webm、mkv）。",
+        "error_not_video": "這個檔案看起來不是我能讀取的影片。請傳送一般的影片檔（mp4、mov、webm、mkv、avi、mts、mpg、vob、flv、wmv、3gp、ogv）。",
         "error_broken": "這段影片似乎已損壞或不完整，無法轉檔。請重新傳送。",
         "error_too_big": "檔案太大了：我最多只能處理 {max_mb} MB 的影片。請傳送較短或較小的影片。",
         "error_too_large": "這段影片的解析度太高了。請傳送 4K 以下的影片。",
         "error_timeout": "這段影片轉檔花太久了。請傳送較短的片段。",
         "error_gif_too_big": "這段影片做成的 GIF 就算縮小後仍然太大，無法在 Telegram 傳送。請傳送較短的片段，或在說明文字寫上時間範圍（例如 0-5）。",
+        "error_too_much_memory": "這段影片太大了，轉檔需要的記憶體超過我能給單一影片的上限。請傳送較短或解析度較低的片段。",
+        "error_audio_only": "這個檔案只有聲音、沒有畫面，無法做成 GIF。請傳送影片。",
+        "error_encrypted": "這段影片有防拷保護（已加密），我無法讀取畫面。請傳送你自己錄製或未加保護的影片。",
+        "error_codec": "這段影片的格式我無法解碼。請轉成 MP4（H.264），或從手機相簿直接傳送。",
         "banned": "抱歉，你無法使用這個機器人。",
         "unknown_command": "我不認得這個指令。傳影片給我就能得到 GIF，或輸入 /help 看看我能做什麼。",
         "button_expired": "這個按鈕已經失效了。",

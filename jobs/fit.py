@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import BadTrim, BrokenVideo, GifTooBig
+from jobs import toolbox
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
@@ -86,7 +87,7 @@ def _convert_once(
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
     watch = RunProgress(report, src, expected_bytes, expected_us)
     try:
-        argv = build_convert_args(src, dst, info, options, limits)
+        argv = build_convert_args(src, dst, info, options, limits, tonemap=toolbox.can_tonemap())
         run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc

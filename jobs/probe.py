@@ -5,36 +5,86 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import BrokenVideo, NotAVideo, TooLarge
-from jobs.recipe import FORMAT_WHITELIST, Limits, file_url, input_hardening
+from core.errors import AudioOnly, BrokenVideo, Encrypted, NotAVideo, TooLarge, UnsupportedCodec
+from jobs import picture, toolbox
+from jobs.picture import Picture
+from jobs.recipe import FORMAT_WHITELIST, VIDEO_STREAM, Limits, file_url, input_hardening
 from jobs.runner import FFPROBE, FFmpegFailed, run
 
 PROBE_PACKETS = 12  # packets decoded to prove the stream yields a frame (first may not be a key)
+# Demuxers whose header has no streams (MPEG-PS, FLV: they appear while packets are read) or only a
+# guessed duration (MPEG-TS): they are read for stream info, pixel-capped, within recipe's
+# PROBE_SIZE_BYTES and ANALYZE_DURATION_US.
+STREAM_INFO_FORMATS = frozenset({"mpeg", "flv", "mpegts"})
 _MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
-_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+_MAGIC = (b"\x1a\x45\xdf\xa3", b"\x00\x00\x01\xba", b"FLV\x01", b"OggS", b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")
+# Where MPEG-TS sync bytes ("G") recur: every 188 bytes, or in M2TS (AVCHD) every 192 from byte 4.
+_TS_SYNC = ((0, 188), (4, 192))
+_DECODED = (
+    "stream=width,height,avg_frame_rate,r_frame_rate,field_order,sample_aspect_ratio,pix_fmt,"
+    "color_range,color_space,color_transfer,color_primaries"
+    ":frame=width,height,sample_aspect_ratio,pix_fmt,interlaced_frame,"
+    "color_range,color_space,color_transfer,color_primaries"
+    ":packet=flags:packet_side_data=side_data_type"
+)
 
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """A probed input; width/height are display size (rotation applied), fps 0.0 if unknown."""
+    """A probed input; width/height are the display size (pixel shape and rotation applied)."""
 
     width: int
     height: int
     duration: float
-    fps: float
+    fps: float  # 0.0 if unknown
     format_name: str
     codec_name: str
     has_audio: bool
+    picture: Picture = field(default_factory=Picture)
+    still: bool = False  # the video stream holds a single picture
 
 
 def probe(src: Path, limits: Limits) -> MediaInfo:
     """Check that `src` is a video we accept and describe it, or raise a UserFacingError."""
     if src.stat().st_size == 0:
         raise BrokenVideo("empty file")
+    header = _header(src, limits)
+    streams = header.get("streams") or []
+    format_name = str((header.get("format") or {}).get("format_name", ""))
+    video = next((s for s in streams if _is_video(s)), None)
+    if video is None:
+        if any(s.get("codec_type") == "audio" for s in streams):
+            raise AudioOnly(f"sound only, in {format_name}")
+        raise NotAVideo(f"no video stream in {format_name or 'unknown format'}")
+    codec_name = str(video.get("codec_name") or "")
+    if codec_name in ("", "unknown", "none") or not toolbox.decodes(codec_name):
+        raise UnsupportedCodec(f"no decoder for {codec_name or video.get('codec_tag_string')}")
+    _check_pixels(video, limits)
+    stream, frames, packets = _decode_first(src, limits)
+    _check_pixels(stream, limits)
+    width = int(frames[0].get("width") or video.get("width") or 0)  # some headers leave it 0 (H.263)
+    height = int(frames[0].get("height") or video.get("height") or 0)
+    if width <= 0 or height <= 0:
+        raise BrokenVideo("a frame without a size")
+    _check_pixels({"width": width, "height": height}, limits)
+    look = picture.describe(stream, frames, height)
+    display = _rotated(*picture.display_size(width, height, look.sar), video)
+    duration = _float((header.get("format") or {}).get("duration")) or _float(video.get("duration"))
+    duration = duration or _packet_duration(src, limits)  # e.g. a WebM recorded in a browser
+    if duration <= 0:
+        raise BrokenVideo("no duration")
+    has_audio = any(s.get("codec_type") == "audio" for s in streams)
+    fps = _frame_rate(stream)
+    still = packets == 1  # one picture, however long the file (a song with its cover, say)
+    return MediaInfo(*display, duration, fps, format_name, codec_name, has_audio, look, still)
+
+
+def _header(src: Path, limits: Limits) -> dict[str, Any]:
+    """Read the container's header: its format and streams; refuse a format off the whitelist."""
     try:  # headers only, uncapped: nothing is decoded, and the cap would hide the size to check
         header = _ffprobe_json(
             src, limits, "-nofind_stream_info", "-show_format", "-show_streams", capped=False
@@ -42,24 +92,54 @@ def probe(src: Path, limits: Limits) -> MediaInfo:
     except FFmpegFailed as exc:
         kind = BrokenVideo if _looks_like_container(src) else NotAVideo
         raise kind("ffprobe could not open the input") from exc
-    streams = header.get("streams") or []
-    format_name = str((header.get("format") or {}).get("format_name", ""))
-    video = next((s for s in streams if _is_video(s)), None)
-    if video is None or not set(format_name.split(",")) & set(FORMAT_WHITELIST.split(",")):
-        raise NotAVideo(f"no video stream in {format_name or 'unknown format'}")
-    codec_name = str(video.get("codec_name") or "")
-    width, height = _display_size(video)
-    if codec_name in ("", "unknown", "none") or width <= 0 or height <= 0:
-        raise BrokenVideo("video stream without codec or size")
+    names = set(str((header.get("format") or {}).get("format_name", "")).split(","))
+    if not names & set(FORMAT_WHITELIST.split(",")):
+        raise NotAVideo(f"{names} is not a whitelisted container")
+    if names & STREAM_INFO_FORMATS:  # their header durations are estimates, and some have no streams
+        try:  # streams are found by reading packets: pixel-capped, bounded by probesize
+            header = _ffprobe_json(src, limits, "-show_format", "-show_streams")
+        except FFmpegFailed as exc:  # over the cap is the first news of the size (no header had it)
+            kind = TooLarge if exc.over_pixel_cap else BrokenVideo
+            raise kind("ffprobe could not find the streams", max_pixels=limits.max_pixels) from exc
+    return header
+
+
+def _decode_first(src: Path, limits: Limits) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """Decode the first packets (pixel-capped) to prove frames come out.
+
+    Return the stream, its frames and how many packets it had (fewer than PROBE_PACKETS: all of them).
+    """
+    args = [
+        "-select_streams",
+        VIDEO_STREAM,
+        "-read_intervals",
+        f"%+#{PROBE_PACKETS}",
+        "-show_entries",
+        _DECODED,
+    ]
+    try:
+        data = _ffprobe_json(src, limits, *args)
+    except FFmpegFailed as exc:
+        raise BrokenVideo("the video stream does not decode") from exc
+    both = data.get("packets_and_frames") or []
+    packets = data.get("packets") or [item for item in both if item.get("type") == "packet"]
+    frames = data.get("frames") or [item for item in both if item.get("type") == "frame"]
+    if any(
+        side.get("side_data_type") == "Encryption info"
+        for packet in packets
+        for side in packet.get("side_data_list") or []
+    ):
+        raise Encrypted("packets carry encryption info")
+    if not frames:
+        raise BrokenVideo("no frame decoded")
+    return (data.get("streams") or [{}])[0], frames, len(packets)
+
+
+def _check_pixels(stream: dict[str, Any], limits: Limits) -> None:
+    """Refuse a picture over the pixel cap (a size still unknown passes, to be decoded capped)."""
+    width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
     if width * height > limits.max_pixels:
         raise TooLarge(f"{width}x{height}", max_pixels=limits.max_pixels)
-    fps = _first_frame_rate(src, limits)
-    duration = _float((header.get("format") or {}).get("duration")) or _float(video.get("duration"))
-    duration = duration or _packet_duration(src, limits)  # e.g. a WebM recorded in a browser
-    if duration <= 0:
-        raise BrokenVideo("no duration")
-    has_audio = any(s.get("codec_type") == "audio" for s in streams)
-    return MediaInfo(width, height, duration, fps, format_name, codec_name, has_audio)
 
 
 def _ffprobe(
@@ -82,17 +162,8 @@ def _ffprobe_json(src: Path, limits: Limits, *args: str, capped: bool = True) ->
     return data if isinstance(data, dict) else {}
 
 
-def _first_frame_rate(src: Path, limits: Limits) -> float:
-    """Decode the first packets (pixel-capped) to prove a frame comes out; return the fps."""
-    args = ["-select_streams", "v:0", "-read_intervals", f"%+#{PROBE_PACKETS}"]
-    entries = "stream=avg_frame_rate,r_frame_rate:frame=width,height"
-    try:
-        data = _ffprobe_json(src, limits, *args, "-show_entries", entries)
-    except FFmpegFailed as exc:
-        raise BrokenVideo("the video stream does not decode") from exc
-    if not data.get("frames"):
-        raise BrokenVideo("no frame decoded")
-    stream = (data.get("streams") or [{}])[0]
+def _frame_rate(stream: dict[str, Any]) -> float:
+    """The stream's frame rate (average, else the base rate); 0.0 if unknown or absurd."""
     rates = [_rate(stream.get("avg_frame_rate")), _rate(stream.get("r_frame_rate"))]
     return next((r for r in rates if 0 < r <= 1000), 0.0)
 
@@ -106,7 +177,14 @@ def _packet_duration(src: Path, limits: Limits) -> float:
         times = [_float(part) for part in line.split(",")[:2]]
         end[0] = max(end[0], sum(times))
 
-    args = ["-select_streams", "v:0", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"]
+    args = [
+        "-select_streams",
+        VIDEO_STREAM,
+        "-show_entries",
+        "packet=pts_time,duration_time",
+        "-of",
+        "csv=p=0",
+    ]
     try:
         _ffprobe(src, limits, args, on_line, capped=True)
     except FFmpegFailed as exc:
@@ -120,9 +198,8 @@ def _is_video(stream: dict[str, Any]) -> bool:
     return stream.get("codec_type") == "video" and not attached
 
 
-def _display_size(stream: dict[str, Any]) -> tuple[int, int]:
-    """Return the stream's size as displayed, swapping sides for a 90/270 degree rotation."""
-    width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
+def _rotated(width: int, height: int, stream: dict[str, Any]) -> tuple[int, int]:
+    """Return a display size with its sides swapped for a 90/270 degree rotation of `stream`."""
     rotations = [d.get("rotation") for d in stream.get("side_data_list") or []]
     rotations.append((stream.get("tags") or {}).get("rotate"))
     rotation = next((int(_float(r)) for r in rotations if r is not None), 0)
@@ -130,11 +207,12 @@ def _display_size(stream: dict[str, Any]) -> tuple[int, int]:
 
 
 def _looks_like_container(src: Path) -> bool:
-    """Tell whether `src` starts like MP4/MOV, Matroska/WebM or AVI (a failure then means broken)."""
+    """Tell whether `src` starts like one of the whitelisted containers (a failure then means broken)."""
     with src.open("rb") as fh:
-        head = fh.read(12)
+        head = fh.read(400)
     is_avi = head[:4] == b"RIFF" and head[8:12] == b"AVI "
-    return head[4:8] in _MOV_BOXES or head.startswith(_EBML_MAGIC) or is_avi
+    is_ts = any(head[offset::size][:3] == b"GGG" for offset, size in _TS_SYNC)
+    return head[4:8] in _MOV_BOXES or head.startswith(_MAGIC) or is_avi or is_ts
 
 
 def _rate(value: object) -> float:

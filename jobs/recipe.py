@@ -8,20 +8,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ffmpeg
 
+from jobs import picture
 from jobs.runner import FFMPEG
 
 if TYPE_CHECKING:  # probe imports this module; MediaInfo is only a type here
     from jobs.probe import MediaInfo
 
-# Matched against each demuxer's name list: "mov" is mp4/mov/3gp/m4v, "matroska" is mkv/webm.
-# Playlist, script, manifest, image and device demuxers (hls, concat, dash, image2, *_pipe,
-# tty, lavfi...) cannot open at all, so a disguised file is refused before anything is followed.
-FORMAT_WHITELIST = "mov,matroska,avi"
+# Matched against each demuxer's name list: "mov" is mp4/mov/3gp/m4v, "matroska" is mkv/webm,
+# "mpegts" is MPEG-TS/M2TS (AVCHD .mts), "mpeg" is MPEG-PS (.mpg, DVD .vob), "asf" is .wmv/.asf,
+# "ogg" is .ogv. Each is a plain container that references no other file or URL. Playlist, script,
+# manifest, image and device demuxers (hls, concat, dash, image2, *_pipe, tty, lavfi...) cannot
+# open at all, so a disguised file is refused before anything is followed.
+FORMAT_WHITELIST = "mov,matroska,avi,mpegts,mpeg,flv,asf,ogg"
 PROTOCOL_WHITELIST = "file"
+VIDEO_STREAM = "V:0"  # the first video stream that is not cover art (probe and convert agree)
+# How much a demuxer may read to find its streams (MPEG-TS/PS and FLV announce none in a header):
+# bytes and microseconds of input, so a stream-less file cannot make ffprobe read it all.
+PROBE_SIZE_BYTES = 5_000_000
+ANALYZE_DURATION_US = 5_000_000
 INPUT_MARGIN_SECONDS = 1.0  # decode this far past the window so its last frame is complete
 PIXEL_BUDGET_RATIO = 9 / 16  # pixel budget = width * width * ratio, i.e. a landscape 16:9 frame
 COLOUR_STEP = 4  # frames are rounded to this step per channel before the palette (see build_convert_args)
@@ -66,18 +74,21 @@ def target_size(src_w: int, src_h: int, width: int) -> tuple[int, int]:
 
 
 def build_convert_args(
-    src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits
+    src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits, tonemap: bool = True
 ) -> list[str]:
-    """Return the full hardened ffmpeg argv that turns `src` into a looping GIF at `dst`."""
+    """Return the full hardened ffmpeg argv that turns `src` into a looping GIF at `dst`.
+
+    `tonemap` False (an ffmpeg without zscale) converts HDR like SDR video.
+    """
     start, end = source_window(info, options)
     width, height = target_size(info.width, info.height, options.width)
-    stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits)).video
-    # fps before trim (DESIGN.md): thin frames on the source clock, then cut an evenly spaced stream.
-    video = stream.filter("fps", fps=_num(_sample_fps(info, options)))
-    video = video.filter("trim", start=_num(start), end=_num(end)).filter("setpts", "PTS-STARTPTS")
-    if options.speed != 1.0:
-        video = video.filter("setpts", f"PTS/{_num(options.speed)}")
-    if options.reverse:
+    stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits))
+    stream = stream[VIDEO_STREAM]
+    video = _sampled(picture.deinterlace(stream, info.picture), info, options, start, end)
+    if options.speed != 1.0:  # in microseconds: the fps filter's 1/rate time base would round PTS/1.5
+        video = video.filter("settb", "AVTB").filter("setpts", f"PTS/{_num(options.speed)}")
+    video = picture.to_display(video, info.picture, width, height, tonemap)
+    if options.reverse:  # after the scale: it holds every frame, so only GIF-sized ones
         video = video.filter("reverse")
     # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
     # grain makes nearly every pixel distinct: palettegen took ~85 % of a conversion. Rounding to
@@ -86,9 +97,7 @@ def build_convert_args(
     # 4.1x as fast, 0.90 -> 0.86 of the bytes, SSIM +0.021 -> +0.020; a 15 s 1080x1920 clip:
     # 10.8 -> 3.4 s, ffmpeg's peak RSS 374 -> 254 MB. bayer_scale 5 beat 4 on SSIM and bytes on
     # all 8 clips tried (noisy and clean gradients, text, test graphics).
-    rounded = video.filter("scale", width, height, flags="lanczos").filter(
-        "lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING
-    )
+    rounded = video.filter("lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING)
     frames = rounded.split()
     # Ordered (bayer) dithering skips error diffusion's cost and stays put from frame to frame, so
     # diff_mode=rectangle and the GIF's LZW keep still areas cheap. stats_mode=diff scored lower
@@ -101,7 +110,23 @@ def build_convert_args(
         diff_mode="rectangle",
     )
     head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
-    return ffmpeg.compile(gif.output(file_url(dst), f="gif", loop=0), cmd=[*head, "-progress", "pipe:1"])
+    # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps
+    # filter's) is not theirs, and the encoder's time base would follow it and round their times.
+    rate = _num(output_fps(info, options))
+    out = gif.output(file_url(dst), f="gif", loop=0, r=rate, fps_mode="passthrough")
+    return ffmpeg.compile(out, cmd=[*head, "-progress", "pipe:1"])
+
+
+def _sampled(video: Any, info: MediaInfo, options: GifOptions, start: float, end: float) -> Any:
+    """The frames of the window, evenly spaced at the sample rate and starting at zero."""
+    rate = _sample_fps(info, options)
+    if info.still:  # one picture: the fps filter would drop it (it times a frame by the next one)
+        video = video.filter("trim", end_frame=1)
+    elif end - start < 1 / rate:  # a window shorter than one GIF frame
+        video = video.filter("trim", start=_num(start), end_frame=1)
+    else:  # fps before trim (DESIGN.md): thin frames on the source clock, then cut an evenly spaced stream
+        video = video.filter("fps", fps=_num(rate)).filter("trim", start=_num(start), end=_num(end))
+    return video.filter("setpts", "PTS-STARTPTS")
 
 
 def source_window(info: MediaInfo, options: GifOptions) -> tuple[float, float]:
@@ -112,7 +137,7 @@ def source_window(info: MediaInfo, options: GifOptions) -> tuple[float, float]:
 
 def output_fps(info: MediaInfo, options: GifOptions) -> float:
     """Return the GIF's frame rate after the speed change."""
-    return _sample_fps(info, options) / options.speed
+    return _sample_fps(info, options) * options.speed
 
 
 def input_hardening(limits: Limits, capped: bool = True) -> dict[str, str]:
@@ -120,7 +145,13 @@ def input_hardening(limits: Limits, capped: bool = True) -> dict[str, str]:
     # Decoders check the stride-aligned width (2160 -> 2176), so the cap gets 1/8 headroom;
     # probe() enforces the exact max_pixels from the header.
     pixels = {"max_pixels": str(limits.max_pixels * 9 // 8)} if capped else {}
-    return {"format_whitelist": FORMAT_WHITELIST, "protocol_whitelist": PROTOCOL_WHITELIST, **pixels}
+    return {
+        "format_whitelist": FORMAT_WHITELIST,
+        "protocol_whitelist": PROTOCOL_WHITELIST,
+        "probesize": str(PROBE_SIZE_BYTES),
+        "analyzeduration": str(ANALYZE_DURATION_US),
+        **pixels,
+    }
 
 
 def file_url(path: Path) -> str:
@@ -129,8 +160,11 @@ def file_url(path: Path) -> str:
 
 
 def _sample_fps(info: MediaInfo, options: GifOptions) -> float:
-    """Return the rate at which source frames are taken: fps*speed, never above the source."""
-    wanted = options.fps * options.speed
+    """Return the rate at which source frames are taken: fps/speed, never above the source.
+
+    At 2x one GIF second shows two source seconds, so half as many source frames a second are taken.
+    """
+    wanted = options.fps / options.speed
     return min(wanted, info.fps) if info.fps > 0 else wanted
 
 

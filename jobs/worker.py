@@ -25,7 +25,7 @@ from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
 from core.outage import Outage, backoff, wait_for_redis
 from core.settings import Settings
-from jobs import convert, delivery, lifeline, maintenance, runtime, workdir
+from jobs import convert, delivery, lifeline, maintenance, runtime, toolbox, workdir
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +217,7 @@ def main() -> int:
     settings = Settings.from_env(require=("TELEGRAM_BOT_TOKEN",))
     setup_logging(settings, "worker")
     runtime.init(settings)
+    toolbox.warm_up()  # before forking: every work horse knows this ffmpeg's decoders and filters
     settings.tmp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     workdir.sweep(settings.tmp_root, older_than_s=settings.job_timeout * 2)
     redis = connect(settings)

@@ -132,6 +132,60 @@ def make_lying_header(directory: Path, name: str = "liar.mkv") -> Path:
     return directory / name
 
 
+def make_still(directory: Path, name: str = "still.mp4", vcodec: str = "libx264", sound: float = 0) -> Path:
+    """Write a video file holding one picture; `sound` seconds of audio make the file that long
+    (a song uploaded with its cover as the only frame)."""
+    dst = directory / name
+    pix_fmt = "yuvj420p" if vcodec == "mjpeg" else "yuv420p"
+    args = ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=0.04", "-c:v", vcodec, "-pix_fmt", pix_fmt]
+    if sound:
+        args = ["-f", "lavfi", "-i", f"sine=d={sound}", *args[:4], "-map", "0:a", "-map", "1:v", *args[4:]]
+        args += ["-c:a", "aac"]
+    ffmpeg(*args, str(dst))
+    return dst
+
+
+def make_encrypted(directory: Path, name: str = "protected.mp4") -> Path:
+    """Write a 1 s H.264 MP4 encrypted with CENC (AES-CTR), as DRM-protected downloads are."""
+    dst = directory / name
+    key = [
+        "-encryption_key",
+        "76a6c65c5ea762046bd749a2e632ccbb",
+        "-encryption_kid",
+        "a7e61c373e219033c21091fa607bf3b8",
+    ]
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=25:d=1",
+        "-c:v",
+        "libx264",
+        *_VIDEO_CODEC_ARGS["libx264"],
+        "-encryption_scheme",
+        "cenc-aes-ctr",
+        *key,
+        str(dst),
+    )
+    return dst
+
+
+def make_undecodable(directory: Path, name: str = "vvc.mp4") -> Path:
+    """Write an MP4 whose video claims a codec this ffmpeg cannot decode ('vvc1', H.266)."""
+    data = make_still(directory, "h264-for-vvc.mp4").read_bytes()
+    assert data.count(b"avc1") >= 1
+    (directory / name).write_bytes(data.replace(b"avc1", b"vvc1"))
+    return directory / name
+
+
+def make_huge_ts(directory: Path, name: str = "huge.ts", side: int = 5000) -> Path:
+    """Write one `side`x`side` H.264 frame in MPEG-TS, whose header tells no size at all."""
+    dst = directory / name
+    source = f"color=gray:s={side}x{side}:r=25:d=0.04"
+    ffmpeg("-f", "lavfi", "-i", source, "-frames:v", "1", "-c:v", "libx264", "-preset", "ultrafast", str(dst))
+    return dst
+
+
 def make_hls_disguise(directory: Path, secret_file: Path, name: str = "video.mp4") -> Path:
     """Write an HLS playlist whose only segment is `secret_file`, saved as .mp4."""
     playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"

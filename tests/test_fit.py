@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from jobs.fit import MIN_WIDTH, _result, _shrink, convert
 from jobs.probe import MediaInfo
 from jobs.recipe import GifOptions, Limits
 from tests import media
+from tests.services import REPO_ROOT
 
 LANDSCAPE = MediaInfo(1920, 1080, 60.0, 30.0, "mov,mp4,m4a,3gp,3g2,mj2", "h264", True)
 CAP = 1_000_000
@@ -134,3 +136,26 @@ def test_result_describes_the_options_used_not_those_asked() -> None:
     assert result.shrunk and result.truncated and result.size_bytes == 1234
     whole = _result(Path("out.gif"), LANDSCAPE, GifOptions(end=10.0), GifOptions(end=10.0), 1)
     assert not whole.shrunk and not whole.truncated and whole.seconds == 10.0
+
+
+def peak_child_rss_mb(src: Path, dst: Path, options: str) -> float:
+    """Convert in a fresh Python with GifOptions(`options`); the largest child's (ffmpeg's) peak RSS."""
+    code = (
+        "import resource, sys; from pathlib import Path; from jobs.fit import convert; "
+        "from jobs.recipe import GifOptions, Limits; "
+        f"convert(Path(sys.argv[1]), Path(sys.argv[2]), GifOptions({options}), Limits()); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    argv = [sys.executable, "-c", code, str(src), str(dst)]
+    out = subprocess.run(argv, cwd=REPO_ROOT, check=True, capture_output=True, text=True, timeout=120)
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def test_reverse_holds_gif_sized_frames_not_source_frames(tmp_path: Path) -> None:
+    """Reversing 2 s of 1080p60 at half speed (48 frames) costs ffmpeg < 40 MB more: it runs after
+    the scale (before it, the 1080p frames alone were ~150 MB)."""
+    src = media.make_clip(tmp_path, "hd.mp4", seconds=2, size=(1920, 1080), fps=60)
+    forward = peak_child_rss_mb(src, tmp_path / "forward.gif", "speed=0.5")
+    backward = peak_child_rss_mb(src, tmp_path / "backward.gif", "speed=0.5, reverse=True")
+    print(f"\nffmpeg peak RSS: {forward:.0f} MB forward, {backward:.0f} MB reversed")
+    assert backward - forward < 40

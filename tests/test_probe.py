@@ -8,12 +8,21 @@ from typing import Any
 
 import pytest
 
-from core.errors import BrokenVideo, NotAVideo, TooLarge, UserFacingError
+from core.errors import (
+    AudioOnly,
+    BrokenVideo,
+    Encrypted,
+    NotAVideo,
+    TooLarge,
+    UnsupportedCodec,
+    UserFacingError,
+)
 from jobs import probe as probing
 from jobs.fit import convert
-from jobs.probe import _display_size, _float, _rate, probe
+from jobs.probe import _float, _rate, _rotated, probe
 from jobs.recipe import GifOptions, Limits
 from tests import media
+from tests.gifcheck import gif_info
 
 
 @pytest.mark.parametrize(
@@ -35,6 +44,43 @@ def test_probe_accepts_whitelisted_containers(
     assert info.duration == pytest.approx(2.0, abs=0.1)
 
 
+@pytest.mark.parametrize(
+    ("name", "vcodec", "fmt"),
+    [
+        ("clip.ts", "libx264", "mpegts"),
+        ("clip.mpg", "mpeg2video", "mpeg"),
+        ("clip.flv", "flv1", "flv"),
+        ("clip.wmv", "wmv2", "asf"),
+        ("clip.ogv", "libtheora", "ogg"),
+        ("clip.3gp", "h263", "mov,mp4,m4a,3gp,3g2,mj2"),
+    ],
+)
+def test_probe_accepts_the_newly_whitelisted_containers(
+    tmp_path: Path, name: str, vcodec: str, fmt: str
+) -> None:
+    """MPEG-TS, MPEG-PS, FLV, ASF and Ogg probe with their size and duration (H.263's header has no size)."""
+    size = (176, 144) if vcodec == "h263" else (320, 240)
+    info = probe(media.make_clip(tmp_path, name, size=size, vcodec=vcodec), Limits())
+    assert (info.format_name, (info.width, info.height)) == (fmt, size)
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("name", "vcodec", "sound"),
+    [("still.mp4", "libx264", 0), ("still.mkv", "mjpeg", 0), ("song.mp4", "libx264", 3)],
+)
+def test_a_still_picture_in_a_video_file_becomes_a_one_frame_gif(
+    tmp_path: Path, name: str, vcodec: str, sound: float
+) -> None:
+    """One frame in MP4 or MKV, alone or under 3 s of sound, is a one-frame GIF, not 'damaged'."""
+    src = media.make_still(tmp_path, name, vcodec, sound)
+    info = probe(src, Limits())
+    assert info.still and info.duration == pytest.approx(sound or 0.04, abs=0.05)
+    result = convert(src, tmp_path / "out.gif", GifOptions(), Limits())
+    gif = gif_info(result.path.read_bytes())
+    assert (gif.frames, gif.width, gif.height) == (1, 320, 240)
+
+
 def test_probe_reports_the_displayed_size_of_a_rotated_clip(tmp_path: Path) -> None:
     """A 640x360 clip tagged to rotate 90 degrees is described as 360x640, as a phone shows it."""
     info = probe(media.make_clip(tmp_path, rotate=90), Limits())
@@ -42,8 +88,8 @@ def test_probe_reports_the_displayed_size_of_a_rotated_clip(tmp_path: Path) -> N
 
 
 BAD_INPUTS: list[tuple[str, Callable[[Path], Path], type[UserFacingError]]] = [
-    ("audio-only", media.make_audio_only, NotAVideo),
-    ("audio-with-cover-art", lambda d: media.make_audio_only(d, cover=True), NotAVideo),
+    ("audio-only", media.make_audio_only, AudioOnly),
+    ("audio-with-cover-art", lambda d: media.make_audio_only(d, cover=True), AudioOnly),
     ("png", media.make_png, NotAVideo),
     ("jpeg", media.make_jpeg, NotAVideo),
     ("text", media.make_text, NotAVideo),
@@ -54,6 +100,9 @@ BAD_INPUTS: list[tuple[str, Callable[[Path], Path], type[UserFacingError]]] = [
     ("corrupt", lambda d: media.make_corrupt(media.make_clip(d, "c.mkv")), BrokenVideo),
     ("huge-resolution", media.make_huge_resolution, TooLarge),
     ("header-lies-about-size", media.make_lying_header, BrokenVideo),
+    ("huge-resolution-in-mpeg-ts", media.make_huge_ts, TooLarge),  # no size before the decoder's cap
+    ("encrypted", media.make_encrypted, Encrypted),
+    ("undecodable-codec", media.make_undecodable, UnsupportedCodec),
 ]
 BAD_INPUTS += [(f.__name__.removeprefix("make_"), f, NotAVideo) for f in media.DISGUISES]  # type: ignore[misc]
 
@@ -94,7 +143,7 @@ def test_every_ffprobe_run_is_hardened(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(argvs) == 3
     for argv in argvs:
         assert argv[0] == "ffprobe" and argv[-1] == f"file:{src}"
-        assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska,avi"
+        assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska,avi,mpegts,mpeg,flv,asf,ogg"
         assert argv[argv.index("-protocol_whitelist") + 1] == "file"
     assert ["-max_pixels" in argv for argv in argvs] == [False, True, True]
 
@@ -106,12 +155,11 @@ def test_every_ffprobe_run_is_hardened(tmp_path: Path, monkeypatch: pytest.Monke
         ({"width": 640, "height": 360, "side_data_list": [{"rotation": -90}]}, (360, 640)),
         ({"width": 640, "height": 360, "side_data_list": [{"rotation": 180}]}, (640, 360)),
         ({"width": 640, "height": 360, "tags": {"rotate": "270"}}, (360, 640)),
-        ({}, (0, 0)),  # ffprobe leaves out a size it does not know
     ],
 )
 def test_display_size_swaps_sides_for_a_quarter_turn(stream: dict[str, Any], size: tuple[int, int]) -> None:
     """A 90 or 270 degree rotation (side data or the old rotate tag) swaps width and height."""
-    assert _display_size(stream) == size
+    assert _rotated(stream.pop("width"), stream.pop("height"), stream) == size
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ def test_argv_carries_hardening_flags_and_file_url(tmp_path: Path) -> None:
     argv = build_convert_args(tmp_path / "in.mp4", tmp_path / "out.gif", LANDSCAPE, GifOptions(), Limits())
     flag = flags(argv)
     assert argv[0] == "ffmpeg" and "-nostdin" in argv and "-y" in argv
-    assert flag["-format_whitelist"] == "mov,matroska,avi"
+    assert flag["-format_whitelist"] == "mov,matroska,avi,mpegts,mpeg,flv,asf,ogg"
     assert flag["-protocol_whitelist"] == "file"
     assert int(flag["-max_pixels"]) >= 3840 * 2160
     assert flag["-i"] == f"file:{tmp_path / 'in.mp4'}"
@@ -75,8 +75,13 @@ def test_pixel_cap_follows_limits_with_stride_headroom(tmp_path: Path) -> None:
 
 
 def test_input_hardening_leaves_the_cap_out_only_when_asked() -> None:
-    """Uncapped hardening (ffprobe's header read) keeps both whitelists but drops max_pixels."""
-    whitelists = {"format_whitelist": "mov,matroska,avi", "protocol_whitelist": "file"}
+    """Uncapped hardening (ffprobe's header read) keeps whitelists and read bounds but drops max_pixels."""
+    whitelists = {
+        "format_whitelist": "mov,matroska,avi,mpegts,mpeg,flv,asf,ogg",
+        "protocol_whitelist": "file",
+        "probesize": "5000000",
+        "analyzeduration": "5000000",
+    }
     assert input_hardening(Limits(max_pixels=800)) == {**whitelists, "max_pixels": "900"}
     assert input_hardening(Limits(max_pixels=800), capped=False) == whitelists
 
@@ -94,10 +99,10 @@ def test_relative_paths_become_absolute_file_urls(monkeypatch: pytest.MonkeyPatc
 
 
 def test_filter_graph_runs_fps_first_then_trim_then_palette(tmp_path: Path) -> None:
-    """fps comes before trim; speed and reverse sit between trim and the lanczos scale."""
+    """fps comes before trim; speed sits before the lanczos scale, reverse after it (GIF-sized frames)."""
     options = GifOptions(start=1.0, end=3.0, speed=2.0, reverse=True)
     chain = graph(build_convert_args(tmp_path / "a.mp4", tmp_path / "b.gif", LANDSCAPE, options, Limits()))
-    steps = ["fps=", "trim=", "setpts=PTS-STARTPTS", "setpts=PTS/2", "reverse", "scale=480:270"]
+    steps = ["fps=", "trim=", "setpts=PTS-STARTPTS", "setpts=PTS/2", "scale=480:270", "setsar=1", "reverse"]
     steps += ["split", "palettegen", "paletteuse"]
     positions = [chain.index(step) for step in steps]
     assert positions == sorted(positions)
@@ -121,7 +126,7 @@ def test_output_fps_never_exceeds_source_fps(tmp_path: Path) -> None:
     """A 10 fps source is sampled at 10 fps even though 12 were asked for."""
     slow = MediaInfo(640, 360, 5.0, 10.0, "avi", "mpeg4", False)
     chain = graph(build_convert_args(tmp_path / "a.avi", tmp_path / "b.gif", slow, GifOptions(), Limits()))
-    assert chain.startswith("[0:v]fps=fps=10[")
+    assert chain.startswith("[0:V:0]fps=fps=10[")
 
 
 @pytest.mark.parametrize(
@@ -130,19 +135,19 @@ def test_output_fps_never_exceeds_source_fps(tmp_path: Path) -> None:
         (30.0, GifOptions(), "12", 12.0),
         (10.0, GifOptions(), "10", 10.0),  # never above the source
         (0.0, GifOptions(), "12", 12.0),  # unknown source rate: take what was asked
-        (30.0, GifOptions(speed=2.0), "24", 12.0),  # twice as fast: sample twice as many
-        (20.0, GifOptions(speed=2.0), "20", 10.0),  # ...but still no more than the source has
-        (30.0, GifOptions(speed=0.5), "6", 12.0),
+        (30.0, GifOptions(speed=2.0), "6", 12.0),  # twice as fast: a GIF second shows 2 source seconds
+        (30.0, GifOptions(speed=0.5), "24", 12.0),  # slow motion needs more source frames a second...
+        (20.0, GifOptions(speed=0.5), "20", 10.0),  # ...but never more than the source has
         (29.97, GifOptions(fps=30), "29.97", 29.97),
     ],
 )
-def test_sample_rate_is_fps_times_speed_capped_at_the_source(
+def test_sample_rate_is_fps_over_speed_capped_at_the_source(
     tmp_path: Path, source_fps: float, options: GifOptions, sampled: str, played: float
 ) -> None:
-    """The fps filter samples fps*speed source frames a second, capped at the source's own rate."""
+    """The fps filter samples fps/speed source frames a second, capped at the source's own rate."""
     info = MediaInfo(640, 360, 10.0, source_fps, "avi", "mpeg4", False)
     chain = graph(build_convert_args(tmp_path / "a.avi", tmp_path / "b.gif", info, options, Limits()))
-    assert chain.startswith(f"[0:v]fps=fps={sampled}[")
+    assert chain.startswith(f"[0:V:0]fps=fps={sampled}[")
     assert output_fps(info, options) == pytest.approx(played)
 
 

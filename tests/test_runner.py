@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import resource
 import sys
 from pathlib import Path
 
 import pytest
 
-from core.errors import ConversionTimeout, TransientError
-from jobs.runner import STDERR_TAIL_LINES, FFmpegFailed, FFmpegKilled, run
+from core.errors import ConversionTimeout, TooMuchMemory
+from jobs import runner
+from jobs.runner import KILL_RETRIES, MEMORY_LIMIT_BYTES, STDERR_TAIL_LINES, FFmpegFailed, FFmpegKilled, run
 from tests import procs
 from tests.services import wait_until
 
@@ -66,11 +68,39 @@ def test_child_stdin_is_empty() -> None:
     assert lines == ["''"]
 
 
-def test_a_signal_death_is_transient() -> None:
-    """A child killed by a signal (OOM killer, say) raises FFmpegKilled, a TransientError worth a retry."""
-    with pytest.raises(FFmpegKilled) as caught:
-        run(["sh", "-c", "kill -KILL $$"], timeout=20)
-    assert isinstance(caught.value, TransientError) and "signal 9" in str(caught.value)
+def test_a_child_killed_twice_is_out_of_memory_after_one_rerun(tmp_path: Path) -> None:
+    """A child killed by a signal (the OOM killer, say) runs once more; killed again it is TooMuchMemory."""
+    runs = tmp_path / "runs"
+    with pytest.raises(TooMuchMemory) as caught:
+        run(["sh", "-c", f"echo run >> {runs}; kill -KILL $$"], timeout=20)
+    assert runs.read_text().count("run") == KILL_RETRIES + 1 == 2
+    assert "signal 9" in str(caught.value) and isinstance(caught.value.__cause__, FFmpegKilled)
+
+
+def test_a_child_killed_once_succeeds_on_its_rerun(tmp_path: Path) -> None:
+    """One kill is not a verdict: the rerun's success is the run's success."""
+    marker, lines = tmp_path / "killed-once", []
+    script = f"if [ -e {marker} ]; then echo second; else touch {marker}; kill -KILL $$; fi"
+    run(["sh", "-c", script], timeout=20, on_line=lines.append)
+    assert lines == ["second"]
+
+
+def test_children_run_under_the_address_space_cap() -> None:
+    """Each child's RLIMIT_AS is MEMORY_LIMIT_BYTES, set in the child, not in this process."""
+    lines: list[str] = []
+    run(python("import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0])"), 20, lines.append)
+    assert int(lines[0]) == MEMORY_LIMIT_BYTES
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] != MEMORY_LIMIT_BYTES
+
+
+def test_ffmpeg_out_of_memory_under_the_cap_is_too_much_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ffmpeg failing an allocation under the cap (it may even exit 0, output cut short) is TooMuchMemory."""
+    monkeypatch.setattr(runner, "MEMORY_LIMIT_BYTES", 400 * 1024**2)  # room for its libraries, not frames
+    frames = "testsrc2=s=1280x720:r=25:d=10"  # 250 frames of 1.4 MB, all held by reverse
+    argv = ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", frames, "-vf", "reverse"]
+    argv += ["-f", "null", "-"]
+    with pytest.raises(TooMuchMemory):
+        run(argv, timeout=60)
 
 
 def test_only_the_stderr_tail_is_logged(caplog: pytest.LogCaptureFixture) -> None:

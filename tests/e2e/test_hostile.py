@@ -23,7 +23,7 @@ import redis
 from rq import Worker
 from rq.job import JobStatus
 
-from core import limits
+from core import limits, prefs
 from core.models import job_id_for
 from core.texts import language_for, text
 from tests import factories, media
@@ -278,15 +278,19 @@ def hostile_files(directory: Path) -> dict[str, tuple[bytes, str]]:
         "pdf": (media.make_pdf(directory), "error_not_video"),
         "png": (media.make_png(directory, "png.mp4"), "error_not_video"),
         "jpeg": (media.make_jpeg(directory, "jpeg.mp4"), "error_not_video"),
-        "audio-only-mp4": (media.make_audio_only(directory), "error_not_video"),
+        "audio-only-mp4": (media.make_audio_only(directory), "error_audio_only"),
         "5000x5000": (media.make_huge_resolution(directory), "error_too_large"),
+        "5000x5000-mpeg-ts": (media.make_huge_ts(directory), "error_too_large"),
         "lying-header": (media.make_lying_header(directory), "error_broken"),
+        "drm-encrypted": (media.make_encrypted(directory), "error_encrypted"),
+        "h266-vvc": (media.make_undecodable(directory), "error_codec"),
     }
     return {name: (path.read_bytes(), key) for name, (path, key) in made.items()}
 
 
 def test_each_hostile_file_gets_one_clear_reply_and_no_retry(stack, fake_api, redis_client, tmp_path):
-    """Broken, non-video and oversized-picture files: the status message becomes the right error in 30 s."""
+    """Broken, non-video, sound-only, encrypted, undecodable and oversized-picture files: the status
+    message becomes the right error in 30 s."""
     cases = hostile_files(tmp_path)
     procs = start_stack(stack, fake_api, redis_client, RETRY_INTERVAL=NO_RETRY_INTERVAL)
     sent = send_files(fake_api, {name: data for name, (data, _key) in cases.items()})
@@ -296,6 +300,32 @@ def test_each_hostile_file_gets_one_clear_reply_and_no_retry(stack, fake_api, re
         problems += expect_refusal(fake_api, redis_client, sent[name], text(key), deadline)
     report("hostile file -> what the user saw", fake_api, sent)
     assert not problems, "\n".join(problems)
+    assert_alive(*procs)
+
+
+def test_a_video_needing_too_much_memory_gets_one_clear_reply_and_no_retry(
+    stack, fake_api, redis_client, tmp_path
+):
+    """ffmpeg out of memory under its address-space cap: 'too large', once, never 'damaged' or retried."""
+    clip = media.make_clip(tmp_path, "long.mp4", seconds=10, size=(640, 360), fps=25).read_bytes()
+    procs = start_stack(stack, fake_api, redis_client, [], RETRY_INTERVAL=NO_RETRY_INTERVAL)
+    # room for ffprobe and ffmpeg's libraries, not for the 250 frames the palette stage holds
+    name = f"worker-{len(stack.procs)}"
+    procs.append(stack.spawn(name, "tests.fakes.lowmem_worker", WORKER_NAME=name, TEST_MEMORY_LIMIT_MB="450"))
+    wait_until(lambda: Worker.count(connection=redis_client) >= 1, 60, what="the worker to register")
+    user = next(_user_ids)
+    for setting, value in {"width": "640", "fps": "20", "speed": "0.5"}.items():
+        prefs.save_choice(redis_client, user, setting, value)
+    record = fake_api.add_file(clip)
+    update = factories.make_video_update(record, kind="document", file_name="long.mp4", user_id=user)
+    fake_api.push_update(update)
+    sent = Sent("640x360-10s", user, update["message"]["message_id"], record.file_id, time.monotonic())
+    problems = expect_refusal(
+        fake_api, redis_client, sent, text("error_too_much_memory"), sent.pushed_at + REPLY_BUDGET_S + 30
+    )
+    report("out of memory -> what the user saw", fake_api, {sent.name: sent})
+    assert not problems, "\n".join(problems)
+    assert "ran out of memory" in stack.logs()
     assert_alive(*procs)
 
 
