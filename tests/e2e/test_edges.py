@@ -66,9 +66,14 @@ def send_videos(fake_api: FakeTelegramAPI, data: bytes, count: int) -> list[tupl
 
 
 def ffmpegs_under(proc: Proc) -> list[int]:
-    """Pids of the ffmpeg processes below one of our processes (its work horse's conversion)."""
+    """Pids of the ffmpeg processes below one of our processes' work horses (a conversion; not the
+    worker's own start-up check of what ffmpeg can do, which is its direct child)."""
     table = process_table()
-    return [pid for pid in descendants(proc.popen.pid, table) if table[pid][1] == "ffmpeg"]
+    return [
+        pid
+        for pid in descendants(proc.popen.pid, table)
+        if table[pid][1] == "ffmpeg" and table[pid][0] != proc.popen.pid
+    ]
 
 
 def signal_each(pids: list[int], sig: int) -> None:
@@ -163,8 +168,11 @@ def test_an_outage_longer_than_the_job_heartbeat_mid_conversion_gives_one_gif_fr
     workers = [aof_stack.worker(), aof_stack.worker()]  # an idle one could pick up a re-run
     [(chat, msg, file_id)] = send_videos(fake_api, long_clip, 1)
     job_id = job_id_for(chat, msg)
+    # The job must be started too: a worker's ffmpeg may be its start-up check (jobs.toolbox).
     busy = wait_until(
-        lambda: next((w for w in workers if ffmpegs_under(w)), None), timeout=90, what="the conversion"
+        lambda: job_id in running(client) and next((w for w in workers if ffmpegs_under(w)), None),
+        timeout=90,
+        what="the conversion",
     )
 
     with slowed(busy):
