@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 import redis
+from rq import Queue
+from telebot import apihelper
 
+from core import admission
+from core.settings import Settings
+from jobs import runtime
 from tests import media
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.services import RedisServer, Stack, running_stack, stack_env
@@ -75,3 +80,28 @@ def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return media.make_clip(
         tmp_path_factory.mktemp("clips"), seconds=1.5, size=(192, 108), fps=10
     ).read_bytes()
+
+
+@pytest.fixture
+def settings(
+    fake_api: FakeTelegramAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Worker settings on the fake Bot API, installed in jobs.runtime (telebot's globals and the
+    runtime are put back afterwards). Modules that need other settings define their own."""
+    monkeypatch.setattr(runtime, "_settings", None)
+    for name in ("API_URL", "FILE_URL", "CONNECT_TIMEOUT", "READ_TIMEOUT"):
+        monkeypatch.setattr(apihelper, name, getattr(apihelper, name))
+    settings = Settings(
+        telegram_bot_token=fake_api.token,
+        telegram_api_url=fake_api.base_url,
+        tmp_dir=str(tmp_path / "work"),
+        retry_max=3,
+    )
+    runtime.init(settings)
+    yield settings
+
+
+@pytest.fixture
+def queue(redis_client: redis.Redis, settings: Settings) -> Queue:
+    """The conversion queue on the test Redis, with the worker settings installed."""
+    return admission.gif_queue(redis_client, settings)

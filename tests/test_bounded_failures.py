@@ -13,7 +13,6 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
-from telebot import apihelper
 
 from core import admission, keys, markers, stats
 from core.errors import GifTooBig
@@ -28,29 +27,6 @@ from tests.factories import DEFAULT_USER_ID, next_message_id
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 ROOMY = UserLimits(max_active=3, max_pending=5, per_hour=100)
-
-
-@pytest.fixture
-def settings(fake_api: FakeTelegramAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Worker settings on the fake Bot API with 3 retries, installed in jobs.runtime (undone after)."""
-    monkeypatch.setattr(runtime, "_settings", None)
-    for name in ("API_URL", "FILE_URL", "CONNECT_TIMEOUT", "READ_TIMEOUT"):
-        monkeypatch.setattr(apihelper, name, getattr(apihelper, name))
-    worker_settings = Settings(
-        telegram_bot_token=fake_api.token,
-        telegram_api_url=fake_api.base_url,
-        tmp_dir=str(tmp_path / "work"),
-        retry_max=3,
-        retry_interval=60,
-    )
-    runtime.init(worker_settings)
-    return worker_settings
-
-
-@pytest.fixture
-def queue(redis_client: redis.Redis, settings: Settings) -> Queue:
-    """The conversion queue on the test Redis."""
-    return admission.gif_queue(redis_client, settings)
 
 
 def submitted(

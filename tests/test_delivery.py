@@ -11,7 +11,6 @@ import itertools
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import redis
@@ -19,7 +18,6 @@ from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
-from telebot import apihelper
 
 from core import admission, keys, markers, stats
 from core.errors import NotAVideo, TransientError
@@ -46,28 +44,6 @@ def gif_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     out = tmp_path_factory.mktemp("gif") / GIF_NAME
     media.ffmpeg("-f", "lavfi", "-i", f"color=red:s={GIF_SIZE[0]}x{GIF_SIZE[1]}:d=0.3", str(out))
     return out.read_bytes()
-
-
-@pytest.fixture
-def settings(fake_api: FakeTelegramAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Worker settings pointed at the fake Bot API, installed in jobs.runtime and undone afterwards."""
-    monkeypatch.setattr(runtime, "_settings", None)
-    for name in ("API_URL", "FILE_URL", "CONNECT_TIMEOUT", "READ_TIMEOUT"):
-        monkeypatch.setattr(apihelper, name, getattr(apihelper, name))
-    worker_settings = Settings(
-        telegram_bot_token=fake_api.token,
-        telegram_api_url=fake_api.base_url,
-        tmp_dir=str(tmp_path / "work"),
-        retry_max=3,
-    )
-    runtime.init(worker_settings)
-    return worker_settings
-
-
-@pytest.fixture
-def queue(redis_client: redis.Redis, settings: Settings) -> Queue:
-    """The conversion queue on the test Redis."""
-    return admission.gif_queue(redis_client, settings)
 
 
 def make_request(*, lang: str = EN, status: bool = True, **overrides: object) -> ConversionRequest:

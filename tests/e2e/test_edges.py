@@ -14,7 +14,6 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -32,7 +31,7 @@ from tests import factories, media
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done
 from tests.procs import descendants, process_table
-from tests.services import Proc, RedisServer, Stack, running_stack, stack_env, wait_until
+from tests.services import Proc, RedisServer, Stack, wait_until
 
 QUEUE = "gifs"
 RETRY_MAX = 3  # Settings' default, which the stack leaves in place
@@ -136,24 +135,6 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     media.ffmpeg("-f", "lavfi", "-i", source, "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset",
                  "ultrafast", "-crf", "32", str(directory / "long.mp4"))  # fmt: skip
     return (directory / "long.mp4").read_bytes()
-
-
-@pytest.fixture
-def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own with appendonly yes, so it can be stopped and started."""
-    server = RedisServer(tmp_path / "redis-aof", appendonly=True).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def aof_stack(
-    request: pytest.FixtureRequest, fake_api: FakeTelegramAPI, aof_redis: RedisServer, tmp_path: Path
-) -> Iterator[Stack]:
-    """Our processes on the appendonly redis-server of `aof_redis`."""
-    env = stack_env(fake_api.token, fake_api.base_url, aof_redis.url, tmp_path)
-    with running_stack(env, tmp_path / "logs", request) as processes:
-        yield processes
 
 
 # ---------------------------------------------------------------- a long outage

@@ -11,8 +11,6 @@ import signal
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -25,7 +23,7 @@ from tests import factories, media
 from tests.fakes.telegram_api import Call, FakeTelegramAPI
 from tests.gifcheck import all_done
 from tests.procs import cpu_seconds, tcp_ports
-from tests.services import RedisServer, Stack, free_port, running_stack, stack_env, wait_until
+from tests.services import free_port, wait_until
 from tests.textmatch import matches
 
 OUTAGE_S = 60.0
@@ -89,42 +87,24 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return media.make_clip(tmp_path_factory.mktemp("outage"), seconds=12, size=(640, 360)).read_bytes()
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own with appendonly yes: it can be stopped and restarted."""
-    server = RedisServer(tmp_path / "redis-aof", appendonly=True).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def own_stack(
-    request: pytest.FixtureRequest, fake_api: FakeTelegramAPI, own_redis: RedisServer, tmp_path: Path
-) -> Iterator[Stack]:
-    """Our processes on this test's own redis-server."""
-    env = stack_env(fake_api.token, fake_api.base_url, own_redis.url, tmp_path)
-    with running_stack(env, tmp_path / "logs", request) as processes:
-        yield processes
-
-
 # ---------------------------------------------------------------- a 60 s outage
 
 
-def test_sixty_second_redis_outage_loses_and_doubles_nothing(own_stack, own_redis, fake_api, long_clip):
+def test_sixty_second_redis_outage_loses_and_doubles_nothing(aof_stack, aof_redis, fake_api, long_clip):
     """Redis down 60 s with 10 jobs in flight and 3 videos sent meanwhile: 13 GIFs once each, none resent."""
     admin_port = free_port()
     processes = [
-        own_stack.bot(),
-        own_stack.worker(),
-        own_stack.worker(),
-        own_stack.spawn("scheduler", "jobs.scheduler"),
-        own_stack.spawn("admin", "admin", ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_PORT=str(admin_port)),
+        aof_stack.bot(),
+        aof_stack.worker(),
+        aof_stack.worker(),
+        aof_stack.spawn("scheduler", "jobs.scheduler"),
+        aof_stack.spawn("admin", "admin", ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_PORT=str(admin_port)),
     ]
     wait_until(lambda: healthz(admin_port) == 200, timeout=60, what="the admin panel to answer 200")
     in_flight = send_videos(fake_api, long_clip, 10)
     wait_until(lambda: all(acks(fake_api, chat) for chat, _ in in_flight), timeout=60, what="10 acks")
 
-    own_redis.stop()  # SIGTERM: redis-server writes its append-only file and exits
+    aof_redis.stop()  # SIGTERM: redis-server writes its append-only file and exits
     down_at = time.monotonic()
     assert not fake_api.sent_animations(), "a GIF arrived before the outage: the clips are too short"
     wait_until(lambda: healthz(admin_port) == 503, timeout=15, what="/healthz to answer 503")
@@ -140,7 +120,7 @@ def test_sixty_second_redis_outage_loses_and_doubles_nothing(own_stack, own_redi
     assert not fake_api.sent_animations(), "a GIF was sent while Redis was down"
     time.sleep(max(0.0, down_at + OUTAGE_S - time.monotonic()))  # the outage lasts OUTAGE_S: the scenario
 
-    own_redis.start()  # same port, same dir: the jobs and inboxes come back from the AOF
+    aof_redis.start()  # same port, same dir: the jobs and inboxes come back from the AOF
     up_at = time.monotonic()
     print(f"outage_seconds={up_at - down_at:.1f}")
     wait_until(lambda: healthz(admin_port) == 200, timeout=30, what="/healthz to answer 200 again")
@@ -150,7 +130,7 @@ def test_sixty_second_redis_outage_loses_and_doubles_nothing(own_stack, own_redi
     )
     last_gif = max(c.at for c in fake_api.sent_animations())
     print(f"recovery_seconds_to_last_gif={last_gif - up_at:.1f}")
-    wait_until(lambda: all_done(own_redis.client(), everyone), timeout=60, what="every job to end")
+    wait_until(lambda: all_done(aof_redis.client(), everyone), timeout=60, what="every job to end")
 
     assert gifs_per_chat(fake_api, everyone) == {chat: 1 for chat, _ in everyone}
     for chat, _ in during:
@@ -278,7 +258,7 @@ def test_a_flooding_chat_does_not_hold_up_another_chat(stack, fake_api, redis_cl
     ids=["NOREPLICAS", "READONLY"],
 )
 def test_a_redis_that_refuses_writes_delays_a_video_but_loses_nothing(
-    own_stack, own_redis, fake_api, clip_bytes, refuse, restore
+    aof_stack, aof_redis, fake_api, clip_bytes, refuse, restore
 ):
     """Writes refused (NOREPLICAS, READONLY) while a video arrives: it is kept, then gets one GIF.
 
@@ -288,8 +268,8 @@ def test_a_redis_that_refuses_writes_delays_a_video_but_loses_nothing(
     its getUpdates offset confirmed, so Telegram forgot it too: the video was silently lost. Here
     the bot must instead keep it unconfirmed, tell the sender once, and queue it when writes work.
     """
-    client = own_redis.client()
-    bot, worker = own_stack.bot(), own_stack.worker()
+    client = aof_redis.client()
+    bot, worker = aof_stack.bot(), aof_stack.worker()
     fake_api.wait_for(lambda: fake_api.pollers_waiting(), timeout=60, message="the bot polling")
     client.execute_command(*(arg.format(dead_port=free_port()) for arg in refuse))
     refused_at, cpu_before = time.monotonic(), {p.name: cpu_seconds(p.popen.pid) for p in (bot, worker)}

@@ -12,7 +12,6 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done, gif_info, job_status
 from tests.procs import alive, descendants, process_table
-from tests.services import Proc, RedisServer, Stack, running_stack, stack_env, wait_until
+from tests.services import Proc, wait_until
 from tests.textmatch import matches
 
 QUEUE = "gifs"
@@ -103,24 +102,6 @@ def make_clip(path: Path, seconds: int) -> bytes:
 def slow_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """12 s of 640x360 at 25 fps: long enough to catch ffmpeg mid-conversion."""
     return make_clip(tmp_path_factory.mktemp("slow") / "slow.mp4", seconds=12)
-
-
-@pytest.fixture
-def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own with appendonly yes, so it can be restarted."""
-    server = RedisServer(tmp_path / "redis-aof", appendonly=True).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def aof_stack(
-    request: pytest.FixtureRequest, fake_api: FakeTelegramAPI, aof_redis: RedisServer, tmp_path: Path
-) -> Iterator[Stack]:
-    """Bot and workers as real processes, on the appendonly redis-server of `aof_redis`."""
-    env = stack_env(fake_api.token, fake_api.base_url, aof_redis.url, tmp_path)
-    with running_stack(env, tmp_path / "logs", request) as processes:
-        yield processes
 
 
 # ---------------------------------------------------------------- worker crashes
