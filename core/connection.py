@@ -8,7 +8,6 @@ connection, so after a failover every process follows the new master without a r
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import redis.exceptions
@@ -69,18 +68,14 @@ def connect_url(url: str) -> Redis:
 
 
 REPLICA_WAIT_MS = 500  # how long a write waits for a replica's acknowledgement at most
-REPLICA_CHECK_S = 10.0  # how often we ask whether the master has replicas at all
-_replicas: dict[int, tuple[float, int]] = {}  # id(client) -> (checked at, connected replicas)
 
 
 def replicated(redis: Redis, timeout_ms: int = REPLICA_WAIT_MS) -> bool:
     """Wait until every write made so far reached a replica, if the master has any; False if none
     acknowledged in time (then we go on: availability first when only one copy exists)."""
-    checked, count = _replicas.get(id(redis), (0.0, 0))
-    if time.monotonic() - checked > REPLICA_CHECK_S:
-        count = int(redis.info("replication").get("connected_slaves", 0))
-        _replicas[id(redis)] = (time.monotonic(), count)
-    if count == 0:
+    # Asked every time, not cached: after a failover the master (and its replicas) changed, and a
+    # stale "no replicas" would skip the wait exactly when a write can still be lost.
+    if int(redis.info("replication").get("connected_slaves", 0)) == 0:
         return True
     # WAIT covers the writes of its own connection: a probe write on that connection comes after
     # every write we made before (on any connection), and replication applies them in order.

@@ -23,7 +23,10 @@ from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = admission.SUCCESS_CALLBACK_TIMEOUT_S  # RQ stops the callback then anyway
-REDIS_WAIT_S = 30.0  # how long a send waits out a Redis outage to record what it did
+REDIS_WAIT_S = 30.0
+# A replica that lags (say, just re-synced after a failover) gets longer to acknowledge a claim or a
+# sent mark than the bot's updates get: a claim lost in a failover could mean a second GIF.
+SEND_WAIT_MS = 3000  # how long a send waits out a Redis outage to record what it did
 
 
 class WorkHorseDied(Exception):
@@ -54,7 +57,7 @@ def _claim(connection: Redis, job_id: str) -> str | None:
     """Claim the send, waiting out a Redis outage: a GIF we could not record is never sent."""
     found = persist(lambda: markers.claim_send(connection, job_id), "claiming a send", REDIS_WAIT_S)
     if found is None:
-        replicated(connection)  # a failover must not forget the claim while the upload runs
+        replicated(connection, SEND_WAIT_MS)  # a failover must not forget the claim during the upload
     return found
 
 
@@ -97,7 +100,7 @@ def upload(
 def _confirm(connection: Redis, job_id: str) -> None:
     """Record the GIF as sent (retried through an outage), replicated before the job may finish."""
     persist(lambda: markers.confirm_sent(connection, job_id), "recording a sent GIF", REDIS_WAIT_S)
-    replicated(connection)
+    replicated(connection, SEND_WAIT_MS)
 
 
 def send_file(

@@ -26,7 +26,7 @@ from rq_scheduler import Scheduler
 from core import keys
 from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
-from core.outage import Outage, wait_for_redis
+from core.outage import backoff, wait_for_redis
 from core.settings import Settings
 from jobs import lost, maintenance
 
@@ -164,7 +164,6 @@ def main() -> int:
 
 def run_until_stopped(settings: Settings, redis: Redis, base: str) -> None:
     """Run rq-scheduler's loop again and again, waiting out each Redis outage, until STOP."""
-    outage = Outage(f"scheduler {base}")
     previous: LeaderScheduler | None = None
     for generation in itertools.count():
         if not wait_for_redis(redis, f"scheduler {base}", STOP):
@@ -176,8 +175,8 @@ def run_until_stopped(settings: Settings, redis: Redis, base: str) -> None:
         previous = scheduler
         try:
             scheduler.run()
-        except REDIS_DOWN as exc:
-            if STOP.wait(outage.failed(exc)):
+        except REDIS_DOWN:  # wait_for_redis logs the outage, once each way
+            if STOP.wait(backoff(1)):
                 return
 
 

@@ -36,6 +36,7 @@ JOB_MONITORING_INTERVAL_S = 5
 HEARTBEAT_GRACE_S = 10
 MAINTENANCE_INTERVAL_S = 15
 WORKER_TTL_S = 35
+PUBSUB_RETRY_S = 2.0  # RQ's command thread retries this often while Redis is away
 TEMP_SWEEP_EVERY_S = 600  # stale temp dirs of this box are removed this often
 DISK_CHECK_S = 5.0  # how often a worker paused for disk space looks again
 PRELOADED = (convert, delivery)  # imported before forking so each work horse starts warm
@@ -143,6 +144,14 @@ class GifWorker(Worker):
             super().set_state(state, pipeline)
         except REDIS_DOWN as exc:
             self.outage.failed(exc)
+
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
+        """RQ's command channel thread: wait out an outage without an error line every 2 s."""
+        if not isinstance(exc, REDIS_DOWN):
+            super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+            return
+        self.outage.failed(exc)
+        time.sleep(PUBSUB_RETRY_S)  # redis-py resubscribes once the connection is back
 
     def set_shutdown_requested_date(self) -> None:
         """Record a SIGTERM in Redis if it answers; a stop must work while Redis is away too."""
