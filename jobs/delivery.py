@@ -23,10 +23,10 @@ from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_S = admission.SUCCESS_CALLBACK_TIMEOUT_S  # RQ stops the callback then anyway
-REDIS_WAIT_S = 30.0
+REDIS_WAIT_S = 30.0  # how long a send waits out a Redis outage to record what it did
 # A replica that lags (say, just re-synced after a failover) gets longer to acknowledge a claim or a
 # sent mark than the bot's updates get: a claim lost in a failover could mean a second GIF.
-SEND_WAIT_MS = 3000  # how long a send waits out a Redis outage to record what it did
+SEND_WAIT_MS = 3000
 
 
 class WorkHorseDied(Exception):
