@@ -244,12 +244,6 @@ def test_idle_worker_leaves_at_once_on_sigterm(sentinel_stack, sentinel_client):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="open: with kills this close together the Sentinels sometimes switch the master once "
-    "more and resync a node that held acknowledged writes; runs on the final code lost or doubled "
-    "up to 8 of ~55 GIFs (see the closing note of issue 12)",
-)
 def test_ten_failovers_in_a_row_lose_and_double_no_gif(
     sentinel_stack, sentinel_group, sentinel_client, fake_api, clip_bytes
 ):
