@@ -89,7 +89,11 @@ class ChatLanes:
 
     def _handle(self, raw: str) -> None:
         """Run the handlers for one update, retrying it while Redis is away."""
-        update = telebot.types.Update.de_json(json.loads(raw))
+        try:
+            update = telebot.types.Update.de_json(json.loads(raw))
+        except Exception:  # a stored update telebot cannot read: drop it, or it blocks its chat
+            log.exception("a stored update could not be read; skipped")
+            return
         while not self.stopping.is_set():
             try:
                 self.process(update)

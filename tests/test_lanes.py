@@ -11,6 +11,7 @@ import telebot
 
 from app import inbox
 from app.lanes import ChatLanes
+from core import keys
 from tests import factories
 from tests.services import wait_until
 
@@ -109,4 +110,17 @@ def test_waking_a_busy_chat_picks_up_updates_stored_meanwhile(redis_client: redi
     wait_until(lambda: handled == [600, 601], timeout=5, what="both updates")
     wait_until(lambda: not lanes.busy(), timeout=5, what="idle lanes")
     assert handled == [600, 601]
+    lanes.stop(1)
+
+
+def test_an_unreadable_stored_update_is_dropped_and_the_chat_goes_on(redis_client: redis.Redis) -> None:
+    """A stored update that is not valid JSON is skipped; the chat's next update is still handled."""
+    handled: list[int] = []
+    redis_client.rpush(keys.inbox(7), "{not json")
+    redis_client.zadd(keys.INBOX_CHATS, {"7": time.time()})
+    inbox.store(redis_client, updates_for(7, 1, 700), time.time())
+    lanes = ChatLanes(redis_client, lambda u: handled.append(u.update_id), threads=2)
+    lanes.wake(7)
+    wait_until(lambda: handled == [700], timeout=5, what="the next update")
+    wait_until(lambda: inbox.pending_chats(redis_client) == [], timeout=5, what="an empty inbox")
     lanes.stop(1)
