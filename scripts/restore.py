@@ -224,6 +224,27 @@ def restore(backup: Path, settings: Settings, supervisor: Supervisor) -> None:
     if programs:
         say(f"stopping {' '.join(programs)} (workers finish their current job first)")
         supervisor.each("stop", programs)
+    try:
+        kept = replace_data(backup, files, credentials, supervisor)
+        restarted = connect(settings)
+        wait_for(lambda: loaded(restarted), "the supervised redis to load its new AOF")
+        if persistent_keys(restarted) != kept:
+            raise BackupError(
+                f"redis came back with {persistent_keys(restarted)} keys without a TTL, not {kept}"
+            )
+    except (BackupError, RedisError, OSError, subprocess.SubprocessError) as exc:
+        raise BackupError(
+            f"{exc}\nPrograms it stopped stay stopped ({' '.join(programs) or 'none'}): supervisorctl status"
+        ) from exc
+    if programs:
+        say(f"starting {' '.join(programs)}")
+        supervisor.each("start", programs)
+    say(f"restored {kept} keys without a TTL (and those with one not yet expired); AOF rebuilt")
+
+
+def replace_data(backup: Path, files: RedisFiles, credentials: dict, supervisor: Supervisor) -> int:
+    """Stop Redis, move its files aside, load `backup` and write its AOF, start Redis; return the
+    number of keys without a TTL in the backup."""
     say("stopping redis")
     supervisor.ctl("stop", REDIS_PROGRAM)
     aside = move_aside(files)
@@ -235,14 +256,7 @@ def restore(backup: Path, settings: Settings, supervisor: Supervisor) -> None:
     hand_back(files, aside)
     say("starting redis")
     supervisor.ctl("start", REDIS_PROGRAM)
-    restarted = connect(settings)
-    wait_for(lambda: loaded(restarted), "the supervised redis to load its new AOF")
-    if persistent_keys(restarted) != kept:
-        raise BackupError(f"redis came back with {persistent_keys(restarted)} keys without a TTL, not {kept}")
-    if programs:
-        say(f"starting {' '.join(programs)}")
-        supervisor.each("start", programs)
-    say(f"restored {kept} keys without a TTL (and those with one not yet expired); AOF rebuilt")
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(env_file=REPO_ROOT / ".env")
         restore(options.file.resolve(), settings, Supervisor(options.conf.resolve()))
     except (BackupError, SettingsError, RedisError, OSError) as exc:
-        print(f"restore failed: {exc}", file=sys.stderr)
-        print("Programs it stopped stay stopped; see README, Backup and restore.", file=sys.stderr)
+        print(f"restore failed: {exc}\nSee README, Backup and restore.", file=sys.stderr)
         return 1
     return 0
 
