@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install what the stack needs and start it under supervisord. Safe to run again: it then
-# restarts supervisord so changes to .env take effect.
+# Install what the stack needs and start it under supervisord; where systemd is PID 1, through
+# the gifbot.service unit, so it also starts at boot. Safe to run again: on a running stack it
+# restarts the programs with this checkout's code and settings, workers one at a time
+# (scripts/supervise.sh; README "Upgrading a running install").
 #
 # As root on Debian/Ubuntu, from the repo root:
 #   bash scripts/setup.sh                 redis, bot, workers, scheduler, admin (supervisord.conf)
@@ -12,6 +14,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/supervise.sh
+source scripts/supervise.sh
 
 MODE=full
 CONF=supervisord.conf
@@ -217,7 +221,12 @@ stop_supervisord() {
 
 start_supervisord() {
     say "Starting supervisord -c $CONF"
-    supervisord -c "$CONF" || return 1
+    launch_supervisord || return 1
+    await_programs
+}
+
+# Wait while programs are STARTING, print the status; fail unless all are up.
+await_programs() {
     local waited=0 status=""
     while [ "$waited" -lt "$START_TIMEOUT_SECONDS" ]; do
         status=$(supervisorctl -c "$CONF" status 2>/dev/null || true)
@@ -266,9 +275,9 @@ main() {
     export PATH="$PWD/.venv/bin:$PATH"
     export WORKERS ADMIN_HOST ADMIN_PORT REDIS_PORT
     export AUTOSTART_BOT="$HAVE_TOKEN"
-    stop_supervisord
+    write_supervisord_env var/supervisord.d/environment.conf "$PWD/.venv/bin"
     local started=0
-    start_supervisord || started=$?
+    bring_up || started=$?
 
     if [ "$MODE" = full ]; then
         printf '\nAdmin panel: http://%s:%s/  (health: /healthz; login in .env)\n' "$ADMIN_HOST" "$ADMIN_PORT"
