@@ -15,14 +15,15 @@ import sys
 import threading
 import time
 import xmlrpc.client
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 from rq import Worker
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 from supervisor.xmlrpc import SupervisorTransport
 
-from tests.e2e.test_boxes import Box, box_env, send_videos
+from tests.e2e.test_boxes import Box, box_env, fetch_job, send_videos
 from tests.fakes.telegram_api import FILE_DOWNLOAD
 from tests.gifcheck import all_done, job_status
 from tests.services import REPO_ROOT, wait_until
@@ -95,7 +96,7 @@ def restart_under_load(box: Box, fake_api, client, clip: bytes) -> tuple[set[int
     messages = send_videos(fake_api, clip, VIDEOS_PER_RESTART)
     wait_until(lambda: len(fake_api.calls("getFile")) >= asked + 2, timeout=30, what="2 jobs downloading")
     watch.start()
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     result = supervise(box, "rolling_restart")
     took = time.monotonic() - started
     wait_until(
@@ -113,7 +114,21 @@ def restart_under_load(box: Box, fake_api, client, clip: bytes) -> tuple[set[int
     per_chat = {chat: len(fake_api.sent_animations(chat)) for chat, _ in messages}
     assert set(per_chat.values()) == {1}, per_chat
     assert {job_status(client, c, m) for c, m in messages} == {JobStatus.FINISHED}
+    finished_by_old = [job.id for job in (fetch_job(client, c, m) for c, m in messages)
+                       if worker_pid(job) in before and ended(job) > started_wall]  # fmt: skip
+    assert finished_by_old, "no stopping worker was mid-job: the restart proved nothing"
     return before, watch.up()
+
+
+def worker_pid(job: Job) -> int:
+    """The pid in the RQ worker name (host.pid) of the job's last worker."""
+    return int(job.worker_name.rsplit(".", 1)[1])
+
+
+def ended(job: Job) -> float:
+    """When the job ended, as a Unix time (RQ stores UTC)."""
+    at = job.ended_at
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 @pytest.fixture
