@@ -1,4 +1,4 @@
-"""`python -m app`: run the bot (long polling, or a webhook with BOT_MODE=webhook) until SIGTERM."""
+"""`python -m app`: run the bot (long polling, or a webhook served by gunicorn) until SIGTERM."""
 
 from __future__ import annotations
 
@@ -31,14 +31,11 @@ def main() -> int:
     """Read settings, build the bot, take updates until told to stop."""
     settings = Settings.from_env(require=("TELEGRAM_BOT_TOKEN",))
     setup_logging(settings, "bot")
+    if settings.bot_mode == "webhook":
+        WebhookServer(settings).run()  # gunicorn: this process is its master; it exits on SIGTERM
+        return 0
     redis = connect(settings)
     bot = build_bot(settings, redis)
-    if settings.bot_mode == "webhook":
-        server = WebhookServer(settings, bot, redis)
-        on_stop_signals(server.stop)
-        server.register()
-        server.run()
-        return 0
     poller = Poller(bot, redis)
     on_stop_signals(poller.interrupt)
     log.info("bot polling %s", settings.telegram_api_url)

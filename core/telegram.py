@@ -46,6 +46,11 @@ def configure(settings: Settings) -> None:
     apihelper.READ_TIMEOUT = READ_TIMEOUT_S
 
 
+def drop_connections() -> None:
+    """Close this thread's pooled Bot API connections (before a fork: no socket is shared)."""
+    apihelper._get_req_session().close()
+
+
 def build_client(settings: Settings, *, threaded: bool = False) -> telebot.TeleBot:
     """A synchronous TeleBot for this token, talking to settings.telegram_api_url."""
     configure(settings)
