@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import re
@@ -10,6 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from core.redis_url import parse_sentinel_url
 
@@ -198,19 +202,19 @@ class Settings:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a dotenv file of KEY=VALUE lines (comments, blanks, quotes); missing file is empty."""
+    """Read a .env file as python-dotenv does, never expanding $VAR; a missing file is empty.
+
+    `KEY=value # note` drops the note; quotes keep `#` and spaces; a bare `KEY` counts as unset.
+    A line python-dotenv cannot parse raises SettingsError naming it, rather than losing a setting.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError):
         return {}
-    result: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        result[key.strip()] = value
-    return result
+    bad = [binding.original.line for binding in parse_stream(io.StringIO(text)) if binding.error]
+    if bad:
+        raise SettingsError(
+            [f"{path.name} line {line} is not KEY=VALUE (an unclosed quote, or stray text?)" for line in bad]
+        )
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError, read_env_file
 
 TOKEN = "123456:ABCdefGHIjklMNOpqr"
 
@@ -57,3 +57,46 @@ def test_settings_are_frozen(tmp_path: Path):
     s = Settings.from_env({}, env_file=tmp_path / "none")
     with pytest.raises(AttributeError):
         s.workers = 9  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        ("ADMIN_PASSWORD=hunter2 # the old one", "hunter2"),  # an inline comment is not the value
+        ("ADMIN_PASSWORD=pa#ss", "pa#ss"),  # `#` without a space before it is part of the value
+        ('ADMIN_PASSWORD="pa#ss # word" # note', "pa#ss # word"),  # quotes keep `#` and spaces
+        ("ADMIN_PASSWORD='it has spaces'", "it has spaces"),
+        ("ADMIN_PASSWORD=p$HOME", "p$HOME"),  # no interpolation: a `$` keeps its meaning
+        ("ADMIN_PASSWORD=${HOME}x", "${HOME}x"),
+        ('ADMIN_PASSWORD="$USER:${PATH}"', "$USER:${PATH}"),
+        ("ADMIN_PASSWORD='p$$w'", "p$$w"),
+        ("export ADMIN_PASSWORD=exported", "exported"),
+        ("  ADMIN_PASSWORD = spaced  ", "spaced"),
+    ],
+)
+def test_env_file_reads_like_python_dotenv_without_interpolation(tmp_path: Path, line: str, value: str):
+    """.env lines mean what python-dotenv says (comments, quotes, export) and `$` is never expanded."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"# settings\n{line}\nWORKERS=4 # four per box\n")
+    assert read_env_file(env_file) == {"ADMIN_PASSWORD": value, "WORKERS": "4"}
+    s = Settings.from_env({}, env_file=env_file)
+    assert (s.admin_password, s.workers) == (value, 4)
+
+
+def test_env_file_bare_key_is_unset_and_missing_file_is_empty(tmp_path: Path):
+    """A `KEY` line without `=` counts as not set (the default applies); no file reads as empty."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("WORKERS\nADMIN_USERNAME=\n")
+    assert read_env_file(env_file) == {"ADMIN_USERNAME": ""}
+    assert Settings.from_env({}, env_file=env_file).workers == 2
+    assert read_env_file(tmp_path / "none") == {} and read_env_file(tmp_path) == {}
+
+
+def test_env_file_line_that_cannot_be_parsed_is_named_not_dropped(tmp_path: Path):
+    """An unclosed quote stops the start naming the line, never echoing it, instead of losing the value."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("WORKERS=4\nADMIN_PASSWORD='hunter2\n")
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({}, env_file=env_file)
+    assert info.value.problems == [".env line 2 is not KEY=VALUE (an unclosed quote, or stray text?)"]
+    assert "hunter2" not in str(info.value)
