@@ -89,6 +89,19 @@ make_dirs() {
     chmod 700 var var/redis
 }
 
+# Print yes if .env gives setting $1 a value, as core.settings reads .env (python-dotenv), else
+# no. A .env that python-dotenv cannot parse fails here, naming the line, before setup appends to it.
+env_file_sets() {
+    .venv/bin/python - "$1" <<'PY'
+import sys
+from pathlib import Path
+
+from core.settings import read_env_file
+
+print("yes" if read_env_file(Path(".env")).get(sys.argv[1], "").strip() else "no")
+PY
+}
+
 # .env holds this box's settings and secrets; it is gitignored and readable by its owner only.
 make_env_file() {
     if [ ! -f .env ]; then
@@ -104,7 +117,9 @@ make_env_file() {
 EOF
         )
     fi
-    if [ -z "${ADMIN_PASSWORD:-}" ] && ! grep -Eq '^[[:space:]]*(export[[:space:]]+)?ADMIN_PASSWORD=[^[:space:]]' .env; then
+    local has_password
+    has_password=$(env_file_sets ADMIN_PASSWORD) || exit 1
+    if [ -z "${ADMIN_PASSWORD:-}" ] && [ "$has_password" = no ]; then
         local password
         password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
         [ -z "$(tail -c1 .env)" ] || echo >>.env # the last line may lack its newline
@@ -193,7 +208,9 @@ CONF
         printf '[program:%s]\ncommand=%s\ndirectory=%s\npriority=%s\nautorestart=true\nstartsecs=2\nstopasgroup=true\nkillasgroup=true\nredirect_stderr=true\nstdout_logfile=%s/var/log/%s.log\nstdout_logfile_maxbytes=10MB\nstdout_logfile_backups=5\n\n' \
             "$name" "$command" "$here" "$priority" "$here" "$name"
     done >var/supervisord.d/sentinel.conf
-    if ! grep -Eq '^[[:space:]]*(export[[:space:]]+)?REDIS_URL=' .env; then
+    local has_redis_url
+    has_redis_url=$(env_file_sets REDIS_URL) || exit 1
+    if [ "$has_redis_url" = no ]; then
         say "Pointing REDIS_URL in .env at the local Sentinel"
         [ -z "$(tail -c1 .env)" ] || echo >>.env
         printf 'REDIS_URL=redis+sentinel://127.0.0.1:%s/%s\n' "$SENTINEL_PORT" "$SENTINEL_SERVICE" >>.env
@@ -291,4 +308,7 @@ main() {
     return "$started"
 }
 
-main
+# Sourced (by tests) it only defines the functions; run, it sets up the box.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main
+fi
