@@ -11,6 +11,12 @@ from core.hourly import hour_bucket
 from core.settings import Settings
 
 HOUR_COUNTER_TTL_S = 2 * 3600
+# KEYS: the hour counter. Gives one back only to a counter that still exists (DECR keeps its TTL):
+# a plain DECR after the hour turned, or after the counter expired, made a new one with no TTL.
+_GIVE_BACK = """
+if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -69,11 +75,11 @@ def take_hourly(redis: Redis, user_id: int, per_hour: int) -> bool:
         pipe.expire(key, HOUR_COUNTER_TTL_S)
         used, _ = pipe.execute()
     if used > per_hour:
-        redis.decr(key)
+        redis.eval(_GIVE_BACK, 1, key)
         return False
     return True
 
 
 def give_back_hourly(redis: Redis, user_id: int) -> None:
     """Return a counted video to the quota (it was not accepted after all)."""
-    redis.decr(keys.user_hour(user_id, hour_bucket()))
+    redis.eval(_GIVE_BACK, 1, keys.user_hour(user_id, hour_bucket()))
