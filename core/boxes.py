@@ -49,6 +49,8 @@ def publish(redis: Redis | Pipeline, status: WorkerStatus) -> None:
     )
     redis.expire(key, STATUS_TTL_S)
     redis.zadd(keys.WORKER_STATUSES, {status.name: status.updated or time.time()})
+    # names of workers that died without forget(): bounded by the live ones even if nobody reads
+    redis.zremrangebyscore(keys.WORKER_STATUSES, "-inf", time.time() - STATUS_TTL_S)
 
 
 def forget(redis: Redis, name: str) -> None:
