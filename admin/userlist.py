@@ -81,5 +81,11 @@ def find_users(redis: Redis, query: UserQuery, page_size: int = PAGE_SIZE) -> Us
 
 
 def known(redis: Redis, user_id: int) -> bool:
-    """True if the bot has seen this user."""
-    return redis.zscore(keys.USERS, str(user_id)) is not None
+    """True if the bot has seen this user, or an admin banned them or set their limits (those stay
+    after the user's own data expired, so an admin can still undo them)."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.zscore(keys.USERS, str(user_id))
+        pipe.sismember(keys.BANNED, user_id)
+        pipe.exists(keys.quota(user_id))
+        seen, banned, quota = pipe.execute()
+    return seen is not None or bool(banned) or bool(quota)

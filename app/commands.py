@@ -62,7 +62,7 @@ class Commands:
             self.replier.answer(call.id, text("button_expired", lang))
             return
         redis, user_id = self.queue.connection, call.from_user.id
-        prefs.save_choice(redis, user_id, *parsed)
+        prefs.save_choice(redis, user_id, *parsed, ttl_s=self.settings.user_data_ttl_s)
         choice = prefs.load(redis, user_id, self.settings)
         self.replier.answer(call.id, text("settings_saved", lang))
         self.replier.edit(

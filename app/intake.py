@@ -164,9 +164,11 @@ class Intake:
                 self.replier.edit(
                     message.chat.id, status_id, text("too_many", lang, max_pending=user_limits.max_pending)
                 )
-            stats.record_refused(self.redis, profile, "too_many")
+            stats.record_refused(self.redis, profile, "too_many", ttl_s=self.settings.user_data_ttl_s)
         elif admission in (Admission.QUEUED, Admission.WAITING):
-            stats.record_video(self.redis, profile, job_id, video.file_size)
+            stats.record_video(
+                self.redis, profile, job_id, video.file_size, ttl_s=self.settings.user_data_ttl_s
+            )
         log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, video.kind.value, admission.value)
 
     def from_cache(
@@ -181,8 +183,11 @@ class Intake:
         if self.replier.paced(chat, "sendAnimation", send) is None:
             return False  # the cached file_id failed: convert again
         job_id = job_id_for(chat, message.message_id)
-        stats.record_video(self.redis, profile, job_id, video.file_size)
-        stats.record_outcome(self.redis, profile.user_id, job_id, Outcome.DELIVERED, size_out=hit.size_bytes)
+        ttl_s = self.settings.user_data_ttl_s
+        stats.record_video(self.redis, profile, job_id, video.file_size, ttl_s=ttl_s)
+        stats.record_outcome(
+            self.redis, profile.user_id, job_id, Outcome.DELIVERED, size_out=hit.size_bytes, ttl_s=ttl_s
+        )
         markers.mark_queued(self.redis, job_id)
         log.info("job=%s user=%s answered from cache", job_id, profile.user_id)
         return True
@@ -208,4 +213,4 @@ class Intake:
     def refuse(self, message: Message, profile: stats.Profile, reason: str, body: str) -> None:
         """Reply with why a video is refused and count it."""
         self.replier.reply(message, body)
-        stats.record_refused(self.redis, profile, reason)
+        stats.record_refused(self.redis, profile, reason, ttl_s=self.settings.user_data_ttl_s)

@@ -80,6 +80,7 @@ def submit(queue: Queue, request: ConversionRequest, settings: Settings, limits:
                     _enqueue(queue, request, settings, pipe)
                 elif outcome is Admission.WAITING:
                     pipe.rpush(waiting, json.dumps(request.to_kwargs()))
+                    pipe.expire(waiting, settings.user_data_ttl_s)
                 if outcome is not Admission.FULL:
                     markers.mark_queued(pipe, request.job_id)
                 pipe.execute()
@@ -171,4 +172,5 @@ def _enqueue(queue: Queue, request: ConversionRequest, settings: Settings, pipe:
         pipeline=pipe,
     )
     pipe.zadd(keys.user_active(request.user_id), {request.job_id: time.time()})
+    pipe.expire(keys.user_active(request.user_id), settings.user_data_ttl_s)
     pipe.sadd(keys.ACTIVE_USERS, request.user_id)  # where the scheduler looks for lost jobs' slots

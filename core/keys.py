@@ -4,7 +4,8 @@ from __future__ import annotations
 
 PREFIX = "gifbot"
 
-USERS = f"{PREFIX}:users"  # zset: user id -> last seen (unix s)
+USERS = f"{PREFIX}:users"  # zset: user id -> last seen (unix s); pruned past USER_DATA_DAYS
+TOTALS = f"{PREFIX}:totals"  # hash: all-time counters of every user added up (for /metrics)
 BANNED = f"{PREFIX}:banned"  # set of user ids
 DEPTH = f"{PREFIX}:depth"  # zset: "ts:depth" -> ts, queue depth samples
 SCHEDULER_LOCK = f"{PREFIX}:scheduler:lock"

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from redis import Redis
 
-from core import keys
+from core import keys, retention
 from core.models import OutputKind
 from core.settings import Settings
 
@@ -64,9 +64,14 @@ def load(redis: Redis, user_id: int, settings: Settings) -> UserPrefs:
     return prefs
 
 
-def save_choice(redis: Redis, user_id: int, name: str, value: str) -> None:
-    """Store one validated menu choice."""
-    redis.hset(keys.prefs(user_id), name, value)
+def save_choice(
+    redis: Redis, user_id: int, name: str, value: str, ttl_s: int = retention.USER_DATA_TTL_S
+) -> None:
+    """Store one validated menu choice; the user's data lives `ttl_s` more (retention.refresh)."""
+    with redis.pipeline() as pipe:
+        pipe.hset(keys.prefs(user_id), name, value)
+        retention.refresh(pipe, user_id, ttl_s)
+        pipe.execute()
 
 
 def as_dict(prefs: UserPrefs) -> dict[str, object]:

@@ -142,6 +142,7 @@ class Settings:
     max_active_per_user: int = _setting(3, "MAX_ACTIVE_PER_USER", _positive_int)
     max_pending_per_user: int = _setting(20, "MAX_PENDING_PER_USER", _non_negative_int)
     hourly_quota: int = _setting(30, "HOURLY_QUOTA", _positive_int)
+    user_data_days: float = _setting(90.0, "USER_DATA_DAYS", _positive_float)
     webhook_url: str = _setting("", "WEBHOOK_URL", _url(("https", "http")))
     webhook_secret: str = _setting("", "WEBHOOK_SECRET", _webhook_secret, secret=True)
     webhook_host: str = _setting("127.0.0.1", "WEBHOOK_HOST")
@@ -191,6 +192,11 @@ class Settings:
     def tmp_root(self) -> Path:
         """Directory under which every job makes its own temp dir."""
         return Path(self.tmp_dir) if self.tmp_dir else Path(tempfile.gettempdir()) / "gifbot"
+
+    @property
+    def user_data_ttl_s(self) -> int:
+        """Seconds a user's profile, settings and counters outlive their last activity."""
+        return max(1, round(self.user_data_days * 24 * 3600))
 
     @property
     def max_input_bytes(self) -> int:

@@ -12,17 +12,33 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.client import Pipeline
 
-from core import hourly, keys
+from core import hourly, keys, retention
 from core.models import Outcome
+from core.retention import USER_DATA_TTL_S
 
 JOB_RECORD_TTL_S = 30 * 24 * 3600
 RECENT_JOBS = 50
 RECENT_SECONDS = 100
-TOTALS_BATCH = 1000
 # Fields of a user's hash (keys.user) besides the profile and one counter per Outcome value.
 VIDEOS, BYTES_IN, BYTES_OUT = "videos", "bytes_in", "bytes_out"
 LAST_SEEN, FIRST_SEEN, LAST_REFUSAL = "last_seen", "first_seen", "last_refusal"
 TOTAL_FIELDS = (VIDEOS, *(o.value for o in Outcome), BYTES_IN, BYTES_OUT)
+FILLED = "filled"  # keys.TOTALS field: when the totals were first added up from every user's hash
+# KEYS: keys.TOTALS, keys.USERS; ARGV: the user hash prefix, then TOTAL_FIELDS. Once (an install
+# that predates keys.TOTALS): every user's counters added up, atomically, so no write is lost or
+# counted twice while it runs.
+_FILL_TOTALS = """
+if redis.call('hexists', KEYS[1], 'filled') == 1 then return 0 end
+local sums = {}
+for i = 2, #ARGV do sums[i] = 0 end
+for _, id in ipairs(redis.call('zrange', KEYS[2], 0, -1)) do
+  local values = redis.call('hmget', ARGV[1] .. id, unpack(ARGV, 2))
+  for i = 2, #ARGV do sums[i] = sums[i] + (tonumber(values[i - 1]) or 0) end
+end
+for i = 2, #ARGV do redis.call('hset', KEYS[1], ARGV[i], string.format('%.0f', sums[i])) end
+redis.call('hset', KEYS[1], 'filled', redis.call('time')[1])
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -70,13 +86,21 @@ class JobRecord:
     reason: str = ""
 
 
-def record_video(redis: Redis, profile: Profile, job_id: str, size: int, now: float | None = None) -> None:
-    """Count a video a user sent and open its job record."""
+def record_video(
+    redis: Redis,
+    profile: Profile,
+    job_id: str,
+    size: int,
+    now: float | None = None,
+    *,
+    ttl_s: int = USER_DATA_TTL_S,
+) -> None:
+    """Count a video a user sent and open its job record; the user's data lives `ttl_s` more."""
     now = time.time() if now is None else now
     with redis.pipeline() as pipe:
         _touch(pipe, profile, now)
-        pipe.hincrby(keys.user(profile.user_id), VIDEOS, 1)
-        pipe.hincrby(keys.user(profile.user_id), BYTES_IN, max(size, 0))
+        _add(pipe, profile.user_id, VIDEOS, 1)
+        _add(pipe, profile.user_id, BYTES_IN, max(size, 0))
         hourly.count(pipe, hourly.VIDEOS, now)
         if job_id:
             record = {"user_id": profile.user_id, "created": now, "status": "queued", "size_in": size}
@@ -84,19 +108,23 @@ def record_video(redis: Redis, profile: Profile, job_id: str, size: int, now: fl
             pipe.expire(keys.job_record(job_id), JOB_RECORD_TTL_S)
             pipe.lpush(keys.user_jobs(profile.user_id), job_id)
             pipe.ltrim(keys.user_jobs(profile.user_id), 0, RECENT_JOBS - 1)
+        retention.refresh(pipe, profile.user_id, ttl_s)
         pipe.execute()
 
 
-def record_refused(redis: Redis, profile: Profile, reason: str, now: float | None = None) -> None:
+def record_refused(
+    redis: Redis, profile: Profile, reason: str, now: float | None = None, *, ttl_s: int = USER_DATA_TTL_S
+) -> None:
     """Count a video refused before any job (too big, banned, over quota)."""
     now = time.time() if now is None else now
     with redis.pipeline() as pipe:
         _touch(pipe, profile, now)
-        pipe.hincrby(keys.user(profile.user_id), VIDEOS, 1)
-        pipe.hincrby(keys.user(profile.user_id), Outcome.REFUSED.value, 1)
+        _add(pipe, profile.user_id, VIDEOS, 1)
+        _add(pipe, profile.user_id, Outcome.REFUSED.value, 1)
         hourly.count(pipe, hourly.VIDEOS, now)
         hourly.count(pipe, Outcome.REFUSED.value, now)
         pipe.hset(keys.user(profile.user_id), LAST_REFUSAL, reason)
+        retention.refresh(pipe, profile.user_id, ttl_s)
         pipe.execute()
 
 
@@ -110,6 +138,7 @@ def record_outcome(
     size_out: int = 0,
     reason: str = "",
     now: float | None = None,
+    ttl_s: int = USER_DATA_TTL_S,
 ) -> None:
     """Close a job record: how it ended, conversion seconds, GIF size, end-to-end latency."""
     now = time.time() if now is None else now
@@ -123,17 +152,19 @@ def record_outcome(
     if reason:
         update["reason"] = reason
     with redis.pipeline() as pipe:
-        pipe.hincrby(keys.user(user_id), outcome.value, 1)
-        pipe.hincrby(keys.user(user_id), BYTES_OUT, size_out)
+        _add(pipe, user_id, outcome.value, 1)
+        _add(pipe, user_id, BYTES_OUT, size_out)
         hourly.count(pipe, outcome.value, now)
         if redis.exists(keys.job_record(job_id)):
             pipe.hset(keys.job_record(job_id), mapping=update)
+            pipe.expire(keys.job_record(job_id), JOB_RECORD_TTL_S)
         if seconds is not None:
             for key in (keys.user_seconds(user_id), keys.RECENT_SECONDS):
                 pipe.lpush(key, round(seconds, 3))
                 pipe.ltrim(key, 0, RECENT_SECONDS - 1)
         if outcome is Outcome.DELIVERED and latency is not None:
             hourly.add_latency(pipe, latency, now)
+        retention.refresh(pipe, user_id, ttl_s)
         pipe.execute()
 
 
@@ -189,17 +220,18 @@ def recent_jobs(redis: Redis, user_id: int, limit: int = RECENT_JOBS) -> list[Jo
 
 
 def totals(redis: Redis) -> dict[str, int]:
-    """Every user's counters added up: all-time videos, outcomes and bytes (for /metrics)."""
-    result = dict.fromkeys(TOTAL_FIELDS, 0)
-    ids = [uid for uid, _ in redis.zscan_iter(keys.USERS)]
-    for start in range(0, len(ids), TOTALS_BATCH):
-        with redis.pipeline(transaction=False) as pipe:
-            for uid in ids[start : start + TOTALS_BATCH]:
-                pipe.hmget(keys.user(int(uid)), TOTAL_FIELDS)
-            for values in pipe.execute():
-                for name, value in zip(TOTAL_FIELDS, values, strict=True):
-                    result[name] += int(value or 0)
-    return result
+    """All-time videos, outcomes and bytes of every user (kept up at record time, for /metrics)."""
+    raw = redis.hmget(keys.TOTALS, [FILLED, *TOTAL_FIELDS])
+    if raw[0] is None and fill_totals(redis):
+        raw = redis.hmget(keys.TOTALS, [FILLED, *TOTAL_FIELDS])
+    return {name: int(value or 0) for name, value in zip(TOTAL_FIELDS, raw[1:], strict=True)}
+
+
+def fill_totals(redis: Redis) -> bool:
+    """Once per install: set the totals to every user's counters added up (an install upgraded
+    from a version without keys.TOTALS keeps its all-time figures); False if done before."""
+    prefix = keys.user(0).removesuffix("0")
+    return bool(redis.eval(_FILL_TOTALS, 2, keys.TOTALS, keys.USERS, prefix, *TOTAL_FIELDS))
 
 
 def _job_record(job_id: str, raw: dict[str, str]) -> JobRecord:
@@ -216,6 +248,12 @@ def _job_record(job_id: str, raw: dict[str, str]) -> JobRecord:
         size_out=int(raw.get("size_out", 0)),
         reason=raw.get("reason", ""),
     )
+
+
+def _add(pipe: Pipeline, user_id: int, name: str, amount: int) -> None:
+    """Add to one of the user's counters and to the same all-time total."""
+    pipe.hincrby(keys.user(user_id), name, amount)
+    pipe.hincrby(keys.TOTALS, name, amount)
 
 
 def _touch(pipe: Pipeline, profile: Profile, now: float) -> None:

@@ -73,7 +73,9 @@ def upload(
         sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path))
     except ChatUnreachable:
         _confirm(connection, job.id)  # nobody to send to; never retry
-        stats.record_outcome(connection, request.user_id, job.id, Outcome.FAILED, reason="blocked")
+        stats.record_outcome(
+            connection, request.user_id, job.id, Outcome.FAILED, reason="blocked", ttl_s=_ttl()
+        )
         log.info("job=%s user=%s blocked the bot; GIF dropped", job.id, request.user_id)
         return
     except DeliveryInDoubt:
@@ -92,6 +94,7 @@ def upload(
         Outcome.DELIVERED,
         seconds=done.convert_seconds,
         size_out=done.size_bytes,
+        ttl_s=_ttl(),
     )
     log.info("job=%s user=%s GIF delivered (%s B)", job.id, request.user_id, done.size_bytes)
     status.remove()
@@ -143,7 +146,9 @@ def report_stopped(job: Job, connection: Redis) -> None:
     """on_stopped (/cancel of a running job): clean up and free the slot; the bot told the user."""
     request = ConversionRequest.from_kwargs(job.kwargs)
     workdir.remove_attempts(runtime.settings().tmp_root, job.id)  # its horse was killed
-    stats.record_outcome(connection, request.user_id, job.id, Outcome.FAILED, reason="cancelled")
+    stats.record_outcome(
+        connection, request.user_id, job.id, Outcome.FAILED, reason="cancelled", ttl_s=_ttl()
+    )
     log.info("job=%s user=%s stopped by /cancel", job.id, request.user_id)
     finish(job, connection, request)
 
@@ -180,7 +185,7 @@ def tell_failure(job: Job, connection: Redis, request: ConversionRequest, exc: B
     user_error = isinstance(exc, UserFacingError)
     outcome = Outcome.REFUSED if user_error else Outcome.FAILED
     key = exc.text_key if user_error else "error_failed"
-    stats.record_outcome(connection, request.user_id, job.id, outcome, reason=key)
+    stats.record_outcome(connection, request.user_id, job.id, outcome, reason=key, ttl_s=_ttl())
     if isinstance(exc, ChatUnreachable):
         return
     params = {"max_mb": runtime.settings().max_input_mb, **(exc.params if user_error else {})}
@@ -188,6 +193,11 @@ def tell_failure(job: Job, connection: Redis, request: ConversionRequest, exc: B
         StatusMessage(runtime.client(), connection, request).tell(key, **params)
     except telegram.SEND_ERRORS as err:
         log.warning("job=%s could not tell the user: %s", job.id, type(err).__name__)
+
+
+def _ttl() -> int:
+    """How long the user's data outlives this record (USER_DATA_DAYS)."""
+    return runtime.settings().user_data_ttl_s
 
 
 def finish(job: Job, connection: Redis, request: ConversionRequest) -> None:

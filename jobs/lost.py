@@ -75,18 +75,18 @@ def free_user(queue: Queue, user_id: int, settings: Settings, tell: Tell) -> int
             continue  # alive, or ended (and freed) since we looked
         freed += 1
         log.warning("job=%s of user %s no longer exists (deleted?); its slot is free", job_id, user_id)
-        notify(redis, job_id, user_id, tell)
+        notify(redis, job_id, user_id, tell, settings.user_data_ttl_s)
     return freed
 
 
-def notify(redis: Redis, job_id: str, user_id: int, tell: Tell) -> None:
+def notify(redis: Redis, job_id: str, user_id: int, tell: Tell, ttl_s: int) -> None:
     """Count the job as failed and tell its user, once, unless its GIF was (maybe) sent."""
     lost = lost_job(redis, job_id, user_id)
     if lost is None or markers.send_state(redis, job_id) is not None:
         return
     if not markers.claim_failure_notice(redis, job_id):
         return  # told before (e.g. its failure callback ran, then the job was deleted)
-    stats.record_outcome(redis, user_id, job_id, Outcome.FAILED, reason=NOTICE)
+    stats.record_outcome(redis, user_id, job_id, Outcome.FAILED, reason=NOTICE, ttl_s=ttl_s)
     tell(lost)
 
 

@@ -19,7 +19,7 @@ from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from core import hourly, keys
+from core import hourly, keys, retention, stats
 from core.admission import gif_queue
 from core.connection import REDIS_DOWN
 from core.settings import Settings
@@ -84,6 +84,12 @@ def depth(redis: Redis, settings: Settings) -> int:
     value = queue.count + queue.scheduled_job_registry.count
     hourly.record_depth(redis, value)
     return value
+
+
+def forget_users(redis: Redis, settings: Settings) -> int:
+    """Forget users inactive for USER_DATA_DAYS, once the all-time totals hold their counters."""
+    stats.fill_totals(redis)  # an upgraded install: before any old user's counters go
+    return retention.forget_inactive(redis, settings.user_data_ttl_s)
 
 
 def run_pass(redis: Redis, task: str, fn: Callable[[], int]) -> Pass:

@@ -33,8 +33,14 @@ from jobs import lost, maintenance
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 5
 LEADER_TTL_S = 6 * POLL_INTERVAL_S  # a dead leader is replaced within this long
-# (task, every n seconds); free_lost_slots frees the slots of jobs deleted in rq-dashboard (jobs.lost)
-TASKS = (("recover_abandoned", 10), ("free_lost_slots", 15), ("sample_depth", 60))
+# (task, every n seconds); free_lost_slots frees the slots of jobs deleted in rq-dashboard (jobs.lost),
+# forget_users the data of users inactive for USER_DATA_DAYS (core.retention)
+TASKS = (
+    ("recover_abandoned", 10),
+    ("free_lost_slots", 15),
+    ("sample_depth", 60),
+    ("forget_users", 3600),
+)
 # Periodic jobs that older versions stored in rq-scheduler; cancelled at start (they run here now).
 LEGACY_SCHEDULES = ("maintenance_recover_abandoned", "maintenance_sample_depth", "maintenance_sweep_temp")
 
@@ -107,6 +113,8 @@ class LeaderScheduler(Scheduler):
             return lambda: maintenance.recover(self.connection, self.settings)
         if name == "free_lost_slots":
             return lambda: lost.free_lost_slots(self.connection, self.settings, self.tell)
+        if name == "forget_users":
+            return lambda: maintenance.forget_users(self.connection, self.settings)
         return lambda: maintenance.depth(self.connection, self.settings)
 
     def _install_signal_handlers(self) -> None:
