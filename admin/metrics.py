@@ -1,102 +1,107 @@
-"""GET /metrics in the Prometheus text format (0.0.4): queue, workers, outcomes, latency, users."""
+"""GET /metrics: a prometheus_client collector over Redis (queue, workers, outcomes, latency, users).
+
+Each scrape makes the same few Redis reads however many users there are: the all-time counters
+come from keys.TOTALS, kept up when videos are recorded, never from every user's hash.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterator
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis import Redis
 
 from admin import overview
-from core import keys, stats
+from core import keys, retention, stats
 from core.models import Outcome
 from core.settings import Settings
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the text format every Prometheus reads
 OUTCOMES = tuple(o.value for o in Outcome)
 
-Sample = tuple[dict[str, str], float]
+
+class GifbotCollector:
+    """Reads every gifbot metric from Redis each time its registry is collected."""
+
+    def __init__(self, redis: Redis, settings: Settings, now: float | None = None) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.now = now
+
+    def collect(self) -> Iterator[Metric]:
+        """The queue's, the workers' and the usage metrics, read now."""
+        redis, now = self.redis, time.time() if self.now is None else self.now
+        yield from queue_metrics(overview.queue_counts(redis, self.settings), overview.workers(redis))
+        last_day = overview.totals(overview.last_day(redis, now))
+        yield from usage_metrics(stats.totals(redis), overview.today(redis, now), last_day)
+        users = retention.active_users(redis, self.settings.user_data_ttl_s, now)
+        yield gauge("gifbot_users", "Users seen within USER_DATA_DAYS.", users)
+        yield gauge("gifbot_banned_users", "Users an admin banned.", redis.scard(keys.BANNED))
 
 
-def render(redis: Redis, settings: Settings, now: float | None = None) -> str:
-    """Every gifbot metric, read from Redis now."""
-    now = time.time() if now is None else now
-    queue = overview.queue_counts(redis, settings)
-    blocks = queue_metrics(queue, overview.workers(redis))
-    blocks += usage_metrics(
-        stats.totals(redis), overview.today(redis, now), overview.totals(overview.last_day(redis, now))
-    )
-    blocks.append(metric("gifbot_users", "gauge", "Users the bot has seen.", [({}, redis.zcard(keys.USERS))]))
-    blocks.append(
-        metric("gifbot_banned_users", "gauge", "Users an admin banned.", [({}, redis.scard(keys.BANNED))])
-    )
-    return "".join(blocks)
+def render(redis: Redis, settings: Settings, now: float | None = None) -> bytes:
+    """Every gifbot metric in the Prometheus text format, from a registry made for this scrape."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GifbotCollector(redis, settings, now))
+    return generate_latest(registry)
 
 
-def queue_metrics(queue: overview.QueueCounts, workers: list[overview.WorkerInfo]) -> list[str]:
+def queue_metrics(queue: overview.QueueCounts, workers: list[overview.WorkerInfo]) -> Iterator[Metric]:
     """The queue's and the workers' gauges."""
-    q = {"queue": queue.name}
-    states = Counter(w.state for w in workers)
-    return [
-        metric("gifbot_queue_depth", "gauge", "Jobs waiting in the RQ queue.", [(q, queue.queued)]),
-        metric("gifbot_jobs_running", "gauge", "Jobs a worker is running now.", [(q, queue.started)]),
-        metric("gifbot_jobs_failed_registry", "gauge", "Jobs in RQ's failed registry.", [(q, queue.failed)]),
-        metric("gifbot_jobs_scheduled", "gauge", "Jobs waiting for a retry.", [(q, queue.scheduled)]),
-        metric("gifbot_workers", "gauge", "Registered RQ workers on every box.", [({}, len(workers))]),
-        metric(
-            "gifbot_workers_by_state",
-            "gauge",
-            "Registered RQ workers by state.",
-            [({"state": s}, n) for s, n in sorted(states.items())],
-        ),
-    ]
+    per_queue = (
+        ("gifbot_queue_depth", "Jobs waiting in the RQ queue.", queue.queued),
+        ("gifbot_jobs_running", "Jobs a worker is running now.", queue.started),
+        ("gifbot_jobs_failed_registry", "Jobs in RQ's failed registry.", queue.failed),
+        ("gifbot_jobs_scheduled", "Jobs waiting for a retry.", queue.scheduled),
+    )
+    for name, help_text, value in per_queue:
+        yield gauge(name, help_text, value, queue=queue.name)
+    yield gauge("gifbot_workers", "Registered RQ workers on every box.", len(workers))
+    by_state = GaugeMetricFamily(
+        "gifbot_workers_by_state", "Registered RQ workers by state.", labels=["state"]
+    )
+    for state, count in sorted(Counter(w.state for w in workers).items()):
+        by_state.add_metric([state], count)
+    yield by_state
 
 
-def usage_metrics(total: dict[str, int], today: overview.Totals, day: overview.Totals) -> list[str]:
+def usage_metrics(total: dict[str, int], today: overview.Totals, day: overview.Totals) -> Iterator[Metric]:
     """All-time counters, today's outcomes and the last day's latency percentiles."""
-    latency = (("0.5", day.p50), ("0.95", day.p95))
-    return [
-        metric("gifbot_videos_total", "counter", "Videos users sent, all time.", [({}, total["videos"])]),
-        metric(
-            "gifbot_jobs_total",
-            "counter",
-            "Videos by how they ended, all time.",
-            [({"outcome": o}, total[o]) for o in OUTCOMES],
-        ),
-        metric("gifbot_input_bytes_total", "counter", "Bytes of video received.", [({}, total["bytes_in"])]),
-        metric("gifbot_output_bytes_total", "counter", "Bytes of GIF delivered.", [({}, total["bytes_out"])]),
-        metric(
-            "gifbot_jobs_today",
-            "gauge",
-            "Videos by how they ended since 00:00 UTC.",
-            [({"outcome": o}, getattr(today, o)) for o in OUTCOMES],
-        ),
-        metric(
-            "gifbot_latency_seconds",
-            "gauge",
-            "End-to-end seconds from video received to GIF delivered, over the last 24 h.",
-            [({"quantile": p}, v) for p, v in latency if v is not None],
-        ),
-    ]
+    yield counter("gifbot_videos_total", "Videos users sent, all time.", total["videos"])
+    jobs = CounterMetricFamily("gifbot_jobs_total", "Videos by how they ended, all time.", labels=["outcome"])
+    for outcome in OUTCOMES:
+        jobs.add_metric([outcome], total[outcome])
+    yield jobs
+    yield counter("gifbot_input_bytes_total", "Bytes of video received.", total["bytes_in"])
+    yield counter("gifbot_output_bytes_total", "Bytes of GIF delivered.", total["bytes_out"])
+    today_jobs = GaugeMetricFamily(
+        "gifbot_jobs_today", "Videos by how they ended since 00:00 UTC.", labels=["outcome"]
+    )
+    for outcome in OUTCOMES:
+        today_jobs.add_metric([outcome], getattr(today, outcome))
+    yield today_jobs
+    latency = GaugeMetricFamily(
+        "gifbot_latency_seconds",
+        "End-to-end seconds from video received to GIF delivered, over the last 24 h.",
+        labels=["quantile"],
+    )
+    for quantile, value in (("0.5", day.p50), ("0.95", day.p95)):
+        if value is not None:
+            latency.add_metric([quantile], value)
+    yield latency
 
 
-def metric(name: str, kind: str, help_text: str, samples: Iterable[Sample]) -> str:
-    """One metric family: HELP, TYPE and its samples."""
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{_labels(labels)} {_value(value)}" for labels, value in samples]
-    return "\n".join(lines) + "\n"
+def gauge(name: str, help_text: str, value: float, **labels: str) -> GaugeMetricFamily:
+    """A gauge with one sample (its labels, if any, as keyword arguments)."""
+    family = GaugeMetricFamily(name, help_text, labels=list(labels))
+    family.add_metric(list(labels.values()), value)
+    return family
 
 
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_label_value(v)}"' for k, v in labels.items()) + "}"
-
-
-def _label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _value(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+def counter(name: str, help_text: str, value: float) -> CounterMetricFamily:
+    """A counter with one unlabelled sample (its name ends in _total)."""
+    return CounterMetricFamily(name, help_text, value=value)
