@@ -45,6 +45,10 @@ FIGURES = (
         "worker tree, 15 s 1080p60 reversed at 0.5x, 20 fps, 640 px",
         digits=0,
     ),
+    Figure("redis_used_memory_mb", "Redis used_memory after the run (500 videos, 100 users)", "<=", 25),
+    Figure("redis_30day_mb", "Redis used_memory on day 30 of that run daily, from the TTLs", "<=", 25),
+    Figure("redis_kb_per_video", "Redis used_memory per video (same users)", digits=1),
+    Figure("redis_kb_per_user", "Redis used_memory per new user, less their video", digits=1),
 )
 GIFSKI_KEYS = ("recipe_speed_vs_gifski", "recipe_ssim_minus_gifski", "recipe_bytes_vs_gifski")
 

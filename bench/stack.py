@@ -17,7 +17,7 @@ from pathlib import Path
 import redis
 from rq import Worker
 
-from core import prefs
+from core import keys, prefs
 from tests import factories
 from tests.fakes.telegram_api import Call, FakeTelegramAPI, FileRecord
 from tests.gifcheck import all_done
@@ -126,9 +126,14 @@ class LiveStack:
 
 @contextmanager
 def running(
-    workdir: Path, workers: int = 2, log_level: str = "INFO", worker_module: str = "jobs.worker"
+    workdir: Path,
+    workers: int = 2,
+    log_level: str = "INFO",
+    worker_module: str = "jobs.worker",
+    scheduler: bool = False,
 ) -> Iterator[LiveStack]:
-    """Start redis-server, the fake API, the bot and `workers` workers; stop them all on exit.
+    """Start redis-server, the fake API, the bot and `workers` workers (and the scheduler, if
+    asked); stop them all on exit.
 
     `worker_module` runs instead of jobs.worker (e.g. a patched worker, to measure a proposal).
     """
@@ -142,6 +147,9 @@ def running(
                 names = [f"worker-{i}" for i in range(workers)]
                 procs = [stack.spawn(name, worker_module, WORKER_NAME=name) for name in names]
                 live = LiveStack(api, stack, server, procs)
+                if scheduler:
+                    stack.spawn("scheduler", "jobs.scheduler")
+                    wait_until(lambda: live.redis.exists(keys.MAINTENANCE), READY_TIMEOUT_S, what="a pass")
                 wait_until(
                     lambda: Worker.count(connection=live.redis) == workers,
                     READY_TIMEOUT_S,

@@ -12,13 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import corpus, recipe, stack, system
+from bench import corpus, recipe, redis_memory, stack, system
 from bench.corpus import Clip
 from bench.recipe import ClipResult
 from bench.stack import LiveStack
 from core.settings import Settings
+from tests import media
 
-PARTS = ("recipe", "system")
+PARTS = ("recipe", "system", "redis")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Plan:
     latency_runs: int
     cache_runs: int
     burst_users: int = 100
+    redis_users: int = 100  # the Redis memory run: this many users ...
+    redis_videos_per_user: int = 5  # ... each sending this many videos
     workers: int = 2
     gifski: bool = True
     parts: tuple[str, ...] = PARTS
@@ -38,7 +41,7 @@ class Plan:
     @classmethod
     def make(cls, quick: bool, **overrides: Any) -> Plan:
         """The quick or the full plan, with overrides from the command line."""
-        base = cls(quick, 2, 20, 5, 3) if quick else cls(quick, 3, 40, 5, 5)
+        base = cls(quick, 2, 20, 5, 3, redis_users=40) if quick else cls(quick, 3, 40, 5, 5)
         return cls(**{**asdict(base), **{k: v for k, v in overrides.items() if v is not None}})
 
 
@@ -74,6 +77,10 @@ def machine() -> dict[str, Any]:
 def run(plan: Plan, workdir: Path, log: Log) -> Outcome:
     """Run every part of `plan` under `workdir`; return figures and details."""
     outcome = Outcome()
+    if "redis" in plan.parts:
+        run_redis(plan, workdir / "redis", log, outcome)
+    if not {"recipe", "system"} & set(plan.parts):
+        return outcome
     log(f"corpus ({'quick' if plan.quick else 'full'}) in {workdir / 'corpus'}")
     clips = corpus.build(workdir / "corpus", plan.quick)
     if "recipe" in plan.parts:
@@ -84,6 +91,20 @@ def run(plan: Plan, workdir: Path, log: Log) -> Outcome:
         hd60 = corpus.make(corpus.hd60(Settings().max_seconds), workdir / "corpus")
         run_system(plan, clips, small, (longest, hd60), workdir / "stack", log, outcome)
     return outcome
+
+
+def run_redis(plan: Plan, workdir: Path, log: Log, outcome: Outcome) -> None:
+    """Redis used_memory after users x videos through a fresh stack with its scheduler, and the
+    30-day steady state derived from it (bench.redis_memory)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    clip = media.make_clip(workdir, seconds=1.5, size=(192, 108), fps=10).read_bytes()
+    with stack.running(workdir, plan.workers, scheduler=True) as live:
+        found = redis_memory.measure(live, clip, plan.redis_users, plan.redis_videos_per_user, log)
+    figures, details = redis_memory.report(found)
+    used, day30 = figures["redis_used_memory_mb"], figures["redis_30day_mb"]
+    log(f"redis: used_memory {used:.2f} MB after the run, {day30:.2f} MB on day 30")
+    outcome.figures.update(figures)
+    outcome.details["redis"] = details
 
 
 def run_recipe(plan: Plan, clips: list[Clip], workdir: Path, log: Log, outcome: Outcome) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import corpus, memory, quality, recipe, report, suite, system
+from bench import corpus, memory, quality, recipe, redis_memory, report, suite, system
 from jobs.probe import MediaInfo, probe
 from jobs.recipe import GifOptions, build_convert_args
 from jobs.runner import run
@@ -168,3 +168,27 @@ def test_plan_quick_is_smaller_and_takes_overrides() -> None:
     assert quick.repeat < full.repeat and 20 <= quick.system_videos < full.system_videos
     assert suite.Plan.make(True, repeat=5, gifski=None).repeat == 5
     assert suite.Plan.make(True, gifski=None).gifski is True
+
+
+def test_redis_families_and_the_30_day_copies() -> None:
+    """Ids become *; a family holds min(TTL, 30 d) days of a day's keys (x24 for hour hashes, the
+    users index by USER_DATA_DAYS, 1 without a TTL or under a day), and day 30 adds them at k."""
+    assert redis_memory.family_of("gifbot:cache:AgAD01:w480f12s15x1r0a") == "gifbot:cache:*:*"
+    assert redis_memory.family_of("gifbot:user:5:jobs") == "gifbot:user:*:jobs"
+    copies = redis_memory.copies
+    assert copies("gifbot:jobrec:*", 30 * 86400 - 5, 90) == 30
+    assert copies("gifbot:sent:*", 7 * 86400 - 300, 90) == 7
+    assert copies("gifbot:hour:*", 8 * 86400 - 5, 90) == 8 * 24
+    assert copies("gifbot:users", None, 90) == 30 and copies("gifbot:users", None, 10) == 10
+    assert copies("rq:job:*", 86400 - 300, 90) == copies("gifbot:depth", None, 90) == 1
+    found = redis_memory.RedisMemory(
+        users=10,
+        videos=50,
+        used_before=1000,
+        used_first=3000,
+        used_after=7000,
+        overhead=1.5,
+        families=[redis_memory.Family("gifbot:jobrec:*", 50, 100, 30 * 86400, 30.0)],
+    )
+    assert found.bytes_per_video == 100 and found.bytes_per_user == 100
+    assert found.day30 == 7000 + 1.5 * 100 * 29
