@@ -6,7 +6,6 @@ import io
 import ipaddress
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,6 +20,7 @@ DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{10,}$")
 ENV_FILE_NAME = ".env"
+DEFAULT_TMP_DIR = Path("var", "tmp")
 
 
 class SettingsError(SystemExit):
@@ -190,8 +190,10 @@ class Settings:
 
     @property
     def tmp_root(self) -> Path:
-        """Directory under which every job makes its own temp dir."""
-        return Path(self.tmp_dir) if self.tmp_dir else Path(tempfile.gettempdir()) / "gifbot"
+        """Directory under which every job makes its own temp dir: GIFBOT_TMP_DIR, else var/tmp
+        under the directory the process started in (the repo root under supervisord), never a
+        name in the shared system temp dir that another local user could make first."""
+        return Path(self.tmp_dir) if self.tmp_dir else Path.cwd() / DEFAULT_TMP_DIR
 
     @property
     def user_data_ttl_s(self) -> int:

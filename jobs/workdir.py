@@ -7,9 +7,11 @@ re-run after an outage made the first look abandoned) never share or wipe each o
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -22,10 +24,34 @@ ATTEMPT_NAME = re.compile(r"[A-Za-z0-9_-]+\.[0-9a-f]{8}")
 _current: Path | None = None  # the attempt dir of the job this work horse runs
 
 
+class UnsafeTempRoot(Exception):
+    """The temp root is not a private dir of this process's user, so no job may put files in it."""
+
+
+def root_problem(root: Path) -> str | None:
+    """Make the temp root (0700) if it is missing; say why it is unsafe to use, or None if it is
+    a real directory owned by this process's user that no group or other user may write to (one
+    another local user made first could hand our files and GIFs to that user)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = root.lstat()
+    except OSError as exc:
+        return f"temp dir {root} cannot be made: {exc.strerror or exc}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"temp dir {root} is not a directory (a symlink?)"
+    if info.st_uid != os.geteuid():
+        return f"temp dir {root} is owned by uid {info.st_uid}, not by this process's (uid {os.geteuid()})"
+    if info.st_mode & 0o022:
+        return f"temp dir {root} is writable by its group or others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
 def new_attempt_dir(root: Path, job_id: str) -> Path:
-    """Make a fresh, private temp dir for one attempt of a job (job ids are [A-Za-z0-9_-])."""
+    """Make a fresh, private temp dir for one attempt of a job (job ids are [A-Za-z0-9_-]);
+    UnsafeTempRoot if the temp root is not ours alone."""
     global _current
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if problem := root_problem(root):
+        raise UnsafeTempRoot(problem)
     path = root / f"{job_id}.{secrets.token_hex(4)}"
     path.mkdir(mode=0o700)
     _current = path
@@ -57,8 +83,10 @@ def remove(path: Path | None) -> None:
 
 
 def sweep(root: Path, older_than_s: float = STALE_AFTER_S) -> int:
-    """Remove job dirs not touched for older_than_s seconds; returns how many went."""
-    if not root.is_dir():
+    """Remove job dirs not touched for older_than_s seconds; returns how many went. A temp root
+    that is not ours alone is left untouched (and said so)."""
+    if problem := root_problem(root):
+        log.error("%s: not sweeping it, and no job uses it; remove it or set GIFBOT_TMP_DIR", problem)
         return 0
     cutoff = time.time() - older_than_s
     removed = 0

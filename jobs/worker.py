@@ -68,18 +68,13 @@ class GifWorker(Worker):
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
     def wait_for_disk(self, *, burst: bool) -> bool:
-        """Wait (heartbeating, shown as suspended) while free temp space is under MIN_FREE_DISK_MB;
-        False if the worker should leave its loop instead (burst mode, or a stop was requested)."""
-        while self.disk_low():
+        """Wait (heartbeating, shown as suspended) while the temp dir is unsafe or its free space is
+        under MIN_FREE_DISK_MB; False if the worker should leave its loop instead (burst mode, or a
+        stop was requested)."""
+        while reason := self.cannot_take_jobs():
             if not self.paused_for_disk:
                 self.paused_for_disk = True
-                log.warning(
-                    "worker %s stops taking jobs: %d MB free in %s, under MIN_FREE_DISK_MB=%d",
-                    self.name,
-                    self.free_disk_mb,
-                    self.tmp_root,
-                    self.min_free_disk_mb,
-                )
+                log.warning("worker %s stops taking jobs: %s", self.name, reason)
                 self.set_state(WorkerStatus.SUSPENDED)
             self.heartbeat()
             if burst or self._stop_requested:
@@ -92,6 +87,15 @@ class GifWorker(Worker):
             )
             self.heartbeat()
         return True
+
+    def cannot_take_jobs(self) -> str | None:
+        """Why no job may start now (a temp dir not ours alone, too little free space), or None."""
+        if problem := workdir.root_problem(self.tmp_root):
+            return problem
+        if self.disk_low():
+            free, least = self.free_disk_mb, self.min_free_disk_mb
+            return f"{free} MB free in {self.tmp_root}, under MIN_FREE_DISK_MB={least}"
+        return None
 
     def disk_low(self) -> bool:
         """Measure free temp space; True if it is under the threshold."""
@@ -227,7 +231,6 @@ def main() -> int:
     setup_logging(settings, "worker")
     runtime.init(settings)
     toolbox.warm_up()  # before forking: every work horse knows this ffmpeg's decoders and filters
-    settings.tmp_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     workdir.sweep(settings.tmp_root, older_than_s=settings.job_timeout * 2)
     redis = connect(settings)
     base_name = settings.worker_name or f"{socket.gethostname()}.{os.getpid()}"

@@ -1,7 +1,10 @@
-"""jobs.workdir: each attempt of a job has its own temp dir; cleaning up never reaches past it."""
+"""jobs.workdir: each attempt of a job has its own temp dir; cleaning up never reaches past it; a temp
+root that is not ours alone is refused."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import stat
 from pathlib import Path
 
@@ -72,3 +75,50 @@ def test_remove_attempts_removes_only_that_jobs_attempt_dirs(tmp_path: Path):
 def test_attempt_dir_refuses_a_name_that_is_not_one_attempt_dir(tmp_path: Path, name: str):
     """A result naming a path ('/', '..') or anything but `<job id>.<8 hex>` gets None, never a path."""
     assert workdir.attempt_dir(tmp_path, name) is None
+
+
+def test_a_missing_temp_root_is_made_private(tmp_path: Path):
+    """The temp root (default var/tmp) is created 0700 on first use, and then it is fine to use."""
+    root = tmp_path / "var" / "tmp"
+
+    assert workdir.root_problem(root) is None
+
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert workdir.new_attempt_dir(root, JOB).parent == root
+
+
+def _owned_by_nobody(root: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a dir to another user")
+    os.chown(root, pwd.getpwnam("nobody").pw_uid, -1)
+
+
+@pytest.mark.parametrize(
+    ("prepare", "reason"),
+    [
+        (_owned_by_nobody, "is owned by uid"),
+        (lambda root: root.chmod(0o777), "writable by its group or others (mode 0777)"),
+        (lambda root: root.chmod(0o1777), "writable by its group or others (mode 1777)"),
+        (lambda root: root.chmod(0o770), "writable by its group or others (mode 0770)"),
+    ],
+)
+def test_a_temp_root_someone_else_could_write_to_is_refused(tmp_path: Path, prepare, reason: str):
+    """A temp root pre-made by another user, or group/world-writable, gets no job dir and no sweep."""
+    root = tmp_path / "gifbot"
+    root.mkdir(mode=0o700)
+    (root / "planted").write_text("theirs")
+    prepare(root)
+
+    assert reason in (workdir.root_problem(root) or "")
+    with pytest.raises(workdir.UnsafeTempRoot, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        workdir.new_attempt_dir(root, JOB)
+    assert workdir.sweep(root, older_than_s=-1) == 0
+    assert [p.name for p in root.iterdir()] == ["planted"]
+
+
+def test_a_temp_root_that_is_a_symlink_is_refused(tmp_path: Path):
+    """A symlink in place of the temp root (to a dir of ours, even) is not followed."""
+    (tmp_path / "real").mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+
+    assert "is not a directory" in (workdir.root_problem(tmp_path / "link") or "")

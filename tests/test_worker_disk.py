@@ -127,3 +127,22 @@ def test_healthz_lists_each_boxs_workers(settings: Settings, redis_client: redis
     assert body["low_disk_boxes"] == ["box-a"]
     redis_client.delete("gifbot:worker:b.1")  # its TTL ran out: the worker is gone
     assert [b["box"] for b in client.get("/healthz").get_json()["boxes"]] == ["box-a"]
+
+
+def test_a_worker_takes_no_job_into_a_temp_dir_others_can_write_to(
+    tmp_path: Path, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+):
+    """A temp root another local user could have made (world-writable here) gets no job; the log says why."""
+    root = tmp_path / "shared"
+    root.mkdir(mode=0o777)
+    root.chmod(0o777)
+    settings = Settings(redis_url="redis://unused", tmp_dir=str(root), admin_password="not used here")
+    caplog.set_level(logging.WARNING, logger="jobs.worker")
+    queue = gif_queue(redis_client, settings)
+    job = queue.enqueue("builtins.len", [1, 2])
+
+    assert build_worker(settings, WORKER, redis_client).work(burst=True) is False
+
+    assert queue.job_ids == [job.id] and job.get_status() == JobStatus.QUEUED
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "jobs.worker"]
+    assert f"stops taking jobs: temp dir {root} is writable by its group or others (mode 0777)" in line
