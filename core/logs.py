@@ -1,4 +1,5 @@
-"""Logging shared by every process: one logfmt line per event, never the bot token."""
+"""Logging shared by every process: one logfmt line per event, never a secret (the bot token, the
+admin password, the Redis passwords)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import sys
 import time
 
+from core.redis_url import passwords_in
 from core.settings import Settings
 
 
@@ -34,7 +36,8 @@ class OneLine(logging.Formatter):
 def setup_logging(settings: Settings, process_name: str) -> None:
     """Log to stderr at settings.log_level, one line per event, secrets redacted."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLine(process_name, (settings.telegram_bot_token, settings.admin_password)))
+    secrets = (settings.telegram_bot_token, settings.admin_password, *passwords_in(settings.redis_url))
+    handler.setFormatter(OneLine(process_name, secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

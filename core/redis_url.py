@@ -1,9 +1,10 @@
-"""REDIS_URL's Sentinel form, parsed once: redis+sentinel://[:PASSWORD@]HOST:PORT[,…]/SERVICE[/DB]."""
+"""REDIS_URL's Sentinel form, parsed once: redis+sentinel://[:PASSWORD@]HOST:PORT[,…]/SERVICE[/DB];
+and the passwords any REDIS_URL carries, so logs can hide them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 SENTINEL_SCHEME = "redis+sentinel"
 DEFAULT_SENTINEL_PORT = 26379
@@ -53,3 +54,17 @@ def _host_port(part: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("has a Sentinel address that is not HOST:PORT")
     return host.strip("[]"), int(port)
+
+
+def passwords_in(url: str) -> tuple[str, ...]:
+    """Every password in a REDIS_URL (user info, ?password=, ?sentinel_password=), each as written
+    and decoded, longest first, so a log line can have them all replaced."""
+    rest = url.partition("://")[2]
+    rest, _, query = rest.partition("?")
+    userinfo = rest.partition("/")[0].rpartition("@")[0]
+    written = [userinfo.partition(":")[2]] if ":" in userinfo else []
+    options = parse_qs(query)
+    found = {unquote(w) for w in written} | set(written)
+    for value in options.get("password", []) + options.get("sentinel_password", []):
+        found |= {value, quote(value, safe="")}
+    return tuple(sorted((p for p in found if p), key=len, reverse=True))

@@ -1,11 +1,13 @@
-"""Logs: one logfmt line per event, tracebacks folded in, the token and admin password never shown."""
+"""Logs: one logfmt line per event, tracebacks folded in, the token, admin and Redis passwords never shown."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-from core.logs import OneLine
+from core.logs import OneLine, setup_logging
+from core.redis_url import passwords_in
+from core.settings import Settings
 
 TOKEN = "123456:SECRETsecretSECRET"
 
@@ -33,3 +35,26 @@ def test_token_is_redacted_even_inside_a_traceback():
     line = OneLine("bot", (TOKEN,)).format(record("download failed", exc=True))
     assert TOKEN not in line and "<redacted>" in line
     assert "\n" not in line and "RuntimeError" in line
+
+
+def test_redis_passwords_in_the_url_are_redacted_as_written_and_decoded(capsys):
+    """setup_logging hides the Redis password (percent-encoded or not) and a Sentinel's, next to the token."""
+    settings = Settings(
+        telegram_bot_token=TOKEN,
+        admin_password="admin-pw-1",
+        redis_url="redis+sentinel://:r%40dis-pw@127.0.0.1:26379/gifbot?sentinel_password=sent-pw-2",
+    )
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging(settings, "worker")
+        logging.getLogger("core.connection").error(
+            "lost %s, %s, %s, %s, %s", settings.redis_url, "r@dis-pw", TOKEN, "admin-pw-1", "sent-pw-2"
+        )
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    line = capsys.readouterr().err
+    assert "lost redis+sentinel://:<redacted>@127.0.0.1:26379/gifbot?sentinel_password=<redacted>" in line
+    assert not any(s in line for s in ("dis-pw", "sent-pw", "admin-pw", TOKEN)), line
+    assert passwords_in("redis://127.0.0.1:6379/0") == ()
