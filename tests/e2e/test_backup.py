@@ -37,6 +37,7 @@ from tests.services import REPO_ROOT, RedisServer, free_port, running_stack, sta
 QUEUE = "gifs"
 QUEUED = 3  # videos queued, not yet converted, at backup time
 PASSWORD = "drill-redis-password-8c1f"
+NEW_PASSWORD = "new-box-password-3d9a"  # in var/redis-auth.conf, as setup.sh gives every box one
 SLOW_DOWNLOAD_BYTES_S = 200  # the old worker's job is still downloading when the backup is taken
 START_TIMEOUT_S = 120
 GIF_TIMEOUT_S = 180
@@ -104,7 +105,7 @@ def new_box(request: pytest.FixtureRequest, fake_api: FakeTelegramAPI, tmp_path:
     """An empty box: its own supervisord with supervisord.conf (one worker), not started yet."""
     redis_port = free_port()
     box = Box("new", tmp_path / "box", "supervisord.conf", box_env(
-        fake_api, f"redis://127.0.0.1:{redis_port}/0", tmp_path / "box" / "tmp", WORKERS="1",
+        fake_api, f"redis://:{NEW_PASSWORD}@127.0.0.1:{redis_port}/0", tmp_path / "box" / "tmp", WORKERS="1",
         REDIS_PORT=str(redis_port), ADMIN_HOST="127.0.0.1", ADMIN_PORT=str(free_port()),
         ADMIN_PASSWORD="drill-admin-password", AUTOSTART_BOT="true",
     ))  # fmt: skip

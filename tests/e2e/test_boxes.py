@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -96,6 +98,9 @@ class Box:
         shutil.copy(REPO_ROOT / self.conf_name, self.conf)
         for sub in ("var/log", "var/redis"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        password = urlsplit(self.env.get("REDIS_URL", "")).password  # as setup.sh writes it
+        auth = f"requirepass {password}\nmasterauth {password}\n" if password else "# no password\n"
+        (self.root / "var/redis-auth.conf").write_text(auth)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "supervisor.supervisord", "--nodaemon", "-c", str(self.conf)],
             cwd=self.root,
@@ -167,6 +172,7 @@ def box_env(fake_api: FakeTelegramAPI, redis_url: str, tmp: Path, **settings: st
         REDIS_URL=redis_url,
         RETRY_INTERVAL="1",
         GIFBOT_TMP_DIR=str(tmp),
+        GIFBOT_USER=pwd.getpwuid(os.geteuid()).pw_name,  # this test's user (root here and in CI)
         LOG_LEVEL="INFO",
         **settings,
     )
