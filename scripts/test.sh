@@ -15,14 +15,15 @@ venv_ready() {
     command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null
 }
 
-if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null &&
-    command -v redis-server >/dev/null && { [ -x .venv/bin/python ] || venv_ready; }; then
+# acl (setfacl): tests/e2e/test_install.py runs setup.sh, which lets its user in through ACLs.
+if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v redis-server >/dev/null &&
+    { command -v setfacl >/dev/null || [ "$(id -u)" -ne 0 ]; } && { [ -x .venv/bin/python ] || venv_ready; }; then
     :
 elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    echo "==> Installing ffmpeg, redis-server, python3-venv"
+    echo "==> Installing ffmpeg, redis-server, python3-venv, acl"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends ffmpeg redis-server python3 python3-venv
+    apt-get install -y --no-install-recommends ffmpeg redis-server python3 python3-venv acl
 else
     echo "Tests need ffmpeg, ffprobe, redis-server and python3-venv; run this as root on" >&2
     echo "Debian/Ubuntu to install them, or install them yourself." >&2
