@@ -159,7 +159,8 @@ def put_in_place(backup: Path, files: RedisFiles) -> None:
 @contextlib.contextmanager
 def temporary_server(files: RedisFiles, credentials: dict, cwd: Path) -> Iterator[Redis]:
     """A redis-server on the data dir with appendonly off, listening only on a private unix socket
-    (no TCP port); it has the supervised one's config file, so the same password."""
+    (no TCP port); it has the supervised one's config file, but not var/redis-auth.conf, so it asks
+    for no password (Redis lets the client's in anyway), and only root can reach the socket."""
     with tempfile.TemporaryDirectory(prefix="gifbot-restore-") as tmp:  # short: socket paths are capped
         socket_path, log_path = Path(tmp) / "redis.sock", Path(tmp) / "redis.log"
         argv = [files.executable, *([files.config_file] if files.config_file else [])]
