@@ -16,6 +16,7 @@ import telebot
 from redis import Redis
 from telebot import apihelper
 
+from app import command_menu
 from app.handlers import Handlers
 from app.lanes import ChatLanes
 from app.leader import Leadership
@@ -61,6 +62,7 @@ class Poller:
         self.leadership = Leadership(redis, instance_name())
         self.receiver = Receiver(bot, redis, self.lanes)
         self.waiting = False  # inside a long poll: safe to abandon, nothing is half-handled
+        self.menu_set = False  # the command menu is set once per start, by the active bot
 
     def interrupt(self) -> None:
         """Stop now if only waiting for updates (from a signal handler), else after this batch."""
@@ -77,6 +79,7 @@ class Poller:
         failures = 0
         while self.leadership.wait_for_lease(self.stopping):
             self.drop_webhook()
+            self.set_menu()
             while self.leadership.may_poll() and not self.stopping.is_set():
                 try:
                     updates = self.fetch()
@@ -106,6 +109,12 @@ class Poller:
             )
         except telegram.SEND_ERRORS as exc:
             log.warning("deleteWebhook failed (%s); polling anyway", type(exc).__name__)
+
+    def set_menu(self) -> None:
+        """Set the command menu once per start, in a thread: a slow Telegram never delays polling."""
+        if not self.menu_set:
+            self.menu_set = True
+            threading.Thread(target=command_menu.publish, args=(self.bot,), name="menu", daemon=True).start()
 
     def fetch(self) -> list[dict[str, Any]]:
         """One long poll for raw updates; the offset confirms every update stored so far."""

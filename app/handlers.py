@@ -1,4 +1,4 @@
-"""Wire the bot's handlers: commands, settings buttons, videos, and a polite answer for the rest."""
+"""Wire the bot's handlers: commands, settings and /forget buttons, videos, a polite answer for the rest."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from telebot.types import Message
 
 from app.commands import Commands, lang_of
 from app.intake import Intake, find_video
+from app.privacy import Privacy, is_forget_button
 from app.replies import Replier
 from core.settings import Settings
 from core.texts import text
@@ -30,6 +31,7 @@ class Handlers:
         self.replier = Replier(bot, queue.connection)
         self.commands = Commands(settings, queue, self.replier)
         self.intake = Intake(settings, bot, queue, self.replier)
+        self.privacy = Privacy(settings, queue, self.replier)
 
     def register(self) -> None:
         """Attach every handler to the bot; order matters (first match wins).
@@ -42,8 +44,11 @@ class Handlers:
         add(c.on_settings, commands=["settings"])
         add(c.on_cancel, commands=["cancel"])
         add(c.on_stats, commands=["stats"])
+        add(self.privacy.on_privacy, commands=["privacy"])
+        add(self.privacy.on_forget, commands=["forget"])
         add(c.on_unknown, func=is_command)
         add(self.on_any, content_types=None, func=lambda _m: True)
+        self.bot.register_callback_query_handler(self.privacy.on_button, func=is_forget_button)
         self.bot.register_callback_query_handler(c.on_button, func=lambda _c: True)
 
     def on_any(self, message: Message) -> None:

@@ -166,9 +166,8 @@ class Intake:
                 )
             stats.record_refused(self.redis, profile, "too_many", ttl_s=self.settings.user_data_ttl_s)
         elif admission in (Admission.QUEUED, Admission.WAITING):
-            stats.record_video(
-                self.redis, profile, job_id, video.file_size, ttl_s=self.settings.user_data_ttl_s
-            )
+            ttl_s, gif = self.settings.user_data_ttl_s, (video.file_unique_id, variant)
+            stats.record_video(self.redis, profile, job_id, video.file_size, ttl_s=ttl_s, gif=gif)
         log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, video.kind.value, admission.value)
 
     def from_cache(
@@ -184,7 +183,8 @@ class Intake:
             return False  # the cached file_id failed: convert again
         job_id = job_id_for(chat, message.message_id)
         ttl_s = self.settings.user_data_ttl_s
-        stats.record_video(self.redis, profile, job_id, video.file_size, ttl_s=ttl_s)
+        gif = (video.file_unique_id, variant)
+        stats.record_video(self.redis, profile, job_id, video.file_size, ttl_s=ttl_s, gif=gif)
         stats.record_outcome(
             self.redis, profile.user_id, job_id, Outcome.DELIVERED, size_out=hit.size_bytes, ttl_s=ttl_s
         )

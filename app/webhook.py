@@ -22,6 +22,7 @@ from flask import Flask, Response, request
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
+from app import command_menu
 from app.bot import build_bot
 from app.lanes import ChatLanes
 from app.receiver import Receiver
@@ -109,6 +110,7 @@ class WebhookServer(BaseApplication):
         previous = {sig: signal.signal(sig, _exit_now) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:  # a stop must not wait for a slow Telegram: no worker is running yet
             telegram.call("setWebhook", lambda: bot.set_webhook(url=url, secret_token=secret))
+            command_menu.publish(bot)  # best effort: a failure is logged
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

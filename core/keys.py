@@ -17,6 +17,14 @@ ADMIN_SESSION_SALT = f"{PREFIX}:admin:session_salt"  # random salt of the panel'
 ACTIVE_USERS = f"{PREFIX}:active_users"  # set: user ids that may hold a slot (pruned by the lost-slot pass)
 LOST_SLOTS_CURSOR = f"{PREFIX}:lost_slots:cursor"  # where the lost-slot pass resumes its SSCAN
 WORKER_STATUSES = f"{PREFIX}:worker_statuses"  # zset: names of workers that published a status
+ALERT_STATE = f"{PREFIX}:alerts:state"  # hash with a TTL: alert condition -> JSON {since, told}
+ALERT_BOXES = f"{PREFIX}:alerts:boxes"  # hash with a TTL: worker box -> when the alerts pass last saw it
+ALERT_OUTCOMES = f"{PREFIX}:alerts:outcomes"  # zset with a TTL: "ts:delivered:failed" samples of the totals
+
+
+def alert_sent(condition: str) -> str:
+    """Set for ALERT_WINDOW_S once a condition's problem was told: no second message meanwhile."""
+    return f"{PREFIX}:alerts:sent:{condition}"
 
 
 def worker_status(name: str) -> str:

@@ -106,6 +106,24 @@ def _networks(raw: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _chat_ids(raw: str) -> tuple[int, ...]:
+    """Comma-separated Telegram chat ids (a group's is negative), e.g. "12345, -100987654321"."""
+    found = []
+    for item in (part.strip() for part in raw.split(",")):
+        if item:
+            if not re.fullmatch(r"-?\d{1,20}", item):
+                raise ValueError(f"{item!r} is not a Telegram chat id (a whole number)")
+            found.append(int(item))
+    return tuple(found)
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError("must be a number above 0 and at most 1")
+    return value
+
+
 def _setting(default: Any, env: str, parse: Callable[[str], Any] = str, *, secret: bool = False) -> Any:
     return field(default=default, repr=not secret, metadata={"env": env, "parse": parse, "secret": secret})
 
@@ -143,6 +161,11 @@ class Settings:
     max_pending_per_user: int = _setting(20, "MAX_PENDING_PER_USER", _non_negative_int)
     hourly_quota: int = _setting(30, "HOURLY_QUOTA", _positive_int)
     user_data_days: float = _setting(90.0, "USER_DATA_DAYS", _positive_float)
+    admin_chat_ids: tuple[int, ...] = _setting((), "ADMIN_CHAT_IDS", _chat_ids)
+    alert_window_s: int = _setting(900, "ALERT_WINDOW_S", _positive_int)
+    alert_failure_rate: float = _setting(0.5, "ALERT_FAILURE_RATE", _fraction)
+    alert_failure_min: int = _setting(10, "ALERT_FAILURE_MIN", _positive_int)
+    alert_queue_wait_s: int = _setting(300, "ALERT_QUEUE_WAIT_S", _positive_int)
     webhook_url: str = _setting("", "WEBHOOK_URL", _url(("https", "http")))
     webhook_secret: str = _setting("", "WEBHOOK_SECRET", _webhook_secret, secret=True)
     webhook_host: str = _setting("127.0.0.1", "WEBHOOK_HOST")

@@ -23,6 +23,7 @@ RECENT_SECONDS = 100
 VIDEOS, BYTES_IN, BYTES_OUT = "videos", "bytes_in", "bytes_out"
 LAST_SEEN, FIRST_SEEN, LAST_REFUSAL = "last_seen", "first_seen", "last_refusal"
 TOTAL_FIELDS = (VIDEOS, *(o.value for o in Outcome), BYTES_IN, BYTES_OUT)
+VIDEO, VARIANT = "video", "variant"  # job record fields: the cache entry of the job's GIF
 FILLED = "filled"  # keys.TOTALS field: when the totals were first added up from every user's hash
 # KEYS: keys.TOTALS, keys.USERS; ARGV: the user hash prefix, then TOTAL_FIELDS. Once (an install
 # that predates keys.TOTALS): every user's counters added up, atomically, so no write is lost or
@@ -94,8 +95,11 @@ def record_video(
     now: float | None = None,
     *,
     ttl_s: int = USER_DATA_TTL_S,
+    gif: tuple[str, str] | None = None,
 ) -> None:
-    """Count a video a user sent and open its job record; the user's data lives `ttl_s` more."""
+    """Count a video a user sent and open its job record; the user's data lives `ttl_s` more.
+
+    `gif` is the (file_unique_id, variant) its GIF is cached under: /forget finds it there."""
     now = time.time() if now is None else now
     with redis.pipeline() as pipe:
         _touch(pipe, profile, now)
@@ -103,7 +107,14 @@ def record_video(
         _add(pipe, profile.user_id, BYTES_IN, max(size, 0))
         hourly.count(pipe, hourly.VIDEOS, now)
         if job_id:
-            record = {"user_id": profile.user_id, "created": now, "status": "queued", "size_in": size}
+            record: dict[str, str | float | int] = {
+                "user_id": profile.user_id,
+                "created": now,
+                "status": "queued",
+                "size_in": size,
+            }
+            if gif is not None:
+                record[VIDEO], record[VARIANT] = gif
             pipe.hset(keys.job_record(job_id), mapping=record)
             pipe.expire(keys.job_record(job_id), JOB_RECORD_TTL_S)
             pipe.lpush(keys.user_jobs(profile.user_id), job_id)

@@ -18,7 +18,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Write a time range like 3-8 or 0:03-0:08 as the caption to convert just that part.\n"
             "/settings - width, frame rate, length, speed, reverse, GIF file or animation\n"
             "/cancel - stop your videos in progress\n"
-            "/stats - your numbers"
+            "/stats - your numbers\n"
+            "/privacy - what I keep about you\n"
+            "/forget - delete your data"
         ),
         "not_video": (
             "That isn't something I can turn into a GIF. Please send a video, an animation, "
@@ -104,6 +106,37 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Your video was removed from the queue by an admin, so no GIF will come for it. "
             "You can send it again if you still want one."
         ),
+        "cmd_help": "What I do and how to use me",
+        "cmd_settings": "GIF width, frame rate, length, speed, reverse, output",
+        "cmd_cancel": "Stop your videos in progress",
+        "cmd_stats": "Your numbers",
+        "cmd_privacy": "What I keep about you, and for how long",
+        "cmd_forget": "Delete your data",
+        "forget_confirm": (
+            "Delete your data? This removes your profile, settings, counters, recent videos' "
+            "records and GIF cache entries, and stops your videos in progress. It cannot be undone."
+        ),
+        "forget_yes": "Delete my data",
+        "forget_no": "Keep it",
+        "forget_done": "Done: your data is deleted. Send a video any time to start afresh.",
+        "forget_kept": "Nothing was deleted.",
+        "privacy": (
+            "What I keep about you, and for how long:\n"
+            "- your name, username and language, your counters (/stats), your last 50 videos' "
+            "records and conversion times, and your /settings: until {days} days after you last "
+            "used me; then they are deleted\n"
+            "- a video's record and its GIF's Telegram file id (so a repeat comes back at once): "
+            "30 days\n"
+            "- a conversion job (ids and your settings, never the video): 1 day after it worked, "
+            "7 days after it failed\n"
+            "- how many videos you sent this hour (the hourly limit): 2 hours\n"
+            "- the server's logs note user and job ids, never the video; they are rotated away\n"
+            "I never keep your videos or GIFs: each is deleted from my disk once it is sent; "
+            "Telegram stores what you send.\n\n"
+            "/forget deletes your data now. It does not lift a ban or a limit an admin set for "
+            "you (those are the admins' decisions and stay), and all-time totals are kept "
+            "without your name or id."
+        ),
     },
     ZH: {
         "help": (
@@ -113,7 +146,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "在說明文字寫上時間範圍（例如 3-8 或 0:03-0:08），就只轉換那一段。\n"
             "/settings - 寬度、每秒格數、長度、速度、倒轉、GIF 檔或動畫\n"
             "/cancel - 停止處理中的影片\n"
-            "/stats - 你的統計"
+            "/stats - 你的統計\n"
+            "/privacy - 我保存了你的哪些資料\n"
+            "/forget - 刪除你的資料"
         ),
         "not_video": "這個沒辦法轉成 GIF。請傳送影片、GIF 動畫、圓形影片訊息或影片檔（mp4、mov、webm、mkv、avi、mts、mpg、vob、flv、wmv、3gp、ogv）。",
         "status_queued": "收到你的影片了！排在第 {position} 位，大約 {wait} 秒。",
@@ -163,6 +198,32 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "quota": "你這個小時已經傳了 {per_hour} 段影片，達到上限了。請稍後再試。",
         "too_many": "你已經有 {max_pending} 段影片在等待中。請等這些 GIF 完成後再傳送。",
         "job_deleted": "管理員已將你的影片從佇列中移除，所以不會有這段影片的 GIF。如果仍然需要，可以再傳送一次。",
+        "cmd_help": "我能做什麼、怎麼使用",
+        "cmd_settings": "GIF 寬度、每秒格數、長度、速度、倒轉、傳送方式",
+        "cmd_cancel": "停止處理中的影片",
+        "cmd_stats": "你的統計",
+        "cmd_privacy": "我保存了你的哪些資料、保存多久",
+        "cmd_forget": "刪除你的資料",
+        "forget_confirm": (
+            "要刪除你的資料嗎？這會移除你的個人資料、設定、統計、近期影片的紀錄與 GIF 快取，"
+            "並停止處理中的影片。刪除後無法復原。"
+        ),
+        "forget_yes": "刪除我的資料",
+        "forget_no": "保留",
+        "forget_done": "完成：你的資料已刪除。隨時傳影片給我就能重新開始。",
+        "forget_kept": "沒有刪除任何資料。",
+        "privacy": (
+            "我保存了你的哪些資料、保存多久：\n"
+            "- 你的名字、使用者名稱與語言、你的統計（/stats）、最近 50 段影片的紀錄與轉檔時間，"
+            "以及你的 /settings：保存到你最後一次使用後 {days} 天，之後刪除\n"
+            "- 每段影片的紀錄與其 GIF 在 Telegram 的檔案 ID（讓重複的影片能立刻傳回）：30 天\n"
+            "- 轉檔工作（ID 與你的設定，不含影片本身）：成功後 1 天，失敗後 7 天\n"
+            "- 你這個小時傳了幾段影片（每小時上限）：2 小時\n"
+            "- 伺服器日誌會記下使用者與工作的 ID，不含影片；日誌會定期輪替刪除\n"
+            "我不保存你的影片或 GIF：每個檔案傳送後就從我的磁碟刪除；你傳送的內容由 Telegram 保存。\n\n"
+            "/forget 會立刻刪除你的資料。它不會解除管理員對你的封鎖或限制（那是管理員的決定，會保留），"
+            "累計總數也會保留，但不含你的名字或 ID。"
+        ),
     },
 }
 

@@ -28,18 +28,21 @@ from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
 from core.outage import backoff, wait_for_redis
 from core.settings import Settings
-from jobs import lost, maintenance
+from jobs import alerts, lost, maintenance
+from jobs.outbox import Outbox
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 5
 LEADER_TTL_S = 6 * POLL_INTERVAL_S  # a dead leader is replaced within this long
 # (task, every n seconds); free_lost_slots frees the slots of jobs deleted in rq-dashboard (jobs.lost),
-# forget_users the data of users inactive for USER_DATA_DAYS (core.retention)
+# forget_users the data of users inactive for USER_DATA_DAYS (core.retention), alerts messages the
+# admins (jobs.alerts; only with ADMIN_CHAT_IDS)
 TASKS = (
     ("recover_abandoned", 10),
     ("free_lost_slots", 15),
     ("sample_depth", 60),
     ("forget_users", 3600),
+    ("alerts", POLL_INTERVAL_S),
 )
 # Periodic jobs that older versions stored in rq-scheduler; cancelled at start (they run here now).
 LEGACY_SCHEDULES = ("maintenance_recover_abandoned", "maintenance_sample_depth", "maintenance_sweep_temp")
@@ -66,9 +69,12 @@ class LeaderScheduler(Scheduler):
     (and renewed every pass) until the leader stops or dies, then another instance takes over.
     """
 
-    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, settings: Settings, alerter: alerts.Alerts | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
+        self.alerter = alerter
         self.due: dict[str, float] = {}  # task -> monotonic time it is next due
         self.back_at = 0.0  # when this instance (re)connected: recovery waits a grace after it
         self.tell = lost.teller(self.connection, settings)
@@ -104,6 +110,8 @@ class LeaderScheduler(Scheduler):
 
     def may_run(self, task: str) -> bool:
         """Recovery waits out the grace after an outage, so live jobs refresh their heartbeats first."""
+        if task == "alerts":
+            return self.alerter is not None
         grace_over = time.monotonic() - self.back_at >= maintenance.AFTER_OUTAGE_GRACE_S
         return task != "recover_abandoned" or grace_over
 
@@ -115,6 +123,8 @@ class LeaderScheduler(Scheduler):
             return lambda: lost.free_lost_slots(self.connection, self.settings, self.tell)
         if name == "forget_users":
             return lambda: maintenance.forget_users(self.connection, self.settings)
+        if name == "alerts" and self.alerter is not None:
+            return self.alerter.run
         return lambda: maintenance.depth(self.connection, self.settings)
 
     def _install_signal_handlers(self) -> None:
@@ -134,7 +144,9 @@ class LeaderScheduler(Scheduler):
         super().register_death()
 
 
-def build_scheduler(settings: Settings, redis: Redis, name: str) -> LeaderScheduler:
+def build_scheduler(
+    settings: Settings, redis: Redis, name: str, alerter: alerts.Alerts | None = None
+) -> LeaderScheduler:
     """A scheduler on settings.queue_name; schedules of older versions are cancelled."""
     scheduler = LeaderScheduler(
         queue_name=settings.queue_name,
@@ -143,6 +155,7 @@ def build_scheduler(settings: Settings, redis: Redis, name: str) -> LeaderSchedu
         job_class=JSONJob,
         name=name,
         settings=settings,
+        alerter=alerter,
     )
     for job_id in LEGACY_SCHEDULES:
         if job_id in scheduler:
@@ -173,17 +186,26 @@ def main() -> int:
 def run_until_stopped(settings: Settings, redis: Redis, base: str) -> None:
     """Run rq-scheduler's loop again and again, waiting out each Redis outage, until STOP."""
     previous: LeaderScheduler | None = None
+    alerter = None
+    if settings.admin_chat_ids:  # kept across loops: it remembers when Redis went away
+        alerter = alerts.Alerts(redis, settings, Outbox(redis, settings).send)
     for generation in itertools.count():
         if not wait_for_redis(redis, f"scheduler {base}", STOP):
             return
+        if alerter is not None:
+            alerter.redis_back()
         if previous is not None:  # our last loop's lock: free it, or the next loop waits it out
             _give_up(previous)
-        scheduler = build_scheduler(settings, redis, base if generation == 0 else f"{base}.{generation}")
+        scheduler = build_scheduler(
+            settings, redis, base if generation == 0 else f"{base}.{generation}", alerter
+        )
         scheduler.back_at = time.monotonic()  # jobs' heartbeats may have lapsed while we were away
         previous = scheduler
         try:
             scheduler.run()
         except REDIS_DOWN:  # wait_for_redis logs the outage, once each way
+            if alerter is not None:
+                alerter.redis_lost()
             if STOP.wait(backoff(1)):
                 return
 

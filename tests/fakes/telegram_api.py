@@ -38,6 +38,9 @@ MAX_TEXT_CHARS = 4096
 MAX_CAPTION_CHARS = 1024
 MAX_UPDATES_LIMIT = 100
 SHUTDOWN_POLL_SECONDS = 0.05  # how often serve_forever checks for stop()
+MAX_BOT_COMMANDS = 100
+MAX_COMMAND_DESCRIPTION = 256
+BOT_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 FILE_DOWNLOAD = "file"  # Call.method recorded for GET /file/bot<token>/<file_path>
 
 NOT_MODIFIED = (
@@ -422,6 +425,18 @@ def _flag(params: Params, key: str) -> bool:
     return params.get(key, "").lower() in ("true", "1")
 
 
+def _menu_key(params: Params) -> tuple[str, str]:
+    """(scope type, language code) of a setMyCommands / getMyCommands call; bad ones are refused."""
+    try:
+        scope = json.loads(params["scope"]) if params.get("scope") else {"type": "default"}
+    except ValueError:
+        raise bad_request("can't parse BotCommandScope JSON object") from None
+    language = params.get("language_code", "")
+    if language and not re.fullmatch(r"[a-z]{2}", language):
+        raise bad_request("LANG_CODE_INVALID")
+    return str(scope.get("type", "default")), language
+
+
 def _markup(params: Params) -> dict[str, Any] | None:
     raw = params.get("reply_markup")
     if not raw:
@@ -463,7 +478,7 @@ class FakeTelegramAPI:
         self._late: dict[str, list[tuple[float, bool]]] = {}  # method -> [(hold, reset)] per call
         self._file_rate = 0  # bytes a second for file downloads; 0 sends them at once
         self._webhook_url = ""
-        self._commands: list[Any] = []
+        self._commands: dict[tuple[str, str], list[Any]] = {}  # (scope type, language code) -> menu
         self._connections: set[socket.socket] = set()
         self._connections_opened = 0
         self._methods: dict[str, tuple[str, Callable[[Params, dict[str, bytes], Params], Any]]] = {
@@ -475,7 +490,7 @@ class FakeTelegramAPI:
                 "setWebhook": self._set_webhook,
                 "getWebhookInfo": self._get_webhook_info,
                 "setMyCommands": self._set_my_commands,
-                "getMyCommands": lambda p, f, n: copy.deepcopy(self._commands),
+                "getMyCommands": self._get_my_commands,
                 "getFile": self._get_file,
                 "sendMessage": self._send_message,
                 "editMessageText": self._edit_message_text,
@@ -663,6 +678,11 @@ class FakeTelegramAPI:
             and (chat_id is None or call.chat_id == str(chat_id))
             and (call.ok or not ok_only)
         ]
+
+    def menu(self, language_code: str = "", scope: str = "default") -> list[dict[str, str]]:
+        """Return the command menu set for a scope and language exactly ("" is the default)."""
+        with self._cond:
+            return copy.deepcopy(self._commands.get((scope, language_code), []))
 
     def sent_animations(self, chat_id: int | None = None) -> list[Call]:
         """Return successful sendAnimation and sendDocument calls, in order."""
@@ -912,9 +932,21 @@ class FakeTelegramAPI:
             commands = json.loads(params.get("commands") or "[]")
         except ValueError:
             raise bad_request("can't parse commands JSON object") from None
+        if not isinstance(commands, list) or len(commands) > MAX_BOT_COMMANDS:
+            raise bad_request("BOT_COMMANDS_TOO_MUCH")
+        for item in commands:
+            if not isinstance(item, dict) or not BOT_COMMAND.fullmatch(str(item.get("command", ""))):
+                raise bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(str(item.get("description", "")).strip()) <= MAX_COMMAND_DESCRIPTION:
+                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
         with self._cond:
-            self._commands = commands
+            self._commands[_menu_key(params)] = commands
         return True
+
+    def _get_my_commands(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
+        scope, language = _menu_key(params)
+        with self._cond:  # like Telegram: a language without its own menu gets the scope's default
+            return copy.deepcopy(self._commands.get((scope, language), self._commands.get((scope, ""), [])))
 
     def _get_file(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
         with self._cond:

@@ -1,0 +1,97 @@
+"""/forget: delete one user's data from Redis, keeping an admin's decisions and anonymous totals.
+
+Deleted: the profile and counters, recent job ids and conversion times, /settings, slots and the
+waiting list, the user's entries in the users index and the active-users set, and for each of
+their ended jobs (the last 50 listed, plus any other job of their private chat, found by SCAN):
+its record, its per-message markers, RQ's job data and the GIF cache entry it made.
+Kept: bans and quota overrides (keys.BANNED, keys.quota: an admin's decisions), the all-time
+totals and hour counters (anonymous), and the hourly quota counter (2 h; deleting it would reset
+the user's limit). A job that has not ended is left alone: the bot stops it first (app.privacy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from core import keys, retention, stats
+from core.models import message_of
+
+SCAN_COUNT = 1000
+ENDED = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
+JOB_KEYS = (keys.job_record, keys.queued, keys.sent, keys.status, keys.told, keys.stuck)
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What /forget deleted: keys in all, jobs, and GIF cache entries."""
+
+    keys: int
+    jobs: int
+    gifs: int
+
+
+def user_data_keys(user_id: int) -> tuple[str, ...]:
+    """The user's own keys (not their jobs'); bans, quota overrides and hour counters are not here."""
+    return (*retention.user_keys(user_id), keys.user_active(user_id), keys.user_pending(user_id))
+
+
+def erase_user(redis: Redis, user_id: int) -> Erased:
+    """Delete everything Redis holds about this user except an admin's decisions; see the module."""
+    doomed, gifs, jobs = list(user_data_keys(user_id)), set[str](), 0
+    for job_id in sorted(job_ids_of(redis, user_id)):
+        job = _rq_job(redis, job_id)
+        if job is not None and job.get_status(refresh=False) not in ENDED:
+            continue  # still queued or running: its worker writes its outcome
+        video, variant, owner = redis.hmget(keys.job_record(job_id), stats.VIDEO, stats.VARIANT, "user_id")
+        if owner is not None and int(owner) != user_id:
+            continue  # another user's video in a chat this user shares
+        if video and variant:
+            gifs.add(keys.cache(video.decode(), variant.decode()))
+        if job is not None:
+            job.delete()
+        doomed += [key(job_id) for key in JOB_KEYS]
+        jobs += 1
+    with redis.pipeline() as pipe:
+        pipe.delete(*doomed, *gifs)
+        pipe.zrem(keys.USERS, user_id)
+        pipe.srem(keys.ACTIVE_USERS, user_id)
+        deleted = pipe.execute()[0]
+    return Erased(int(deleted), jobs, len(gifs))
+
+
+def settled(redis: Redis, user_id: int, job_ids: list[str]) -> bool:
+    """True once the user holds no slot and each of these jobs has ended (or is gone) in RQ."""
+    if redis.zcard(keys.user_active(user_id)):
+        return False
+    jobs = [_rq_job(redis, job_id) for job_id in job_ids]
+    return all(job is None or job.get_status(refresh=False) in ENDED for job in jobs)
+
+
+def job_ids_of(redis: Redis, user_id: int) -> set[str]:
+    """The user's listed recent jobs, and every job of their private chat that left a key."""
+    listed = {raw.decode() for raw in redis.lrange(keys.user_jobs(user_id), 0, -1)}
+    return listed | set(_private_chat_jobs(redis, user_id))
+
+
+def _private_chat_jobs(redis: Redis, user_id: int) -> Iterator[str]:
+    """Job ids of the user's private chat (its id is theirs) named in any key: gifbot's or RQ's."""
+    if user_id <= 0:
+        return
+    for raw in redis.scan_iter(match=f"*:gif_{user_id}_*", count=SCAN_COUNT):
+        for part in raw.decode().split(":"):
+            message = message_of(part)
+            if message is not None and message[0] == user_id:
+                yield part
+
+
+def _rq_job(redis: Redis, job_id: str) -> Job | None:
+    try:
+        return Job.fetch(job_id, connection=redis, serializer=JSONSerializer)
+    except NoSuchJobError:
+        return None
