@@ -17,6 +17,10 @@ ADMIN_SESSION_SALT = f"{PREFIX}:admin:session_salt"  # random salt of the panel'
 ACTIVE_USERS = f"{PREFIX}:active_users"  # set: user ids that may hold a slot (pruned by the lost-slot pass)
 LOST_SLOTS_CURSOR = f"{PREFIX}:lost_slots:cursor"  # where the lost-slot pass resumes its SSCAN
 WORKER_STATUSES = f"{PREFIX}:worker_statuses"  # zset: names of workers that published a status
+RECENT_JOBS = f"{PREFIX}:jobs:recent"  # zset: job id -> created (unix s), every user; 30 days, bounded
+SCHEDULER_SINCE = f"{PREFIX}:scheduler:since"  # JSON: which scheduler took the leader lock, and when
+RECOVERIES = f"{PREFIX}:maintenance:recovered"  # list: recovery passes that re-queued jobs, newest first
+AUDIT = f"{PREFIX}:admin:audit"  # zset: admin actions (JSON) -> when; 90 days, bounded
 
 
 def worker_status(name: str) -> str:
