@@ -36,7 +36,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config.get(context.REDIS_KEY) is None:
         app.config[context.REDIS_KEY] = connect(settings)  # no round trip until the first command
 
-    from admin import api, auth, csrf, dashboard, errors, formatting, headers, proxy, session_key, views
+    from admin import (
+        api,
+        audit_view,
+        auth,
+        csrf,
+        dashboard,
+        errors,
+        formatting,
+        headers,
+        jobs_view,
+        proxy,
+        reasons,
+        scheduler_view,
+        session_key,
+        views,
+    )
 
     app.json = api.HtmlSafeJSONProvider(app)
     proxy.init_app(app)
@@ -46,7 +61,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)
+    reasons.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(jobs_view.bp)
+    app.register_blueprint(scheduler_view.bp)
+    app.register_blueprint(audit_view.bp)
     app.register_blueprint(api.bp)
     dashboard.init_app(app)
     return app

@@ -1,4 +1,4 @@
-"""The JSON API (/api/users, /api/users/<id>, /api/stats), /metrics, and the open /healthz probe."""
+"""The JSON API (/api/users, /api/users/<id>, /api/stats, /api/audit), /metrics, and the open /healthz."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from rq import Worker
 
-from admin import context, metrics, overview, userlist
+from admin import audit, context, metrics, overview, userlist
 from core import boxes, hourly, keys, limits, stats
 from core.admission import gif_queue
 from core.settings import Settings
@@ -102,6 +102,20 @@ def stats_summary() -> Response:
         today=asdict(overview.today(redis_client, now)),
         hours=[_hour(h) for h in overview.last_day(redis_client, now)],
         depth=[{"time": ts, "depth": depth} for ts, depth in hourly.depth_samples(redis_client)],
+    )
+
+
+@bp.get("/api/audit")
+def audit_log() -> Response:
+    """The audit log, newest first, 100 entries a page (?page=)."""
+    page = request.args.get("page", "1")
+    found = audit.entries(context.redis(), int(page) if page.isdigit() else 1)
+    return jsonify(
+        entries=[asdict(e) for e in found.entries],
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        keep_days=audit.KEEP_DAYS,
     )
 
 

@@ -25,7 +25,7 @@ from flask import (
 from markupsafe import Markup
 from redis import RedisError
 
-from admin import context, csrf, dashboard, logins
+from admin import audit, context, csrf, dashboard, logins
 from admin.throttle import LoginThrottle
 from core.settings import Settings
 
@@ -90,6 +90,7 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
     session[SESSION_USER] = context.settings().admin_username
     session[SESSION_ID] = logins.open_login(context.redis())
     csrf.rotate()
+    audit.log_action("sign_in", "panel")
     return redirect(next_url or url_for("views.overview"))
 
 
@@ -97,6 +98,7 @@ def login() -> Response | tuple[str, int, dict[str, str]] | str:
 def logout() -> Response:
     """End the session, server-side too (POST with a CSRF token, so no other site can sign the
     admin out)."""
+    audit.log_action("sign_out", "panel")
     logins.close_login(context.redis(), session.get(SESSION_ID))
     session.clear()
     flash("You are signed out.")

@@ -22,6 +22,8 @@ from rq.job import Job, requeue_job
 from rq.serializers import JSONSerializer
 from rq_dashboard import web as rq_web
 
+from admin import audit
+
 BLUEPRINT = "rq_dashboard"
 UNREADABLE = "(unreadable: not JSON)"
 REGISTRIES: dict[str, type[rq_registry.BaseRegistry]] = {
@@ -130,7 +132,9 @@ def delete_job(job_id: str, registry: rq_registry.BaseRegistry | None = None) ->
 @rq_web.jsonify
 def delete_job_view(job_id: str) -> dict[str, str]:
     """POST /rq/job/<id>/delete."""
-    return {"status": "OK" if delete_job(job_id) else "ERROR"}
+    deleted = delete_job(job_id)
+    audit.log_action("delete", f"job {job_id}", "" if deleted else "no such job", ok=deleted)
+    return {"status": "OK" if deleted else "ERROR"}
 
 
 @rq_web.jsonify
@@ -138,8 +142,11 @@ def requeue_job_view(job_id: str) -> dict[str, str]:
     """POST /rq/job/<id>/requeue: a failed job goes back on its queue (ERROR if it is not failed)."""
     try:
         requeue_job(job_id, connection=current_app.redis_conn, serializer=JSONSerializer)
-    except (NoSuchJobError, InvalidJobOperation):
+    except (NoSuchJobError, InvalidJobOperation) as exc:
+        why = "no such job" if isinstance(exc, NoSuchJobError) else "not a failed job"
+        audit.log_action("requeue", f"job {job_id}", why, ok=False)
         return {"status": "ERROR"}
+    audit.log_action("requeue", f"job {job_id}")
     return {"status": "OK"}
 
 
@@ -154,6 +161,7 @@ def requeue_all(queue_name: str) -> dict[str, Any]:
             requeue_job(job_id, connection=redis, serializer=JSONSerializer)
         except (NoSuchJobError, InvalidJobOperation):
             continue  # gone or moved since the listing
+    audit.log_action("requeue_all", f"queue {queue_name}", f"{len(job_ids)} failed jobs")
     return {"status": "OK", "count": len(job_ids)}
 
 
@@ -161,11 +169,11 @@ def requeue_all(queue_name: str) -> dict[str, Any]:
 @rq_web.jsonify
 def empty_queue(queue_name: str, registry_name: str) -> dict[str, str]:
     """POST /rq/queue/<queue>/<registry>/empty: delete every job of the queue or registry."""
-    redis = current_app.redis_conn
+    redis, deleted = current_app.redis_conn, 0
     if registry_name == "queued":
-        Queue(queue_name, connection=redis, serializer=JSONSerializer).empty()
+        deleted = int(Queue(queue_name, connection=redis, serializer=JSONSerializer).empty() or 0)
     elif registry_name in REGISTRIES:
         registry = REGISTRIES[registry_name](queue_name, connection=redis, serializer=JSONSerializer)
-        for job_id in registry.get_job_ids(cleanup=False):
-            delete_job(job_id, registry)
+        deleted = sum(delete_job(job_id, registry) for job_id in registry.get_job_ids(cleanup=False))
+    audit.log_action("empty", f"queue {queue_name}, {registry_name}", f"{deleted} jobs deleted")
     return {"status": "OK"}

@@ -26,12 +26,12 @@ def seconds(value: float | None) -> str:
     return NOTHING if value is None else f"{value:.1f} s"
 
 
-def utc(ts: float | datetime | None) -> str:
-    """A unix time (or datetime) as 'YYYY-MM-DD HH:MM UTC'."""
+def utc(ts: float | datetime | None, seconds: bool = False) -> str:
+    """A unix time (or datetime) as 'YYYY-MM-DD HH:MM UTC' (with ':SS' if `seconds`)."""
     if not ts:
         return NOTHING
     moment = ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
 def ago(ts: float | datetime | None, now: float | None = None) -> str:

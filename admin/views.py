@@ -7,7 +7,7 @@ import time
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from redis import Redis
 
-from admin import context, overview, overview_charts, userlist
+from admin import audit, context, overview, overview_charts, userlist
 from core import hourly, keys, limits, stats
 
 bp = Blueprint("views", __name__)
@@ -58,6 +58,7 @@ def user(user_id: int) -> str:
 def ban(user_id: int) -> Response:
     """Refuse this user's videos from now on."""
     limits.ban(_known_user(user_id), user_id)
+    audit.log_action("ban", f"user {user_id}")
     flash(f"User {user_id} is banned.")
     return _back_to(user_id)
 
@@ -66,6 +67,7 @@ def ban(user_id: int) -> Response:
 def unban(user_id: int) -> Response:
     """Accept this user's videos again."""
     limits.unban(_known_user(user_id), user_id)
+    audit.log_action("unban", f"user {user_id}")
     flash(f"User {user_id} is no longer banned.")
     return _back_to(user_id)
 
@@ -78,9 +80,12 @@ def set_quota(user_id: int) -> Response:
         max_active = _limit(request.form.get("max_active", ""))
         per_hour = _limit(request.form.get("per_hour", ""))
     except ValueError:
+        audit.log_action("set_limits", f"user {user_id}", "not whole numbers from 1 to 10000", ok=False)
         flash(f"Limits must be whole numbers from 1 to {MAX_LIMIT}.", "error")
         return _back_to(user_id)
     limits.set_quota(redis, user_id, max_active=max_active, per_hour=per_hour)
+    changed = {"at once": max_active, "per hour": per_hour}
+    audit.log_action("set_limits", f"user {user_id}", ", ".join(f"{k} {v}" for k, v in changed.items() if v))
     flash(f"Limits of user {user_id} saved.")
     return _back_to(user_id)
 
@@ -89,6 +94,7 @@ def set_quota(user_id: int) -> Response:
 def clear_quota(user_id: int) -> Response:
     """Drop the user's overrides: the defaults apply again."""
     limits.clear_quota(_known_user(user_id), user_id)
+    audit.log_action("default_limits", f"user {user_id}")
     flash(f"User {user_id} has the default limits again.")
     return _back_to(user_id)
 

@@ -20,6 +20,10 @@ WORKER_STATUSES = f"{PREFIX}:worker_statuses"  # zset: names of workers that pub
 ALERT_STATE = f"{PREFIX}:alerts:state"  # hash with a TTL: alert condition -> JSON {since, told}
 ALERT_BOXES = f"{PREFIX}:alerts:boxes"  # hash with a TTL: worker box -> when the alerts pass last saw it
 ALERT_OUTCOMES = f"{PREFIX}:alerts:outcomes"  # zset with a TTL: "ts:delivered:failed" samples of the totals
+RECENT_JOBS = f"{PREFIX}:jobs:recent"  # zset: job id -> created (unix s), every user; 30 days, bounded
+SCHEDULER_SINCE = f"{PREFIX}:scheduler:since"  # JSON: which scheduler took the leader lock, and when
+RECOVERIES = f"{PREFIX}:maintenance:recovered"  # list: recovery passes that re-queued jobs, newest first
+AUDIT = f"{PREFIX}:admin:audit"  # zset: admin actions (JSON) -> when; 90 days, bounded
 
 
 def alert_sent(condition: str) -> str:

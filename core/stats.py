@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.client import Pipeline
 
-from core import hourly, keys, retention
+from core import hourly, jobindex, keys, retention
 from core.models import Outcome
 from core.retention import USER_DATA_TTL_S
 
@@ -119,6 +119,7 @@ def record_video(
             pipe.expire(keys.job_record(job_id), JOB_RECORD_TTL_S)
             pipe.lpush(keys.user_jobs(profile.user_id), job_id)
             pipe.ltrim(keys.user_jobs(profile.user_id), 0, RECENT_JOBS - 1)
+            jobindex.add(pipe, job_id, now)
         retention.refresh(pipe, profile.user_id, ttl_s)
         pipe.execute()
 
@@ -221,13 +222,20 @@ def list_users(redis: Redis, limit: int = 1000) -> list[UserStats]:
 
 def recent_jobs(redis: Redis, user_id: int, limit: int = RECENT_JOBS) -> list[JobRecord]:
     """A user's most recent jobs, newest first (records older than 30 days are gone)."""
-    result = []
-    for raw_id in redis.lrange(keys.user_jobs(user_id), 0, limit - 1):
-        job_id = raw_id.decode()
-        raw = {k.decode(): v.decode() for k, v in redis.hgetall(keys.job_record(job_id)).items()}
-        if raw:
-            result.append(_job_record(job_id, raw))
-    return result
+    return job_records(redis, [raw.decode() for raw in redis.lrange(keys.user_jobs(user_id), 0, limit - 1)])
+
+
+def job_records(redis: Redis, job_ids: list[str]) -> list[JobRecord]:
+    """The records of these jobs, in the same order; a job whose record expired is left out."""
+    with redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hgetall(keys.job_record(job_id))
+        found = pipe.execute()
+    return [
+        _job_record(job_id, {k.decode(): v.decode() for k, v in raw.items()})
+        for job_id, raw in zip(job_ids, found, strict=True)
+        if raw
+    ]
 
 
 def totals(redis: Redis) -> dict[str, int]:

@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=float, default=0.0)
     parser.add_argument("--end", type=float, default=None)
     args = parser.parse_args(argv)
+    if not args.src.is_file():
+        parser.error(f"{args.src}: no such file")  # exit 2 with the usage, not a traceback
     options = recipe.GifOptions(
         width=args.width, fps=args.fps, max_seconds=args.max_seconds, start=args.start, end=args.end
     )

@@ -7,11 +7,9 @@ still run; temp sweeps run on each worker box (jobs.worker), since temp dirs liv
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 from redis import Redis
 from rq import Queue, get_current_job
@@ -19,10 +17,11 @@ from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from core import hourly, keys, retention, stats
+from core import hourly, keys, retention, stats, upkeep
 from core.admission import gif_queue
 from core.connection import REDIS_DOWN
 from core.settings import Settings
+from core.upkeep import Pass, last_passes  # noqa: F401  (the record's format lives in core.upkeep)
 from jobs import runtime, workdir
 
 log = logging.getLogger(__name__)
@@ -33,24 +32,15 @@ STUCK_MARK_TTL_S = 3600
 AFTER_OUTAGE_GRACE_S = 20.0
 
 
-@dataclass(frozen=True)
-class Pass:
-    """One run of a periodic task, as the admin panel shows it."""
-
-    task: str
-    started: float
-    ended: float
-    result: int | None = None  # jobs recovered, samples taken...
-    error: str = ""
-
-
 def recover(redis: Redis, settings: Settings) -> int:
     """Re-queue jobs whose worker died (heartbeat lapsed) or that a dead worker took but never started."""
     registry = StartedJobRegistry(settings.queue_name, connection=redis, serializer=JSONSerializer)
     before = registry.get_job_count(cleanup=False)  # .count would clean up first, so count nothing
     registry.cleanup()
-    abandoned = before - registry.get_job_count(cleanup=False)
-    return max(0, abandoned) + rescue_stuck(gif_queue(redis, settings))
+    abandoned = max(0, before - registry.get_job_count(cleanup=False))
+    stuck = rescue_stuck(gif_queue(redis, settings))
+    upkeep.note_recovery(redis, abandoned, stuck)
+    return abandoned + stuck
 
 
 def rescue_stuck(queue: Queue, grace_s: float = STUCK_GRACE_S) -> int:
@@ -103,13 +93,8 @@ def run_pass(redis: Redis, task: str, fn: Callable[[], int]) -> Pass:
     except Exception as exc:  # a failed pass is recorded and logged; the next one runs as planned
         log.exception("maintenance %s failed", task)
         done = Pass(task, started, time.time(), error=type(exc).__name__)
-    redis.hset(keys.MAINTENANCE, task, json.dumps(asdict(done)))
+    upkeep.record_pass(redis, done)
     return done
-
-
-def last_passes(redis: Redis) -> dict[str, Pass]:
-    """The last recorded pass of each task (for the admin panel)."""
-    return {k.decode(): Pass(**json.loads(v)) for k, v in redis.hgetall(keys.MAINTENANCE).items()}
 
 
 # The job entry points older versions scheduled on the queue (core.contract keeps their paths).

@@ -23,7 +23,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
-from core import keys
+from core import keys, upkeep
 from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
 from core.outage import backoff, wait_for_redis
@@ -90,6 +90,7 @@ class LeaderScheduler(Scheduler):
         """Take or renew leadership; False while another live instance holds it."""
         if self.connection.set(keys.SCHEDULER_LOCK, self.name, nx=True, ex=LEADER_TTL_S):
             self.log.info("scheduler %s is now the leader", self.name)
+            upkeep.took_lead(self.connection, self.name)
             return True
         holder = self.connection.get(keys.SCHEDULER_LOCK)
         if holder is not None and holder.decode() == self.name:

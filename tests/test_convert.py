@@ -80,3 +80,10 @@ def test_offline_convert_refuses_a_non_video_with_the_users_text(tmp_path: Path)
     assert done.returncode == 2
     assert "doesn't look like a video" in done.stderr
     assert not out.exists()
+
+
+def test_offline_convert_names_a_missing_input_file_without_a_traceback(tmp_path: Path):
+    """A mistyped path exits 2 with the usage and the path, as a smoke test on a new box would want."""
+    done = run_cli(str(tmp_path / "missing.mp4"), str(tmp_path / "out.gif"))
+    assert done.returncode == 2
+    assert "missing.mp4: no such file" in done.stderr and "Traceback" not in done.stderr

@@ -64,12 +64,13 @@ def test_user_list_is_paged(redis_client: Redis):
 
 
 def test_user_page_lists_recent_jobs_with_outcome_and_reason(admin: FlaskClient, redis_client: Redis):
-    """Each recent job shows its status, sizes and the failure reason."""
+    """Each recent job shows its status, sizes and the failure reason in an admin's words, not its key."""
     seed_user(redis_client, 2, username="bob", delivered=1, failed=1)
     html = admin.get("/users/2").get_data(as_text=True)
     assert html.count('<span class="badge delivered">') == 1
     assert html.count('<span class="badge failed">') == 1
-    assert "error_broken" in html and "gif_2_1" in html and "0.95" in html
+    assert "broken or incomplete video" in html and "gif_2_1" in html and "0.95" in html
+    assert "error_broken" not in html
 
 
 def test_ban_and_unban_from_the_user_page(admin: FlaskClient, redis_client: Redis):

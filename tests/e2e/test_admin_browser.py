@@ -1,4 +1,5 @@
-"""A real browser (headless Chromium) uses the admin panel: login, overview, users, rq-dashboard.
+"""A real browser (headless Chromium) uses the admin panel: login, overview, users, rq-dashboard, job
+search, scheduler and audit log.
 
 Screenshots go to $ADMIN_SCREENSHOT_DIR (default: <tmp>/gifbot-admin-screenshots); their paths are
 printed. The panel runs in a werkzeug server thread on a free 127.0.0.1 port, on the test Redis.
@@ -14,13 +15,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from redis import Redis
 from werkzeug.serving import make_server
 
 from admin import create_app
-from core import hourly, stats
+from core import hourly, keys, stats, upkeep
 from core.models import Outcome
 from core.settings import Settings
 from tests.admin.helpers import EVIL_NAME, PASSWORD, USERNAME, busy_worker, enqueue_jobs, fail_jobs, gif_queue
@@ -47,6 +49,7 @@ CHROMIUM_FLAGS = (
     "--window-size=1280,1500",
 )
 EVIL_ID = 31_337
+REASONS = ("error_failed", "error_not_video", "error_gif_too_big")
 WAIT_S = 20
 
 pytestmark = pytest.mark.skipif(
@@ -81,7 +84,7 @@ def seed_history(redis: Redis, now: float) -> None:
             delivered = outcome is Outcome.DELIVERED
             stats.record_outcome(
                 redis, uid, job_id, outcome, seconds=2.5 + n * 0.4 if delivered else None,
-                size_out=3_000_000 if delivered else 0, reason="" if delivered else "error_failed",
+                size_out=3_000_000 if delivered else 0, reason="" if delivered else REASONS[hour % 3],
                 now=sent + 4 + n * 1.5 + (hour % 5),
             )  # fmt: skip
     for step in range(96):
@@ -191,8 +194,39 @@ def check_dashboard(driver: webdriver.Chrome, base: str, folder: Path, redis: Re
     shoot(driver, folder, "7-rq-job")
 
 
+def seed_scheduler(redis: Redis) -> None:
+    """A leading scheduler, each periodic task's last pass and one recovery, as the scheduler writes them."""
+    now = time.time()
+    redis.set(keys.SCHEDULER_LOCK, "box-1.4242", ex=30)
+    upkeep.took_lead(redis, "box-1.4242", now=now - 5400)
+    for task, result in (("recover_abandoned", 2), ("free_lost_slots", 0), ("sample_depth", 4)):
+        upkeep.record_pass(redis, upkeep.Pass(task, now - 8, now - 7.9, result=result))
+    upkeep.record_pass(redis, upkeep.Pass("forget_users", now - 900, now - 899, error="ConnectionError"))
+    upkeep.note_recovery(redis, abandoned=1, stuck=1, now=now - 8)
+
+
+def check_new_pages(driver: webdriver.Chrome, base: str, folder: Path) -> None:
+    """Job search (failed jobs, reasons in words, the hostile name as text), scheduler, audit log."""
+    driver.get(base + "/jobs?status=failed&window=24h")
+    table = visible(driver, "#jobs")
+    assert "not a video" in table.text and "error_" not in table.text, "reasons in words"
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr[data-job-id]")) >= 3
+    shoot(driver, folder, "8-jobs")
+    driver.get(base + "/jobs?user=" + quote("<script>"))
+    assert EVIL_NAME in visible(driver, "#jobs").text
+    driver.get(base + "/scheduler")
+    assert "box-1.4242" in visible(driver, "#leader").text
+    assert "failed: ConnectionError" in visible(driver, "#tasks").text
+    shoot(driver, folder, "9-scheduler")
+    driver.get(base + "/audit")
+    audit_rows = visible(driver, "#audit").text
+    assert "requeue_all" in audit_rows and "127.0.0.1" in audit_rows and "sign_in" in audit_rows
+    shoot(driver, folder, "10-audit")
+
+
 def test_admin_panel_in_a_real_browser(panel: str, browser: webdriver.Chrome, redis_client: Redis):
-    """Log in; overview charts, the users table and rq-dashboard render, and act, under the CSP."""
+    """Log in; overview, users, rq-dashboard (which acts), job search, scheduler and audit pages render
+    under the CSP."""
     folder = screenshot_dir()
     seed_history(redis_client, time.time())
     failed = fail_jobs(redis_client, 2)
@@ -204,4 +238,6 @@ def test_admin_panel_in_a_real_browser(panel: str, browser: webdriver.Chrome, re
     log_in(browser, panel)
     check_panel_pages(browser, panel, folder)
     check_dashboard(browser, panel, folder, redis_client, failed)
+    seed_scheduler(redis_client)
+    check_new_pages(browser, panel, folder)
     assert csp_violations(browser) == [], "the Content-Security-Policy blocked nothing"

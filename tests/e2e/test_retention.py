@@ -34,6 +34,7 @@ UNEXPIRING = {
     keys.ACTIVE_USERS: "users who may hold a slot; the lost-slot pass drops idle ones",
     keys.LOST_SLOTS_CURSOR: "one number",
     keys.MAINTENANCE: "one field per periodic task",
+    keys.SCHEDULER_SINCE: "one value: the leading scheduler and when it took the lead",
     keys.DEPTH: "queue depth samples of the last 24 h, trimmed at each write",
     keys.RECENT_SECONDS: "the last 100 conversion times",
     keys.WORKER_STATUSES: "names of live workers, pruned at each publish",
