@@ -43,7 +43,7 @@ def user_data_keys(user_id: int) -> tuple[str, ...]:
 
 def erase_user(redis: Redis, user_id: int) -> Erased:
     """Delete everything Redis holds about this user except an admin's decisions; see the module."""
-    doomed, gifs, jobs = list(user_data_keys(user_id)), set[str](), 0
+    doomed, gifs, erased = list(user_data_keys(user_id)), set[str](), []
     for job_id in sorted(job_ids_of(redis, user_id)):
         job = _rq_job(redis, job_id)
         if job is not None and job.get_status(refresh=False) not in ENDED:
@@ -56,13 +56,15 @@ def erase_user(redis: Redis, user_id: int) -> Erased:
         if job is not None:
             job.delete()
         doomed += [key(job_id) for key in JOB_KEYS]
-        jobs += 1
+        erased.append(job_id)
     with redis.pipeline() as pipe:
         pipe.delete(*doomed, *gifs)
         pipe.zrem(keys.USERS, user_id)
         pipe.srem(keys.ACTIVE_USERS, user_id)
+        if erased:  # the admin's job search no longer lists them
+            pipe.zrem(keys.RECENT_JOBS, *erased)
         deleted = pipe.execute()[0]
-    return Erased(int(deleted), jobs, len(gifs))
+    return Erased(int(deleted), len(erased), len(gifs))
 
 
 def settled(redis: Redis, user_id: int, job_ids: list[str]) -> bool:

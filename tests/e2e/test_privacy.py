@@ -128,6 +128,8 @@ def test_forget_after_confirmation_deletes_the_users_data_but_keeps_a_ban(
     before = user_keys_now(redis_client, user)
     assert {keys.user(user), keys.prefs(user), keys.user_jobs(user), keys.user_pending(user)} <= before
     assert any(k.startswith(CACHE) for k in before) and any(k.startswith("rq:job:") for k in before)
+    indexed = [j.decode() for j in redis_client.zrange(keys.RECENT_JOBS, 0, -1)]
+    assert indexed, "the admin's job search lists the user's jobs"
 
     fake_api.push_update(factories.make_text_update("/forget", user_id=user))
     message_id, yes, no = confirm_button(fake_api, user)
@@ -158,6 +160,7 @@ def test_forget_after_confirmation_deletes_the_users_data_but_keeps_a_ban(
     assert redis_client.sismember(keys.BANNED, user)
     assert redis_client.hgetall(keys.quota(user)) == {b"per_hour": b"5"}
     assert redis_client.zscore(keys.USERS, user) is None
+    assert not [j for j in indexed if redis_client.zscore(keys.RECENT_JOBS, j) is not None], "job search"
     assert not redis_client.sismember(keys.ACTIVE_USERS, user)
     assert int(redis_client.hget(keys.TOTALS, "videos")) >= 3, "the anonymous totals stay"
     assert len(fake_api.sent_animations(user)) == 1, "the stopped and the waiting video made no GIF"
