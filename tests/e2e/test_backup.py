@@ -9,7 +9,6 @@ is still there after its Redis restarts (restore rebuilt the AOF Redis loads at 
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
@@ -28,8 +27,7 @@ from rq.serializers import JSONSerializer
 
 from core import keys
 from core.models import job_id_for
-from tests import factories
-from tests.e2e.test_boxes import MAIN_PROGRAMS, Box, box_env, serves
+from tests.e2e.test_boxes import MAIN_PROGRAMS, Box, box_env, send_videos, serves
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done, job_status
 from tests.services import REPO_ROOT, RedisServer, free_port, running_stack, stack_env, wait_until
@@ -41,18 +39,6 @@ NEW_PASSWORD = "new-box-password-3d9a"  # in var/redis-auth.conf, as setup.sh gi
 SLOW_DOWNLOAD_BYTES_S = 200  # the old worker's job is still downloading when the backup is taken
 START_TIMEOUT_S = 120
 GIF_TIMEOUT_S = 180
-
-_user_ids = itertools.count(70_000)
-
-
-def send_videos(fake_api: FakeTelegramAPI, clip: bytes, count: int) -> list[tuple[int, int]]:
-    """Push `count` videos from distinct users; return (chat, message) of each."""
-    updates = []
-    for _ in range(count):
-        user = next(_user_ids)
-        updates.append(factories.make_video_update(fake_api.add_file(clip), user_id=user, chat_id=user))
-    fake_api.push_updates(updates)
-    return [(u["message"]["chat"]["id"], u["message"]["message_id"]) for u in updates]
 
 
 def run_script(name: str, *args: str, env: dict[str, str]) -> str:
