@@ -20,10 +20,14 @@ from bench import scenes
 
 FPS = 30  # phone clips are shot at 30 fps
 FILM_FPS = 24
-ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+# Tagged BT.709 like a phone's video, and converted to it: an untagged clip leaves the matrix to a
+# guess, and a guess unlike the reference's scores colour shifts instead of the GIF.
+BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
+TO_BT709 = "format=gbrp,scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", *BT709]
 # A phone's bitrate cap, so even a 15 s 1080x1920 noisy clip stays under the bot's 20 MB input limit.
 BITRATE_CAP = ["-maxrate", "8M", "-bufsize", "16M"]
-CLEAN_ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p"]
+CLEAN_ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p", *BT709]
 AUDIO = ["-c:a", "aac", "-b:a", "96k"]
 GENERATE_TIMEOUT_S = 600
 APT_TIMEOUT_S = 600
@@ -273,7 +277,7 @@ def encode_args(spec: ClipSpec, stills: Sequence[Path], grain: bool = True) -> l
     audio = spec.audio and grain
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:duration={spec.seconds:g}"]
-    args += ["-filter_complex", f"{spec.picture(grain)}[v]", "-map", "[v]"]
+    args += ["-filter_complex", f"{spec.picture(grain)},{TO_BT709}[v]", "-map", "[v]"]
     if audio:
         args += ["-map", f"{len(stills)}:a", *AUDIO]
     encode = [*ENCODE, *BITRATE_CAP] if grain else CLEAN_ENCODE
@@ -282,7 +286,9 @@ def encode_args(spec: ClipSpec, stills: Sequence[Path], grain: bool = True) -> l
 
 def digest(spec: ClipSpec, stills: Sequence[Path] = ()) -> str:
     """A short hash of everything that shapes the clip, so a changed recipe is never reused."""
-    text = repr((spec, [str(s) for s in stills], ENCODE, BITRATE_CAP, CLEAN_ENCODE, AUDIO, STILL_SIZE))
+    text = repr(
+        (spec, [str(s) for s in stills], ENCODE, BITRATE_CAP, CLEAN_ENCODE, TO_BT709, AUDIO, STILL_SIZE)
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import __main__ as bench_main
 from bench import corpus, memory, quality, recipe, report, suite, system
 from jobs.probe import MediaInfo, probe
 from jobs.recipe import GifOptions, build_convert_args
@@ -192,3 +193,15 @@ def test_plan_quick_is_smaller_and_takes_overrides() -> None:
     assert quick.repeat < full.repeat and 20 <= quick.system_videos < full.system_videos
     assert suite.Plan.make(True, repeat=5, gifski=None).repeat == 5
     assert suite.Plan.make(True, gifski=None).gifski is True
+
+
+def test_clip_table_shows_bytes_and_clean_ssim_against_gifski() -> None:
+    """Each clip's row gives the product's bytes over gifski's and both clean-picture SSIMs."""
+    made = {"wall_s": 1.0, "cpu_s": 1.0, "ssim": 0.95}
+    row = {"clip": "camera-pan", "source": "1280x720 4s", "gif": "480x270 12fps 4s"}
+    row |= {
+        "product": {**made, "bytes": 800, "ssim_clean": 0.96},
+        "gifski": {**made, "bytes": 1000, "ssim_clean": 0.97},
+    }
+    table = bench_main.clips_table([row])
+    assert "| 0.80 " in table and "0.9600/0.9700" in table
