@@ -37,11 +37,13 @@ def test_parse_ssim_takes_the_last_summary_and_refuses_none() -> None:
 
 
 def test_reference_is_the_source_at_the_gifs_fps_trim_and_size() -> None:
-    """The SSIM reference samples, trims and scales like the product, and pairs frames by index."""
+    """The SSIM reference samples, trims and scales like the product; the GIF is resampled by time."""
     chain = quality.reference_chain(WINDOW)
     assert chain == "fps=fps=12,trim=start=0:end=5,setpts=PTS-STARTPTS,scale=480:270:flags=lanczos"
     graph = quality.ssim_argv(Path("a.gif"), Path("b.mp4"), WINDOW)
-    assert "setpts=N" in graph[graph.index("-filter_complex") + 1]
+    text = graph[graph.index("-filter_complex") + 1]
+    assert "setpts=N" in text and "[0:v]fps=fps=12:round=near," in text, "the GIF is resampled by time"
+    assert "out_color_matrix=bt709" in text
 
 
 def test_ssim_of_a_real_gif_against_its_source(tmp_path: Path) -> None:
