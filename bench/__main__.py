@@ -34,18 +34,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def recipe_table(outcome: suite.Outcome) -> str:
-    """Per clip: wall seconds, MB and SSIM of each contender."""
-    clips = outcome.details.get("recipe", {}).get("clips", [])
+    """Per clip: wall seconds, MB and SSIM of each contender; bytes and clean-picture SSIM vs gifski."""
+    return clips_table(outcome.details.get("recipe", {}).get("clips", []))
+
+
+def clips_table(clips: list[dict]) -> str:
+    """The per-clip table from the JSON details' clip rows."""
     names = [n for n in ("product", "twopass", "gifski") if any(n in c for c in clips)]
     header = ["clip", "source -> GIF", *(f"{n} s" for n in names), *(f"{n} MB" for n in names)]
     header += [f"{n} SSIM" for n in names]
-    rows = [
-        [c["clip"], f"{c['source']} -> {c['gif']}"]
-        + [f"{c[n]['wall_s']:.2f}" if n in c else "-" for n in names]
-        + [f"{c[n]['bytes'] / 1e6:.2f}" if n in c else "-" for n in names]
-        + [f"{c[n]['ssim']:.4f}" if n in c else "-" for n in names]
-        for c in clips
-    ]
+    pair = "product" in names and "gifski" in names
+    header += ["bytes vs gifski", "clean SSIM product/gifski"] if pair else []
+    rows = []
+    for c in clips:
+        row = [c["clip"], f"{c['source']} -> {c['gif']}"]
+        row += [f"{c[n]['wall_s']:.2f}" if n in c else "-" for n in names]
+        row += [f"{c[n]['bytes'] / 1e6:.2f}" if n in c else "-" for n in names]
+        row += [f"{c[n]['ssim']:.4f}" if n in c else "-" for n in names]
+        if pair:
+            ours, theirs = c.get("product"), c.get("gifski")
+            row.append(f"{ours['bytes'] / theirs['bytes']:.2f}" if ours and theirs else "-")
+            clean = ours and theirs and ours.get("ssim_clean") is not None and theirs.get("ssim_clean")
+            row.append(f"{ours['ssim_clean']:.4f}/{theirs['ssim_clean']:.4f}" if clean else "-")
+        rows.append(row)
     return report.markdown_table(header, rows)
 
 

@@ -1,32 +1,55 @@
-"""The benchmark's own videos, made with ffmpeg's lavfi sources: varied content, nothing downloaded."""
+"""The benchmark's own videos: sample photos (a Debian package's) and ffmpeg's lavfi sources.
+
+Made, not downloaded: camera pans and zooms over real photos with a sensor's grain, two film-like
+clips, a slideshow, noisy gradients, a screen of text, test graphics, a Mandelbrot zoom, a portrait
+phone clip, a whip pan and a mostly static scene. Where a clip has synthetic grain, its clean picture
+is written too, so SSIM can also be measured against what the user filmed rather than the noise.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-FPS = 30  # every clip is shot at a phone's 30 fps
-ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+from bench import scenes
+
+FPS = 30  # phone clips are shot at 30 fps
+FILM_FPS = 24
+# Tagged BT.709 like a phone's video, and converted to it: an untagged clip leaves the matrix to a
+# guess, and a guess unlike the reference's scores colour shifts instead of the GIF.
+BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
+TO_BT709 = "format=gbrp,scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", *BT709]
 # A phone's bitrate cap, so even a 15 s 1080x1920 noisy clip stays under the bot's 20 MB input limit.
 BITRATE_CAP = ["-maxrate", "8M", "-bufsize", "16M"]
+CLEAN_ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p", *BT709]
 AUDIO = ["-c:a", "aac", "-b:a", "96k"]
 GENERATE_TIMEOUT_S = 600
-STILL_SIZE = (2400, 2400)  # the "photo" a pan/zoom moves over; square so portrait crops fit too
+APT_TIMEOUT_S = 600
+STILL_SIZE = (2400, 2400)  # the stand-in "photo" when the photo package is missing
+PHOTO_PACKAGE = "mate-backgrounds"  # Debian: MATE's wallpapers, real photos up to 2560x1920
+PHOTO_DIR = Path("/usr/share/backgrounds/mate/nature")
+SLIDES = ("RainDrops.jpg", "Wood.jpg", "FreshFlower.jpg", "YellowFlower.jpg")
+SMALL_PHOTO = ("Garden.jpg",)
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One corpus video: what it shows, its shape, and where it was written."""
+    """One corpus video: what it shows, its shape, and where it was written (and its clean picture)."""
 
     name: str
-    kind: str  # photo | gradient | motion | text | portrait | graphics
+    kind: str  # camera | gradient | slideshow | text | animation | generative | portrait | ...
     width: int
     height: int
     seconds: float
     audio: bool
     path: Path
+    clean: Path | None = None  # the same picture without the synthetic grain, if it has any
 
     @property
     def label(self) -> str:
@@ -36,108 +59,184 @@ class Clip:
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """How to make one clip: a filter graph over the photo still (`[still]`) or a lavfi source."""
+    """How to make one clip: a filter graph over looping photos ([0:v], [1:v]...) or lavfi sources.
+
+    `grain` (a filter) goes where the graph says `<grain>`; without it the graph is the clean picture.
+    """
 
     name: str
     kind: str
     size: tuple[int, int]
     seconds: float
     audio: bool
-    graph: str  # ends in the video to encode; may read the looping still as [0:v]
-    uses_still: bool = True
+    graph: str
+    photos: tuple[str, ...] = ()
+    grain: str = ""
     fps: int = FPS
 
-
-def _photo_pan(w: int, h: int, seconds: float, fps: int = FPS) -> str:
-    """A slow zoom and pan over the photo still, with a camera's sensor noise."""
-    frames = int(seconds * fps)
-    zoom = f"zoompan=z='1.15+0.25*on/{frames}':x='(iw-iw/zoom)*on/{frames}':y='(ih-ih/zoom)/3'"
-    return f"[0:v]{zoom}:d=1:s={w}x{h}:fps={fps},format=yuv420p,noise=alls=6:allf=t:all_seed=7"
-
-
-def _fast_motion(w: int, h: int) -> str:
-    """A whip pan: the whole frame moves every frame, with noise."""
-    return (
-        f"[0:v]scroll=horizontal=0.013:vertical=0.004,scale={w * 2}:{h * 2},crop={w}:{h},"
-        f"rotate=a='0.2*sin(2*PI*t)':c=black,format=yuv420p,noise=alls=6:allf=t:all_seed=7"
-    )
-
-
-def _gradient(w: int, h: int, seconds: float) -> str:
-    """Slowly turning colour gradients with film grain: the hardest case for a 256-colour palette."""
-    colours = "c0=0x1e3c72:c1=0xff7e5f:c2=0xfeb47b:c3=0x6a3093"  # a sunset
-    return (
-        f"gradients=s={w}x{h}:r={FPS}:d={seconds}:speed=0.015:nb_colors=4:{colours}:"
-        f"x0=0:y0=0:x1={w}:y1={h}:seed=7,format=yuv420p,noise=alls=5:allf=t:all_seed=7"
-    )
-
-
-def _text(w: int, h: int, seconds: float) -> str:
-    """A screen recording: lines of text scrolling up, a clock, a moving cursor."""
-    size = max(18, h // 24)
-    lines = [
-        "Quarterly report - revenue up 12 percent and churn down to 3.1",
-        "TODO fix the flaky upload test before Friday",
-        "ffmpeg -i in.mp4 -vf palettegen pal.png and then paletteuse",
-        "The quick brown fox jumps over the lazy dog 0123456789",
-    ]
-    draws = [
-        f"drawtext=text='{line}':fontsize={size}:fontcolor=0x202020:x=40:y={h // 6 + i * size * 2}-t*{size}"
-        for i, line in enumerate(lines * 3)
-    ]
-    clock = f"drawtext=text='%{{pts\\:hms}}':fontsize={size}:fontcolor=white:box=1:boxcolor=0x3050a0"
-    clock += ":x=w-tw-30:y=20"
-    cursor = f"drawbox=x='40+mod(t*{w // 4}\\,{w - 80})':y={h - 3 * size}:w=12:h={size}:color=black:t=fill"
-    return f"color=c=0xf4f1ea:s={w}x{h}:r={FPS}:d={seconds}," + ",".join([*draws, clock, cursor])
-
-
-def _graphics(w: int, h: int, seconds: float) -> str:
-    """Flat test graphics (ffmpeg's testsrc2): few colours, sharp edges, small moving parts."""
-    return f"testsrc2=s={w}x{h}:r={FPS}:d={seconds},format=yuv420p"
+    def picture(self, grain: bool = True) -> str:
+        """The filter graph with the grain in (as sent) or out (the clean picture)."""
+        return self.graph.replace(scenes.GRAIN, f",{self.grain}" if grain and self.grain else "")
 
 
 def specs(quick: bool) -> list[ClipSpec]:
-    """The corpus: quick = six short 720p-class clips; full = longer 1080p-class clips, plus graphics."""
-    seconds = 5.0 if quick else 8.0
+    """The corpus: every kind of video users send, grain where cameras put it; quick = 4 s clips,
+    full = 8 s clips at 1080p where a phone films 1080p."""
+    t = 4.0 if quick else 8.0
     land = (1280, 720) if quick else (1920, 1080)
     w, h = land
-    clips = [
-        ClipSpec("photo-pan", "photo", land, seconds, True, _photo_pan(w, h, seconds)),
-        ClipSpec("gradient-noise", "gradient", land, seconds, False, _gradient(w, h, seconds), False),
-        ClipSpec("fast-motion", "motion", land, seconds, True, _fast_motion(w, h)),
-        ClipSpec("text-screen", "text", land, seconds, False, _text(w, h, seconds), False),
-        ClipSpec("portrait-phone", "portrait", (1080, 1920), seconds, True, _photo_pan(1080, 1920, seconds)),
-        ClipSpec("portrait-silent", "portrait", (720, 1280), seconds, False, _fast_motion(720, 1280)),
+    return [
+        ClipSpec(
+            "camera-pan",
+            "camera",
+            land,
+            t,
+            True,
+            scenes.camera_pan(w, h, t, FPS),
+            ("Garden.jpg",),
+            scenes.CAMERA_GRAIN,
+        ),
+        ClipSpec(
+            "camera-zoom",
+            "camera",
+            (1280, 720),
+            t,
+            True,
+            scenes.camera_zoom(1280, 720, t, FPS),
+            ("TwoWings.jpg",),
+            scenes.CAMERA_GRAIN,
+        ),
+        ClipSpec(
+            "gradient-noise",
+            "gradient",
+            (854, 480),
+            t,
+            False,
+            scenes.gradient(854, 480, t, FPS),
+            grain=scenes.GRADIENT_GRAIN,
+        ),
+        ClipSpec("slideshow", "slideshow", land, t, True, scenes.slideshow(w, h, t, 4), SLIDES),
+        ClipSpec("text-screen", "text", land, t, False, scenes.text(w, h, t, FPS)),
+        ClipSpec("animation", "animation", land, t, True, scenes.animation(w, h, t, FPS)),
+        ClipSpec("generative", "generative", (854, 480), t, False, scenes.generative(854, 480, t, FPS)),
+        ClipSpec(
+            "portrait-phone",
+            "portrait",
+            (1080, 1920),
+            t,
+            True,
+            scenes.camera_pan(1080, 1920, t, FPS),
+            ("LadyBird.jpg",),
+            scenes.CAMERA_GRAIN,
+        ),
+        ClipSpec(
+            "fast-motion",
+            "motion",
+            land,
+            t,
+            True,
+            scenes.fast_motion(w, h),
+            ("Dune.jpg",),
+            scenes.CAMERA_GRAIN,
+        ),
+        ClipSpec(
+            "static-scene",
+            "static",
+            land,
+            t,
+            False,
+            scenes.static_scene(w, h),
+            ("GreenMeadow.jpg", "LadyBird.jpg"),
+            scenes.CAMERA_GRAIN,
+        ),
+        ClipSpec(
+            "film-letterbox",
+            "film",
+            land,
+            t,
+            True,
+            scenes.film_letterbox(w, h, t, FILM_FPS),
+            ("Blinds.jpg", "Aqua.jpg"),
+            scenes.FILM_GRAIN,
+            fps=FILM_FPS,
+        ),
+        ClipSpec(
+            "film-dark",
+            "film",
+            (1280, 720),
+            t,
+            True,
+            scenes.film_dark(1280, 720),
+            ("Storm.jpg",),
+            scenes.FILM_GRAIN,
+            fps=FILM_FPS,
+        ),
     ]
-    if not quick:
-        clips += [
-            ClipSpec("graphics", "graphics", land, seconds, True, _graphics(w, h, seconds), False),
-            ClipSpec("photo-pan-long", "photo", (1280, 720), 14.0, True, _photo_pan(1280, 720, 14.0)),
-        ]
-    return clips
 
 
 def small() -> ClipSpec:
     """A short, small phone clip: for bursts, where the queue and the bot are what is measured."""
-    return ClipSpec("burst-small", "photo", (640, 360), 2.0, True, _photo_pan(640, 360, 2.0))
+    return ClipSpec(
+        "burst-small",
+        "camera",
+        (640, 360),
+        2.0,
+        True,
+        scenes.camera_pan(640, 360, 2.0, FPS),
+        SMALL_PHOTO,
+        scenes.CAMERA_GRAIN,
+    )
 
 
 def longest_portrait(seconds: float) -> ClipSpec:
     """The longest clip the bot converts, at a phone's 1080x1920: for the worker's peak memory."""
+    graph = scenes.camera_pan(1080, 1920, seconds, FPS)
     return ClipSpec(
-        "portrait-longest", "portrait", (1080, 1920), seconds, True, _photo_pan(1080, 1920, seconds)
+        "portrait-longest", "portrait", (1080, 1920), seconds, True, graph, SMALL_PHOTO, scenes.CAMERA_GRAIN
     )
 
 
 def hd60(seconds: float) -> ClipSpec:
     """A camera's 1080p at 60 fps, as long as the bot converts: the most source frames a user sends."""
+    graph = scenes.camera_pan(1920, 1080, seconds, 60)
     return ClipSpec(
-        "hd60-longest", "photo", (1920, 1080), seconds, True, _photo_pan(1920, 1080, seconds, 60), fps=60
+        "hd60-longest", "camera", (1920, 1080), seconds, True, graph, SMALL_PHOTO, scenes.CAMERA_GRAIN, fps=60
     )
 
 
+def find_photos(allow_install: bool = True) -> tuple[Path | None, str]:
+    """The sample photos' folder; installs the Debian package with apt-get (as root) if missing."""
+    if _has_photos():
+        return PHOTO_DIR, f"{PHOTO_PACKAGE} found on this machine"
+    apt = shutil.which("apt-get")
+    if not allow_install or apt is None or os.geteuid() != 0:
+        return None, f"{PHOTO_PACKAGE} not installed (needs apt-get as root)"
+    quiet = {"capture_output": True, "timeout": APT_TIMEOUT_S}
+    try:
+        install = [apt, "install", "-y", "--no-install-recommends", PHOTO_PACKAGE]
+        if subprocess.run(install, **quiet).returncode != 0:  # an old package list: refresh it once
+            subprocess.run([apt, "update"], check=True, **quiet)
+            subprocess.run(install, check=True, **quiet)
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, f"apt-get install {PHOTO_PACKAGE} failed ({type(exc).__name__})"
+    return (PHOTO_DIR, f"{PHOTO_PACKAGE} installed") if _has_photos() else (None, "no photos in the package")
+
+
+def _has_photos() -> bool:
+    return all((PHOTO_DIR / name).is_file() for name in ("Garden.jpg", "LadyBird.jpg", *SLIDES))
+
+
+def photo_paths(spec: ClipSpec, directory: Path, photos: Path | None) -> list[Path]:
+    """The photos `spec` names, or the generated stand-in still for each when there are none."""
+    if not spec.photos:
+        return []
+    if photos is not None and all((photos / name).is_file() for name in spec.photos):
+        return [photos / name for name in spec.photos]
+    return [make_still(directory)] * len(spec.photos)
+
+
 def make_still(directory: Path) -> Path:
-    """Write the 'photo': a softened Mandelbrot close-up with a vignette (smooth areas, fine detail)."""
+    """Write the stand-in photo: a softened Mandelbrot close-up with a vignette."""
     dst = directory / "still.png"
     if dst.exists():
         return dst
@@ -148,65 +247,55 @@ def make_still(directory: Path) -> Path:
     return dst
 
 
-def make(spec: ClipSpec, directory: Path) -> Clip:
-    """Write `spec` as an H.264 mp4 (AAC audio if asked) under `directory`; reuse an identical one."""
-    dst = directory / f"{spec.name}-{digest(spec)}.mp4"
-    clip = Clip(spec.name, spec.kind, *spec.size, spec.seconds, spec.audio, dst)
-    if dst.exists():
-        return clip
-    still = make_still(directory) if spec.uses_still else None
-    tmp = dst.with_suffix(".part.mp4")
-    try:
-        _ffmpeg([*encode_args(spec, still), str(tmp)])
-    except subprocess.CalledProcessError:
-        if spec.kind != "text":
-            raise
-        # No font for drawtext on this box: a screen of flat graphics stands in for the text.
-        fallback = ClipSpec(
-            spec.name,
-            spec.kind,
-            spec.size,
-            spec.seconds,
-            spec.audio,
-            _graphics(*spec.size, spec.seconds),
-            False,
-        )
-        return make(fallback, directory)
-    tmp.rename(dst)
-    return clip
+def make(spec: ClipSpec, directory: Path, photos: Path | None = None) -> Clip:
+    """Write `spec` as an H.264 mp4 (AAC audio if asked) under `directory`, and its clean picture if
+    it has grain; reuse identical ones. `photos` is the sample photos' folder (None: a stand-in)."""
+    stills = photo_paths(spec, directory, photos)
+    key = digest(spec, stills)
+    dst = directory / f"{spec.name}-{key}.mp4"
+    clean = directory / f"{spec.name}-{key}.clean.mp4" if spec.grain else None
+    for path, grain in ((dst, True), (clean, False)):
+        if path is None or path.exists():
+            continue
+        tmp = path.with_suffix(".part.mp4")
+        try:
+            _ffmpeg([*encode_args(spec, stills, grain), str(tmp)])
+        except subprocess.CalledProcessError:
+            if spec.kind != "text":
+                raise
+            # No font for drawtext on this box: a screen of flat graphics stands in for the text.
+            graph = scenes.animation(*spec.size, spec.seconds, spec.fps)
+            return make(ClipSpec(spec.name, spec.kind, spec.size, spec.seconds, spec.audio, graph), directory)
+        tmp.rename(path)
+    return Clip(spec.name, spec.kind, *spec.size, spec.seconds, spec.audio, dst, clean)
 
 
-def encode_args(spec: ClipSpec, still: Path | None) -> list[str]:
-    """ffmpeg arguments (without the output) that render and encode `spec`."""
-    args = ["-loop", "1", "-framerate", str(spec.fps), "-i", str(still)] if still else []
-    if spec.audio:
+def encode_args(spec: ClipSpec, stills: Sequence[Path], grain: bool = True) -> list[str]:
+    """ffmpeg arguments (without the output) that render and encode `spec`: as the user sends it
+    (`grain`), or its clean picture, nearly lossless and silent."""
+    args = [a for still in stills for a in ("-loop", "1", "-framerate", str(spec.fps), "-i", str(still))]
+    audio = spec.audio and grain
+    if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:duration={spec.seconds:g}"]
-    args += ["-filter_complex", f"{spec.graph}[v]", "-map", "[v]"]
-    if spec.audio:
-        args += ["-map", f"{1 if still else 0}:a", *AUDIO]
-    return [
-        *args,
-        "-t",
-        f"{spec.seconds:g}",
-        *ENCODE,
-        *BITRATE_CAP,
-        "-r",
-        str(spec.fps),
-        "-movflags",
-        "+faststart",
-    ]
+    args += ["-filter_complex", f"{spec.picture(grain)},{TO_BT709}[v]", "-map", "[v]"]
+    if audio:
+        args += ["-map", f"{len(stills)}:a", *AUDIO]
+    encode = [*ENCODE, *BITRATE_CAP] if grain else CLEAN_ENCODE
+    return [*args, "-t", f"{spec.seconds:g}", *encode, "-r", str(spec.fps), "-movflags", "+faststart"]
 
 
-def digest(spec: ClipSpec) -> str:
+def digest(spec: ClipSpec, stills: Sequence[Path] = ()) -> str:
     """A short hash of everything that shapes the clip, so a changed recipe is never reused."""
-    text = repr((spec, ENCODE, BITRATE_CAP, AUDIO, FPS, STILL_SIZE))
+    text = repr(
+        (spec, [str(s) for s in stills], ENCODE, BITRATE_CAP, CLEAN_ENCODE, TO_BT709, AUDIO, STILL_SIZE)
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def build(directory: Path, quick: bool) -> list[Clip]:
+def build(directory: Path, quick: bool, photos: Path | None = None) -> list[Clip]:
     """Make (or reuse) every clip of the corpus under `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
-    return [make(spec, directory) for spec in specs(quick)]
+    return [make(spec, directory, photos) for spec in specs(quick)]
 
 
 def _ffmpeg(args: list[str]) -> None:

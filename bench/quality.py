@@ -47,10 +47,15 @@ def reference_chain(window: Window) -> str:
 
 def ssim_argv(gif: Path, source: Path, window: Window) -> list[str]:
     """The ffmpeg argv that compares `gif` frame by frame with the reference made from `source`."""
-    # Both sides are renumbered 0, 1, 2... so frames pair by index: a GIF stores delays in 1/100 s,
-    # which would otherwise drift against the source's 1/fps clock.
-    renumber = f"settb=1/{window.fps:g},setpts=N,format=yuv444p"
-    graph = f"[0:v]{renumber}[gif];[1:v]{reference_chain(window)},{renumber}[ref];[gif][ref]ssim=shortest=1"
+    # The GIF is resampled to the window's rate first: an encoder may merge identical frames into one
+    # with a longer delay (gifski does), so pairing its frames by index would compare the wrong ones.
+    # Its delays are in 1/100 s, so a frame's time is up to half a tick off: `round=near` takes the
+    # frame nearest each slot. Then both sides are renumbered 0, 1, 2... and pair by index. The GIF's
+    # RGB goes to YUV with BT.709, the matrix of the corpus (and of phones' videos).
+    renumber = f"settb=1/{window.fps:g},setpts=N,scale=out_color_matrix=bt709:out_range=tv,format=yuv444p"
+    resample = f"fps=fps={window.fps:g}:round=near"
+    graph = f"[0:v]{resample},{renumber}[gif];[1:v]{reference_chain(window)},{renumber}[ref]"
+    graph += ";[gif][ref]ssim=shortest=1"
     head = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "info"]
     return [
         *head,

@@ -48,7 +48,8 @@ class Made:
     wall: float
     cpu: float
     size_bytes: int
-    ssim: float
+    ssim: float  # against the source as sent
+    ssim_clean: float | None = None  # against the clean picture, where the corpus added grain
 
 
 @dataclass
@@ -184,7 +185,8 @@ def measure_clip(
     for name, best in time_contenders(contenders, folder, repeat, frames).items():
         gif = folder / f"{name}.gif"
         ssim = quality.ssim(gif, clip.path, window)
-        result.made[name] = Made(best.wall, best.cpu, gif.stat().st_size, ssim)
+        clean = quality.ssim(gif, clip.clean, window) if clip.clean else None
+        result.made[name] = Made(best.wall, best.cpu, gif.stat().st_size, ssim, clean)
     return result
 
 
@@ -205,13 +207,21 @@ def time_contenders(
 
 
 def summarize(results: list[ClipResult], against: str) -> dict[str, float | None]:
-    """Speed (their wall / ours), mean SSIM difference (ours - theirs), bytes (ours / theirs)."""
+    """Speed (their wall / ours), mean SSIM difference (ours - theirs), bytes (ours / theirs); the
+    worst clip's bytes ratio and SSIM difference; the mean SSIM difference against clean pictures."""
     pairs = [(r.made["product"], r.made[against]) for r in results if against in r.made]
     if not pairs:
-        return {"speed": None, "ssim": None, "bytes": None, "cpu": None}
+        keys = ("speed", "cpu", "ssim", "bytes", "worst_bytes", "lowest_ssim", "ssim_clean")
+        return dict.fromkeys(keys)
+    clean = [
+        p.ssim_clean - t.ssim_clean for p, t in pairs if p.ssim_clean is not None and t.ssim_clean is not None
+    ]
     return {
         "speed": sum(t.wall for _, t in pairs) / sum(p.wall for p, _ in pairs),
         "cpu": sum(t.cpu for _, t in pairs) / sum(p.cpu for p, _ in pairs),
         "ssim": statistics.fmean(p.ssim - t.ssim for p, t in pairs),
         "bytes": sum(p.size_bytes for p, _ in pairs) / sum(t.size_bytes for _, t in pairs),
+        "worst_bytes": max(p.size_bytes / t.size_bytes for p, t in pairs),
+        "lowest_ssim": min(p.ssim - t.ssim for p, t in pairs),
+        "ssim_clean": statistics.fmean(clean) if clean else None,
     }

@@ -82,13 +82,16 @@ def run(plan: Plan, workdir: Path, log: Log) -> Outcome:
     if not {"recipe", "system"} & set(plan.parts):
         return outcome
     log(f"corpus ({'quick' if plan.quick else 'full'}) in {workdir / 'corpus'}")
-    clips = corpus.build(workdir / "corpus", plan.quick)
+    photos, how = corpus.find_photos()
+    log(f"photos: {photos or 'a generated stand-in'} ({how})")
+    clips = corpus.build(workdir / "corpus", plan.quick, photos)
+    outcome.details["corpus"] = {"photos": how, "clips": [f"{c.name} ({c.kind}) {c.label}" for c in clips]}
     if "recipe" in plan.parts:
         run_recipe(plan, clips, workdir / "recipe", log, outcome)
     if "system" in plan.parts:
-        small = corpus.make(corpus.small(), workdir / "corpus")
-        longest = corpus.make(corpus.longest_portrait(Settings().max_seconds), workdir / "corpus")
-        hd60 = corpus.make(corpus.hd60(Settings().max_seconds), workdir / "corpus")
+        small = corpus.make(corpus.small(), workdir / "corpus", photos)
+        longest = corpus.make(corpus.longest_portrait(Settings().max_seconds), workdir / "corpus", photos)
+        hd60 = corpus.make(corpus.hd60(Settings().max_seconds), workdir / "corpus", photos)
         run_system(plan, clips, small, (longest, hd60), workdir / "stack", log, outcome)
     return outcome
 
@@ -133,6 +136,9 @@ def run_recipe(plan: Plan, clips: list[Clip], workdir: Path, log: Log, outcome: 
         recipe_speed_vs_gifski=gif["speed"],
         recipe_ssim_minus_gifski=gif["ssim"],
         recipe_bytes_vs_gifski=gif["bytes"],
+        recipe_worst_clip_bytes_vs_gifski=gif["worst_bytes"],
+        recipe_lowest_clip_ssim_minus_gifski=gif["lowest_ssim"],
+        recipe_clean_ssim_minus_gifski=gif["ssim_clean"],
     )
     outcome.details["recipe"] = {
         "repeat": plan.repeat,
@@ -157,6 +163,7 @@ def clip_detail(result: ClipResult) -> dict[str, Any]:
                 "cpu_s": round(m.cpu, 3),
                 "bytes": m.size_bytes,
                 "ssim": round(m.ssim, 5),
+                "ssim_clean": None if m.ssim_clean is None else round(m.ssim_clean, 5),
             }
             for name, m in result.made.items()
         },

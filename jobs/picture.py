@@ -103,23 +103,31 @@ def deinterlace(video: Any, picture: Picture) -> Any:
     return video.filter("bwdif", mode="send_frame", parity="auto", deint="all")
 
 
-def to_display(video: Any, picture: Picture, width: int, height: int, tonemap: bool = True) -> Any:
+def to_display(
+    video: Any,
+    picture: Picture,
+    width: int,
+    height: int,
+    tonemap: bool = True,
+    denoise: dict[str, float] | None = None,
+) -> Any:
     """Scale to width x height square pixels and convert to SDR BT.709 RGB (bgra, as paletteuse wants).
 
-    Without `tonemap` (no zscale in this ffmpeg) HDR is converted like SDR video: right shape, washed
-    out colours.
+    `denoise` (hqdn3d's options) filters the scaled frames while they are still YUV. Without
+    `tonemap` (no zscale in this ffmpeg) HDR is converted like SDR video: right shape, washed out
+    colours.
     """
     if picture.hdr and tonemap:
         video = _tone_mapped(video.filter("scale", width, height, flags="lanczos"), picture)
-    else:
-        video = video.filter(
-            "scale",
-            width,
-            height,
-            flags="lanczos",
-            in_color_matrix=picture.matrix,
-            in_range="pc" if picture.full_range else "tv",
-        )
+        if denoise:  # hqdn3d takes planar YUV only
+            video = video.filter("format", "yuv444p").filter("hqdn3d", **denoise)
+        return video.filter("format", "bgra").filter("setsar", "1")
+    matrix = {"in_color_matrix": picture.matrix, "in_range": "pc" if picture.full_range else "tv"}
+    if not denoise:
+        video = video.filter("scale", width, height, flags="lanczos", **matrix)
+    else:  # in the source's own YUV and range at the GIF's size, then RGB with the source's matrix
+        video = video.filter("scale", width, height, flags="lanczos", out_range=matrix["in_range"], **matrix)
+        video = video.filter("format", "yuv444p").filter("hqdn3d", **denoise).filter("scale", **matrix)
     return video.filter("format", "bgra").filter("setsar", "1")
 
 

@@ -33,6 +33,10 @@ ANALYZE_DURATION_US = 5_000_000
 INPUT_MARGIN_SECONDS = 1.0  # decode this far past the window so its last frame is complete
 PIXEL_BUDGET_RATIO = 9 / 16  # pixel budget = width * width * ratio, i.e. a landscape 16:9 frame
 COLOUR_STEP = 4  # frames are rounded to this step per channel before the palette (see build_convert_args)
+# Temporal denoising of the GIF-sized frames (hqdn3d's options; no spatial smoothing). A camera's
+# grain changes every pixel every frame, so no pixel repeats and nothing can be transparent; damped,
+# still areas stay still. See README's Performance section for what it bought.
+DENOISE = {"luma_spatial": 0, "chroma_spatial": 0, "luma_tmp": 8, "chroma_tmp": 8}
 # lutrgb expression for that rounding; written without commas, which would split the filter graph
 _COLOUR_ROUNDING = f"floor(val/{COLOUR_STEP})*{COLOUR_STEP}+{COLOUR_STEP // 2}"
 
@@ -87,7 +91,7 @@ def build_convert_args(
     video = _sampled(picture.deinterlace(stream, info.picture), info, options, start, end)
     if options.speed != 1.0:  # in microseconds: the fps filter's 1/rate time base would round PTS/1.5
         video = video.filter("settb", "AVTB").filter("setpts", f"PTS/{_num(options.speed)}")
-    video = picture.to_display(video, info.picture, width, height, tonemap)
+    video = picture.to_display(video, info.picture, width, height, tonemap, DENOISE)
     if options.reverse:  # after the scale: it holds every frame, so only GIF-sized ones
         video = video.filter("reverse")
     # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
@@ -99,15 +103,12 @@ def build_convert_args(
     # all 8 clips tried (noisy and clean gradients, text, test graphics).
     rounded = video.filter("lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING)
     frames = rounded.split()
-    # Ordered (bayer) dithering skips error diffusion's cost and stays put from frame to frame, so
-    # diff_mode=rectangle and the GIF's LZW keep still areas cheap. stats_mode=diff scored lower
-    # (starves a still background of colours), so the palette is full.
+    # No dithering: error diffusion costs ~30 % of the time and shimmers from frame to frame; bayer
+    # (scale 5) made GIFs ~5 % bigger at a lower SSIM on bench's corpus, since the grain that is left
+    # dithers by itself. diff_mode=rectangle and the GIF's LZW keep still areas cheap.
+    # stats_mode=diff scored lower (starves a still background of colours), so the palette is full.
     gif = ffmpeg.filter(
-        [frames[1], frames[0].filter("palettegen")],
-        "paletteuse",
-        dither="bayer",
-        bayer_scale=5,
-        diff_mode="rectangle",
+        [frames[1], frames[0].filter("palettegen")], "paletteuse", dither="none", diff_mode="rectangle"
     )
     head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
     # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps

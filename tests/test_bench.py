@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import __main__ as bench_main
 from bench import corpus, memory, quality, recipe, redis_memory, report, suite, system
 from jobs.probe import MediaInfo, probe
 from jobs.recipe import GifOptions, build_convert_args
@@ -36,11 +37,13 @@ def test_parse_ssim_takes_the_last_summary_and_refuses_none() -> None:
 
 
 def test_reference_is_the_source_at_the_gifs_fps_trim_and_size() -> None:
-    """The SSIM reference samples, trims and scales like the product, and pairs frames by index."""
+    """The SSIM reference samples, trims and scales like the product; the GIF is resampled by time."""
     chain = quality.reference_chain(WINDOW)
     assert chain == "fps=fps=12,trim=start=0:end=5,setpts=PTS-STARTPTS,scale=480:270:flags=lanczos"
     graph = quality.ssim_argv(Path("a.gif"), Path("b.mp4"), WINDOW)
-    assert "setpts=N" in graph[graph.index("-filter_complex") + 1]
+    text = graph[graph.index("-filter_complex") + 1]
+    assert "setpts=N" in text and "[0:v]fps=fps=12:round=near," in text, "the GIF is resampled by time"
+    assert "out_color_matrix=bt709" in text
 
 
 def test_ssim_of_a_real_gif_against_its_source(tmp_path: Path) -> None:
@@ -84,6 +87,8 @@ def test_summarize_compares_totals_and_mean_ssim() -> None:
     assert found["speed"] == pytest.approx(2.0)
     assert found["bytes"] == pytest.approx(0.75)
     assert found["ssim"] == pytest.approx(0.005)
+    assert found["worst_bytes"] == pytest.approx(0.8) and found["lowest_ssim"] == pytest.approx(-0.01)
+    assert found["ssim_clean"] is None
     assert recipe.summarize([], "gifski")["speed"] is None
 
 
@@ -126,29 +131,51 @@ def test_json_has_every_figure_under_its_own_key(tmp_path: Path) -> None:
 
 
 def test_corpus_covers_the_content_kinds_asked_for() -> None:
-    """Quick corpus: photo, gradient, motion, text and portrait clips, with and without audio."""
-    specs = corpus.specs(quick=True)
-    assert {"photo", "gradient", "motion", "text", "portrait"} <= {s.kind for s in specs}
-    assert {True, False} == {s.audio for s in specs}
-    assert any(s.size[1] > s.size[0] for s in specs), "a portrait phone shape"
-    assert len({s.name for s in specs}) == len(specs)
-    assert len(corpus.specs(quick=False)) > len(specs)
+    """Both corpora: at least 10 clips of every kind issue 15 names, with and without audio."""
+    for quick in (True, False):
+        specs = corpus.specs(quick=quick)
+        kinds = {"camera", "gradient", "slideshow", "text", "animation", "generative", "portrait"}
+        assert kinds | {"motion", "static", "film"} <= {s.kind for s in specs}
+        assert len(specs) >= 10 and len({s.name for s in specs}) == len(specs)
+        assert sum(s.kind == "film" for s in specs) == 2 and {True, False} == {s.audio for s in specs}
+        assert any(s.size[1] > s.size[0] for s in specs), "a portrait phone shape"
+        assert all(s.photos for s in specs if s.kind in {"camera", "slideshow", "film", "static"})
+    assert corpus.specs(quick=False)[0].seconds > corpus.specs(quick=True)[0].seconds
 
 
 def test_clip_file_name_changes_with_its_recipe() -> None:
-    """A clip is reused only if nothing that shapes it changed."""
+    """A clip is reused only if nothing that shapes it changed, its photos included."""
     spec = corpus.small()
     assert corpus.digest(spec) == corpus.digest(corpus.small())
     assert corpus.digest(spec) != corpus.digest(corpus.longest_portrait(15.0))
+    assert corpus.digest(spec, [Path("a.jpg")]) != corpus.digest(spec, [Path("still.png")])
 
 
 def test_encode_args_map_audio_from_the_right_input() -> None:
-    """With the photo still as input 0, the beep is input 1; without it, input 0."""
-    still = Path("still.png")
-    photo = corpus.encode_args(corpus.small(), still)
-    assert photo[photo.index("-map", photo.index("-map") + 1) + 1] == "1:a"
+    """With two photos as inputs 0 and 1, the beep is input 2; without photos, input 0."""
+    [film] = [s for s in corpus.specs(quick=True) if s.name == "film-letterbox"]
+    args = corpus.encode_args(film, [Path("a.jpg"), Path("b.jpg")])
+    assert args[args.index("-map", args.index("-map") + 1) + 1] == "2:a"
     [text] = [s for s in corpus.specs(quick=True) if s.kind == "text"]
-    assert "1:a" not in corpus.encode_args(text, None) and "-loop" not in corpus.encode_args(text, None)
+    assert "1:a" not in corpus.encode_args(text, []) and "-loop" not in corpus.encode_args(text, [])
+
+
+def test_clean_picture_is_the_clip_without_its_grain_or_audio() -> None:
+    """The clean picture has no noise filter and no audio; the clip as sent has both."""
+    spec = corpus.small()
+    sent = corpus.encode_args(spec, [Path("a.jpg")])
+    clean = corpus.encode_args(spec, [Path("a.jpg")], grain=False)
+    graph = clean[clean.index("-filter_complex") + 1]
+    assert "noise=" in sent[sent.index("-filter_complex") + 1] and "noise=" not in graph
+    assert "1:a" in sent and "1:a" not in clean and corpus.scenes.GRAIN not in graph
+
+
+def test_photos_fall_back_to_a_generated_still(tmp_path: Path) -> None:
+    """Without the photo package every photo a clip names becomes the stand-in still."""
+    [film] = [s for s in corpus.specs(quick=True) if s.name == "film-letterbox"]
+    (tmp_path / "still.png").write_bytes(b"made earlier")  # make_still reuses it: no render here
+    assert corpus.photo_paths(film, tmp_path, tmp_path / "no-photos") == [tmp_path / "still.png"] * 2
+    assert corpus.photo_paths(corpus.specs(quick=True)[2], tmp_path, None) == [], "gradients use none"
 
 
 def test_tree_rss_counts_children() -> None:
@@ -192,3 +219,15 @@ def test_redis_families_and_the_30_day_copies() -> None:
     )
     assert found.bytes_per_video == 100 and found.bytes_per_user == 100
     assert found.day30 == 7000 + 1.5 * 100 * 29
+
+
+def test_clip_table_shows_bytes_and_clean_ssim_against_gifski() -> None:
+    """Each clip's row gives the product's bytes over gifski's and both clean-picture SSIMs."""
+    made = {"wall_s": 1.0, "cpu_s": 1.0, "ssim": 0.95}
+    row = {"clip": "camera-pan", "source": "1280x720 4s", "gif": "480x270 12fps 4s"}
+    row |= {
+        "product": {**made, "bytes": 800, "ssim_clean": 0.96},
+        "gifski": {**made, "bytes": 1000, "ssim_clean": 0.97},
+    }
+    table = bench_main.clips_table([row])
+    assert "| 0.80 " in table and "0.9600/0.9700" in table

@@ -107,6 +107,15 @@ def test_sdr_is_scaled_with_its_own_matrix_and_range_to_square_pixels() -> None:
     assert "zscale" not in graph and "tonemap" not in graph and "bwdif" not in graph
 
 
+def test_denoising_reads_yuv_and_converts_with_the_streams_own_matrix() -> None:
+    """hqdn3d gets planar YUV at the GIF's size; the RGB conversion after it keeps the stream's matrix."""
+    graph = chain(Picture(matrix="bt601"))
+    assert graph.index("format=yuv444p") < graph.index("hqdn3d") < graph.index("format=bgra")
+    assert graph.count("in_color_matrix=bt601") == 2
+    hlg = chain(Picture(matrix="bt2020", transfer="arib-std-b67"))
+    assert hlg.index("tonemap") < hlg.index("hqdn3d") < hlg.index("format=bgra")
+
+
 def test_hdr_is_tone_mapped_and_the_fallback_only_converts() -> None:
     """HLG/PQ goes through zscale and tonemap; without them it is a plain BT.2020 conversion."""
     hlg = Picture(matrix="bt2020", transfer="arib-std-b67")

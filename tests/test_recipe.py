@@ -102,11 +102,12 @@ def test_filter_graph_runs_fps_first_then_trim_then_palette(tmp_path: Path) -> N
     """fps comes before trim; speed sits before the lanczos scale, reverse after it (GIF-sized frames)."""
     options = GifOptions(start=1.0, end=3.0, speed=2.0, reverse=True)
     chain = graph(build_convert_args(tmp_path / "a.mp4", tmp_path / "b.gif", LANDSCAPE, options, Limits()))
-    steps = ["fps=", "trim=", "setpts=PTS-STARTPTS", "setpts=PTS/2", "scale=480:270", "setsar=1", "reverse"]
+    steps = ["fps=", "trim=", "setpts=PTS-STARTPTS", "setpts=PTS/2", "scale=480:270", "hqdn3d", "setsar=1"]
+    steps += ["reverse"]
     steps += ["split", "palettegen", "paletteuse"]
     positions = [chain.index(step) for step in steps]
     assert positions == sorted(positions)
-    assert "trim=end=3:start=1" in chain and "flags=lanczos" in chain and "dither=bayer" in chain
+    assert "trim=end=3:start=1" in chain and "flags=lanczos" in chain and "dither=none" in chain
 
 
 def test_colours_are_rounded_after_scaling_and_before_the_palette(tmp_path: Path) -> None:
@@ -114,6 +115,13 @@ def test_colours_are_rounded_after_scaling_and_before_the_palette(tmp_path: Path
     chain = graph(argv_for(tmp_path))
     assert chain.index("scale=") < chain.index("lutrgb=") < chain.index("split")
     assert chain.count("floor(val/4)*4+2") == 3
+
+
+def test_grain_is_damped_over_time_at_the_gifs_size_before_rgb(tmp_path: Path) -> None:
+    """hqdn3d runs on the scaled YUV frames, temporal only, before they become RGB for the palette."""
+    chain = graph(argv_for(tmp_path))
+    assert chain.index("scale=480:270") < chain.index("hqdn3d") < chain.index("format=bgra")
+    assert "hqdn3d=chroma_spatial=0:chroma_tmp=8:luma_spatial=0:luma_tmp=8" in chain
 
 
 def test_plain_options_add_no_speed_or_reverse_filter(tmp_path: Path) -> None:
