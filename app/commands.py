@@ -47,9 +47,8 @@ class Commands:
         """Show the settings menu with the user's current choices."""
         lang, user_id = lang_of(message), message.from_user.id
         choice = prefs.load(self.queue.connection, user_id, self.settings)
-        self.replier.reply(
-            message, text("settings_title", lang), reply_markup=menu.settings_menu(choice, lang)
-        )
+        markup = menu.settings_menu(choice, lang, self.settings)
+        self.replier.reply(message, text("settings_title", lang), reply_markup=markup)
 
     def on_button(self, call: CallbackQuery) -> None:
         """Apply a settings button; anything not on the menus gets a polite 'expired' answer."""
@@ -57,7 +56,7 @@ class Commands:
         if call.data == menu.NOOP:
             self.replier.answer(call.id, "")
             return
-        parsed = menu.parse_callback(call.data)
+        parsed = menu.parse_callback(call.data, self.settings)
         if parsed is None or call.message is None:
             self.replier.answer(call.id, text("button_expired", lang))
             return
@@ -69,7 +68,7 @@ class Commands:
             call.message.chat.id,
             call.message.message_id,
             text("settings_title", lang),
-            reply_markup=menu.settings_menu(choice, lang),
+            reply_markup=menu.settings_menu(choice, lang, self.settings),
         )
 
     def on_cancel(self, message: Message) -> None:

@@ -11,10 +11,12 @@ from core.models import OutputKind
 from core.settings import Settings
 
 # Every value a setting may take (the bot's menu offers these; stored values outside them are ignored).
+# Lengths are offered only up to the install's MAX_SECONDS (choices()), so no user goes past it.
+LENGTHS: tuple[str, ...] = ("5", "10", "15", "20", "30")
 CHOICES: dict[str, tuple[str, ...]] = {
     "width": ("320", "480", "640"),
     "fps": ("10", "12", "15", "20"),
-    "max_seconds": ("5", "10", "15"),
+    "max_seconds": LENGTHS,
     "speed": ("0.5", "1", "1.5", "2"),
     "reverse": ("0", "1"),
     "output": (OutputKind.ANIMATION.value, OutputKind.DOCUMENT.value),
@@ -27,7 +29,7 @@ class UserPrefs:
 
     width: int = 480
     fps: int = 12
-    max_seconds: float = 15.0
+    max_seconds: float = 30.0
     speed: float = 1.0
     reverse: bool = False
     output: OutputKind = OutputKind.ANIMATION
@@ -54,12 +56,21 @@ class UserPrefs:
         return f"{shape}r{int(self.reverse)}{self.output[0]}"
 
 
+def choices(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """The menus of this install: CHOICES with the lengths up to MAX_SECONDS (and MAX_SECONDS itself
+    when it is not on the list, e.g. 25 or 3), so the longest length offered is the default."""
+    cap = settings.max_seconds
+    lengths = [v for v in LENGTHS if float(v) < cap] + [f"{cap:g}"]
+    return {**CHOICES, "max_seconds": tuple(lengths)}
+
+
 def load(redis: Redis, user_id: int, settings: Settings) -> UserPrefs:
-    """A user's settings over the defaults (unknown or stale stored values are ignored)."""
-    prefs = UserPrefs.defaults(settings)
+    """A user's settings over the defaults (unknown or stale stored values are ignored, and so is a
+    stored length above this install's MAX_SECONDS)."""
+    prefs, menus = UserPrefs.defaults(settings), choices(settings)
     for raw_name, raw_value in redis.hgetall(keys.prefs(user_id)).items():
         name, value = raw_name.decode(), raw_value.decode()
-        if value in CHOICES.get(name, ()):
+        if value in menus.get(name, ()):
             prefs = prefs.with_choice(name, value)
     return prefs
 

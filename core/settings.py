@@ -145,7 +145,7 @@ class Settings:
     admin_trusted_proxies: tuple[str, ...] = _setting((), "ADMIN_TRUSTED_PROXIES", _networks)
     max_input_mb: int = _setting(20, "MAX_INPUT_MB", _positive_int)
     max_output_mb: int = _setting(50, "MAX_OUTPUT_MB", _positive_int)
-    max_seconds: float = _setting(15.0, "MAX_SECONDS", _positive_float)
+    max_seconds: float = _setting(30.0, "MAX_SECONDS", _positive_float)
     gif_width: int = _setting(480, "GIF_WIDTH", _positive_int)
     gif_fps: int = _setting(12, "GIF_FPS", _positive_int)
     job_timeout: int = _setting(300, "JOB_TIMEOUT", _positive_int)

@@ -47,7 +47,7 @@ class GifOptions:
 
     width: int = 480  # max width; pixel budget width*width*9/16, never upscaled, even dims
     fps: int = 12  # never above the source fps
-    max_seconds: float = 15.0  # convert at most this many seconds from `start`
+    max_seconds: float = 30.0  # convert at most this many seconds from `start`
     start: float = 0.0
     end: float | None = None  # optional trim window end
     speed: float = 1.0  # 0.5..2.0

@@ -61,7 +61,7 @@ def test_window_never_upscales_and_never_exceeds_the_source_fps() -> None:
     """A small 10 fps source gives a GIF at its own size and 10 fps, cut at max_seconds."""
     info = MediaInfo(320, 240, 60.0, 10.0, "avi", "mpeg4", False)
     window = recipe.window_for(info, GifOptions())
-    assert (window.width, window.height, window.fps, window.end) == (320, 240, 10.0, 15.0)
+    assert (window.width, window.height, window.fps, window.end) == (320, 240, 10.0, 30.0)
 
 
 def test_twopass_writes_a_palette_then_uses_it_with_the_default_dither(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import BadTrim
+from core.settings import Settings
 from jobs.fit import MIN_WIDTH, _result, _shrink, convert
 from jobs.probe import MediaInfo
 from jobs.recipe import GifOptions, Limits
@@ -159,3 +160,14 @@ def test_reverse_holds_gif_sized_frames_not_source_frames(tmp_path: Path) -> Non
     backward = peak_child_rss_mb(src, tmp_path / "backward.gif", "speed=0.5, reverse=True")
     print(f"\nffmpeg peak RSS: {forward:.0f} MB forward, {backward:.0f} MB reversed")
     assert backward - forward < 40
+
+
+def test_default_length_gives_a_gif_covering_30_seconds(tmp_path: Path) -> None:
+    """At the install's defaults, a 32 s clip gives a GIF of ~30 s (frames x delay), whole, under the cap."""
+    settings = Settings.from_env({}, env_file=tmp_path / "none")
+    options = GifOptions(width=settings.gif_width, fps=settings.gif_fps, max_seconds=settings.max_seconds)
+    src = media.make_clip(tmp_path, seconds=32.0, size=(160, 90), fps=12)
+    result = convert(src, tmp_path / "out.gif", options, Limits(max_output_bytes=settings.max_output_bytes))
+    _, _, frames, seconds = gif_stats(result.path)
+    assert result.truncated and not result.shrunk and result.seconds == 30.0
+    assert frames == pytest.approx(30 * 12, abs=2) and seconds == pytest.approx(30.0, abs=0.3)

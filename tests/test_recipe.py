@@ -51,7 +51,7 @@ def test_argv_carries_hardening_flags_and_file_url(tmp_path: Path) -> None:
     assert int(flag["-max_pixels"]) >= 3840 * 2160
     assert flag["-i"] == f"file:{tmp_path / 'in.mp4'}"
     assert argv.index("-format_whitelist") < argv.index("-i")
-    assert float(flag["-t"]) == 16.0  # start + max_seconds + 1 s margin
+    assert float(flag["-t"]) == 31.0  # start + max_seconds + 1 s margin
     assert flag["-loop"] == "0" and argv[-1] == f"file:{tmp_path / 'out.gif'}"
 
 
@@ -195,11 +195,11 @@ def test_target_size_stays_within_width_budget_and_source(src: tuple[int, int]) 
 @pytest.mark.parametrize(
     ("duration", "options", "window"),
     [
-        (60.0, GifOptions(), (0.0, 15.0)),  # capped by max_seconds
+        (60.0, GifOptions(), (0.0, 30.0)),  # capped by max_seconds
         (4.0, GifOptions(), (0.0, 4.0)),  # a short video ends first
         (20.0, GifOptions(start=10.0), (10.0, 20.0)),
         (60.0, GifOptions(end=5.0), (0.0, 5.0)),  # the asked end
-        (60.0, GifOptions(end=100.0), (0.0, 15.0)),  # an end past max_seconds
+        (60.0, GifOptions(end=100.0), (0.0, 30.0)),  # an end past max_seconds
         (20.0, GifOptions(end=30.0, max_seconds=100.0), (0.0, 20.0)),  # an end past the video
         (60.0, GifOptions(start=3.0, end=10.0, max_seconds=2.0), (3.0, 5.0)),
     ],

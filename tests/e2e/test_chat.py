@@ -220,7 +220,7 @@ def test_traditional_chinese_users_get_traditional_chinese(stack, fake_api, redi
         timeout=20,
         message="three replies",
     )
-    assert replies[0].startswith(text("help", ZH, max_mb=20, max_seconds=15, width=480, fps=12)[:10])
+    assert replies[0].startswith(text("help", ZH, max_mb=20, max_seconds=30, width=480, fps=12)[:10])
     assert replies[1] == text("not_video", ZH)
     assert matches("status_queued", replies[2], ZH)
 

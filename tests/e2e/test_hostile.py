@@ -37,7 +37,7 @@ NO_RETRY_INTERVAL = "30"  # RQ Retry interval set by the bot: a retried permanen
 SECRET = b"hostile-secret-7f3a9c-never-leaves-its-file"
 HOSTILE = "<b>&\"'_*[]</b> <script>alert(1)</script> `~|\\ %s {0} \u202e"
 
-HELP_PARAMS = {"max_mb": 20, "max_seconds": "15", "width": 480, "fps": 12}  # the settings' defaults
+HELP_PARAMS = {"max_mb": 20, "max_seconds": "30", "width": 480, "fps": 12}  # the settings' defaults
 HELP = text("help", **HELP_PARAMS)
 
 _user_ids = itertools.count(90_000)
@@ -371,10 +371,13 @@ def test_disguised_playlists_follow_no_reference(stack, fake_api, redis_client, 
 
 
 def test_length_and_size_limits_give_a_gif_cut_short_or_one_refusal(stack, fake_api, redis_client, tmp_path):
-    """20 s clip: a GIF of <= 15 s saying so; > 20 MB claimed or downloaded: one error_too_big."""
+    """20 s clip, MAX_SECONDS=15: a GIF of <= 15 s saying so; > 20 MB claimed or got: one error_too_big."""
     long_clip = media.make_clip(tmp_path, "long.mp4", seconds=20, size=(160, 90), fps=10).read_bytes()
     worker_cap = {"MAX_INPUT_MB": "1"}  # read by workers; the bot keeps the default 20 MB
-    procs = start_stack(stack, fake_api, redis_client, [worker_cap], RETRY_INTERVAL=NO_RETRY_INTERVAL)
+    # the bot sets the job's length: an install with MAX_SECONDS=15 (the default was 15 before)
+    procs = start_stack(
+        stack, fake_api, redis_client, [worker_cap], RETRY_INTERVAL=NO_RETRY_INTERVAL, MAX_SECONDS="15"
+    )
     sent = send_files(
         fake_api,
         {"20s-clip": long_clip, "claims-25MB": long_clip, "2MB-claims-100KB": os.urandom(2 * 1024 * 1024)},
