@@ -131,7 +131,8 @@ def test_shrink_keeps_portrait_width_in_the_pixel_budget() -> None:
 
 def test_result_describes_the_options_used_not_those_asked() -> None:
     """Size, fps and play time follow the used options; shrunk and truncated say what changed."""
-    asked, used = GifOptions(speed=2.0), GifOptions(speed=2.0, fps=6, width=240)
+    asked = GifOptions(speed=2.0, max_seconds=15.0)
+    used = GifOptions(speed=2.0, max_seconds=15.0, fps=6, width=240)
     result = _result(Path("out.gif"), LANDSCAPE, asked, used, 1234)
     assert (result.width, result.height, result.fps, result.seconds) == (240, 134, 6.0, 7.5)
     assert result.shrunk and result.truncated and result.size_bytes == 1234
