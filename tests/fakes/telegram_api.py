@@ -70,7 +70,7 @@ CHAT_ACTIONS = frozenset(
     | {"upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note"}
 )
 # Methods that put something in a chat: these count toward set_global_limit (Telegram's ~30 a second).
-MESSAGE_METHOD = re.compile(r"(send|edit|delete|copy|forward)\w*", re.IGNORECASE)
+MESSAGE_METHOD = re.compile(r"send\w+|edit\w+|(delete|copy|forward)Messages?", re.IGNORECASE)
 # Methods we do not model but a bot may call at start-up: answer ok with result true.
 PLAUSIBLE_METHOD = re.compile(r"(set|delete|answer|pin|unpin|close|logout)[a-z]*", re.IGNORECASE)
 
