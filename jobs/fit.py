@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ class GifResult:
     size_bytes: int
     truncated: bool
     shrunk: bool
+    ffmpeg_seconds: float = 0.0  # wall time of the ffmpeg conversion runs alone (no probe)
 
 
 def convert(
@@ -59,18 +61,19 @@ def convert(
     if end <= start:
         raise BadTrim("the trim window starts after the end of the video")
     report = Progress(progress)
-    attempt, size = options, _convert_once(src, dst, info, options, limits, report)
+    attempt, (size, ran) = options, _convert_once(src, dst, info, options, limits, report)
     for _ in range(MAX_ATTEMPTS - 1):
         smaller = _shrink(info, attempt, size, limits.max_output_bytes)
         if size <= limits.max_output_bytes or smaller is None:
             break
         logger.info("GIF is %d bytes, over %d: retrying with %s", size, limits.max_output_bytes, smaller)
-        attempt, size = smaller, _convert_once(src, dst, info, smaller, limits, report)
+        attempt, (size, again) = smaller, _convert_once(src, dst, info, smaller, limits, report)
+        ran += again
     if size > limits.max_output_bytes:  # Telegram would refuse it (413): never try to send it
         dst.unlink(missing_ok=True)
         raise GifTooBig(f"GIF still {size} bytes after shrinking (cap {limits.max_output_bytes})")
     report(1.0)
-    return _result(dst, info, options, attempt, size)
+    return replace(_result(dst, info, options, attempt, size), ffmpeg_seconds=ran)
 
 
 def _convert_once(
@@ -80,15 +83,17 @@ def _convert_once(
     options: GifOptions,
     limits: Limits,
     report: Callable[[float], None],
-) -> int:
-    """Run one conversion and return the GIF's size in bytes."""
+) -> tuple[int, float]:
+    """Run one conversion; return the GIF's size in bytes and ffmpeg's wall time in seconds."""
     start, end = source_window(info, options)
     expected_us = max((end - start) / options.speed, 0.001) * 1e6
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
     watch = RunProgress(report, src, expected_bytes, expected_us)
     try:
         argv = build_convert_args(src, dst, info, options, limits, tonemap=toolbox.can_tonemap())
+        started = time.monotonic()
         run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
+        ran = time.monotonic() - started
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc
     finally:
@@ -96,7 +101,7 @@ def _convert_once(
     size = dst.stat().st_size if dst.exists() else 0
     if size == 0:
         raise BrokenVideo("ffmpeg wrote no frames")
-    return size
+    return size, ran
 
 
 def _shrink(info: MediaInfo, attempt: GifOptions, size: int, cap: int) -> GifOptions | None:
