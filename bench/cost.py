@@ -46,6 +46,7 @@ class JobCost:
     videos: int
     source_s: float  # seconds of source video converted (at most MAX_SECONDS each)
     cpu_s_per_video_s: float
+    cpu_ms_beyond_ffmpeg: float  # CPU of the whole stack per job, less its ffmpeg run's
     redis_commands: float
     redis_net_bytes: float
     api_calls: float
@@ -74,24 +75,38 @@ def snapshot(live: LiveStack) -> Counters:
     return Counters(time.monotonic(), cpu, commands, net)
 
 
-def job_cost(live: LiveStack, clips: list[Clip], videos: int) -> JobCost:
+class Meter:
+    """The stack's counters over a stretch of work, less what the idle stack does meanwhile."""
+
+    def __init__(self, live: LiveStack) -> None:
+        self.live = live
+        time.sleep(SETTLE_S)
+        quiet = snapshot(live)
+        time.sleep(IDLE_S)
+        self.start = snapshot(live)
+        seconds = self.start.at - quiet.at
+        self.idle_rate = [(b - a) / seconds for a, b in zip(_values(quiet), _values(self.start), strict=True)]
+
+    def per_job(self, jobs: int) -> list[float]:
+        """CPU s, Redis commands and Redis network bytes per job since the start (or last call)."""
+        time.sleep(SETTLE_S)
+        end = snapshot(self.live)
+        span = end.at - self.start.at
+        ends = zip(_values(self.start), _values(end), self.idle_rate, strict=True)
+        found = [(b - a - rate * span) / jobs for a, b, rate in ends]
+        self.start = end
+        return found
+
+
+def job_cost(live: LiveStack, meter: Meter, clips: list[Clip], videos: int) -> JobCost:
     """Send `videos` clips (cycling through `clips`) and measure what they cost per job."""
-    time.sleep(SETTLE_S)
-    idle0 = snapshot(live)
-    time.sleep(IDLE_S)
-    idle1 = snapshot(live)
+    before = retained(live)  # thousands of commands: before the meter starts
+    meter.start = snapshot(live)
     calls_before = len(live.api.calls(ok_only=False))
-    before = retained(live)
     chosen = [clips[i % len(clips)] for i in range(videos)]
     sent = live.send([c.path.read_bytes() for c in chosen])
     wait_finished(live, sent)
-    time.sleep(SETTLE_S)
-    end = snapshot(live)
-    span = end.at - idle1.at
-    quiet = idle1.at - idle0.at
-    idle_rate = [(b - a) / quiet for a, b in zip(_values(idle0), _values(idle1), strict=True)]
-    ends = zip(_values(idle1), _values(end), idle_rate, strict=True)
-    per_job = [(b - a - rate * span) / videos for a, b, rate in ends]
+    cpu, commands, net = meter.per_job(videos)
     calls = [c for c in live.api.calls(ok_only=False)[calls_before:] if c.method != "getUpdates"]
     methods: dict[str, float] = {}
     for call in calls:
@@ -99,17 +114,25 @@ def job_cost(live: LiveStack, clips: list[Clip], videos: int) -> JobCost:
     max_s = Settings().max_seconds
     source = sum(min(c.seconds, max_s) for c in chosen)
     after = retained(live)
-    left = {k: round((after.get(k, 0) - before.get(k, 0)) / videos) for k in after}
+    left = {k: round((after.get(k, 0) - before.get(k, 0)) / videos) for k in sorted(after)}
+    ffmpeg = ffmpeg_runs(live.stack.logdir)
+    ffmpeg_cpu = statistics.mean(ffmpeg[job_id(s)][1] for s in sent)
     return JobCost(
         videos,
         source,
-        per_job[0] * videos / source,
-        per_job[1],
-        per_job[2],
+        cpu * videos / source,
+        (cpu - ffmpeg_cpu) * 1000,
+        commands,
+        net,
         sum(v for k, v in methods.items() if k != FILE_DOWNLOAD),
         {k: round(v, 2) for k, v in sorted(methods.items())},
         left,
     )
+
+
+def job_id(sent: Sent) -> str:
+    """The RQ job id of a pushed video (core.models.job_id_for)."""
+    return f"gif_{sent.chat}_{sent.message_id}"
 
 
 def _values(c: Counters) -> tuple[float, float, float]:
@@ -141,10 +164,11 @@ def retained(live: LiveStack) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Overhead:
-    """Jobs on an idle stack: served-to-GIF, ffmpeg's own wall, and what is left."""
+    """Jobs on an idle stack: served-to-GIF, ffmpeg's own wall, and the CPU left beyond ffmpeg."""
 
     served_to_gif_s: list[float]
     ffmpeg_s: list[float]
+    cpu_ms_beyond_ffmpeg: float
 
     @property
     def overhead_ms(self) -> list[float]:
@@ -155,19 +179,19 @@ class Overhead:
         return statistics.median(self.overhead_ms)
 
 
-_CONVERTED = re.compile(r"job=(\S+) converted .* \(ffmpeg ([\d.]+)s\)")
+_CONVERTED = re.compile(r"job=(\S+) converted .* \(ffmpeg ([\d.]+)s, ([\d.]+)s CPU\)")
 
 
-def ffmpeg_seconds(logdir: Path) -> dict[str, float]:
-    """Each job's ffmpeg wall time, from the workers' log lines."""
-    found: dict[str, float] = {}
+def ffmpeg_runs(logdir: Path) -> dict[str, tuple[float, float]]:
+    """Each job's ffmpeg wall and CPU seconds, from the workers' log lines."""
+    found: dict[str, tuple[float, float]] = {}
     for log in logdir.glob("worker-*.log"):
         for match in _CONVERTED.finditer(log.read_text(errors="replace")):
-            found[match.group(1)] = float(match.group(2))
+            found[match.group(1)] = (float(match.group(2)), float(match.group(3)))
     return found
 
 
-def fixed_overhead(live: LiveStack, clip: Clip, runs: int) -> Overhead:
+def fixed_overhead(live: LiveStack, meter: Meter, clip: Clip, runs: int) -> Overhead:
     """`runs` times, one at a time: the clip from a new user, served-to-GIF minus ffmpeg's wall.
 
     A new chat takes the ack and the GIF back to back (its burst of two), and the status steps in
@@ -180,8 +204,10 @@ def fixed_overhead(live: LiveStack, clip: Clip, runs: int) -> Overhead:
         wait_finished(live, [sent])
         served.append(gif.at - live.served_at(sent))
         sent_all.append(sent)
-    walls = ffmpeg_seconds(live.stack.logdir)
-    return Overhead(served, [walls[f"gif_{s.chat}_{s.message_id}"] for s in sent_all])
+    cpu = meter.per_job(runs)[0]
+    ffmpeg = [ffmpeg_runs(live.stack.logdir)[job_id(s)] for s in sent_all]
+    beyond = (cpu - statistics.mean(f[1] for f in ffmpeg)) * 1000
+    return Overhead(served, [f[0] for f in ffmpeg], beyond)
 
 
 OVERHEAD_RUNS = 10
@@ -190,9 +216,13 @@ COST_VIDEOS = 10
 
 def measure(live: LiveStack, clips: list[Clip], small: Clip, log: Any, outcome: Any) -> None:
     """job_fixed_overhead_ms (median over OVERHEAD_RUNS jobs) and the cost of one job."""
-    over = fixed_overhead(live, small, OVERHEAD_RUNS)
-    log(f"fixed overhead: {', '.join(f'{ms:.0f}' for ms in over.overhead_ms)} ms beyond ffmpeg")
-    job = job_cost(live, clips, COST_VIDEOS)
+    meter = Meter(live)
+    over = fixed_overhead(live, meter, small, OVERHEAD_RUNS)
+    log(
+        f"fixed overhead: {', '.join(f'{ms:.0f}' for ms in over.overhead_ms)} ms beyond ffmpeg "
+        f"(CPU {over.cpu_ms_beyond_ffmpeg:.0f} ms a job)"
+    )
+    job = job_cost(live, meter, clips, COST_VIDEOS)
     log(
         f"one job: {job.cpu_s_per_video_s:.2f} CPU s per video s, {job.redis_commands:.0f} Redis commands, "
         f"{job.redis_net_bytes / 1000:.1f} kB over the wire, {job.api_calls:.1f} Bot API calls"
@@ -208,5 +238,6 @@ def measure(live: LiveStack, clips: list[Clip], small: Clip, log: Any, outcome: 
         "overhead_clip": small.label,
         "served_to_gif_s": [round(s, 4) for s in over.served_to_gif_s],
         "ffmpeg_s": over.ffmpeg_s,
+        "overhead_cpu_ms": round(over.cpu_ms_beyond_ffmpeg, 1),
         "job": asdict(job),
     }
