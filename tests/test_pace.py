@@ -309,3 +309,17 @@ def test_local_fallback_keeps_the_global_rate(budget, monkeypatch):
     assert times[-1] - times[0] >= 5 * SLOT * 0.9
     assert pace._LOCAL.ask(600, "wait", math.inf) == ("go", pytest.approx(0.0, abs=SLOT))
     assert pace._LOCAL.ask(601, "optional", 0.0)[0] == "global", "progress is dropped while booked ahead"
+
+
+def test_a_sender_that_wakes_late_takes_a_fresh_slot(redis_client, budget, monkeypatch):
+    """Waking more than LATE_S after its slot (a busy box), a sender books the next free slot instead of
+    crowding the ones booked after it."""
+    late = iter([0.1])
+
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds + next(late, 0.0))
+
+    monkeypatch.setattr(pace, "time", SimpleNamespace(sleep=sleep, monotonic=time.monotonic))
+    before = redis_now(redis_client)
+    assert pace.reserve(redis_client, CHAT, kind=pace.Kind.GIF) is True
+    assert float(redis_client.get(keys.GLOBAL_PACE)) >= before + 0.1 + SLOT - 0.01
