@@ -10,7 +10,7 @@ import telebot
 from redis import Redis
 from telebot.types import Message
 
-from core import telegram
+from core import pace, telegram
 from core.chat import paced_send
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ class Replier:
         self.redis = redis
 
     def paced(self, chat_id: int, method: str, fn: Callable[[], T]) -> T | None:
-        """Run one call in this chat's next free slot (pacing skipped while Redis is down)."""
-        return paced_send(self.redis, chat_id, method, fn, max_wait=REPLY_MAX_WAIT_S)
+        """Run one call in this chat's next free slot, ahead of GIFs and status edits in the budget."""
+        return paced_send(self.redis, chat_id, method, fn, max_wait=REPLY_MAX_WAIT_S, kind=pace.Kind.ACK)
 
     def reply(self, message: Message, body: str, **kwargs: object) -> Message | None:
         """Reply to a message with a fixed text."""

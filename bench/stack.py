@@ -24,6 +24,7 @@ from tests.gifcheck import all_done
 from tests.services import Proc, RedisServer, Stack, stack_env, wait_until
 
 READY_TIMEOUT_S = 120
+TELEGRAM_LIMIT = 30  # the fake API answers 429 past this many messages a second, as Telegram does
 FIRST_USER_ID = 900_000  # far from the test suite's and bench.burst's user ids
 
 
@@ -119,6 +120,10 @@ class LiveStack:
     def _carries(call: Call, update_id: int) -> bool:
         return bool(call.result) and any(u.get("update_id") == update_id for u in call.result)
 
+    def bot_pids(self) -> list[int]:
+        """The pid of the bot process."""
+        return [p.popen.pid for p in self.stack.procs if p.name.startswith("bot")]
+
     def worker_pids(self) -> list[int]:
         """The pids of the worker processes (each the root of its horse and ffmpeg)."""
         return [w.popen.pid for w in self.workers]
@@ -140,6 +145,7 @@ def running(
     server = RedisServer(workdir / "redis").start()
     try:
         with FakeTelegramAPI() as api:
+            api.set_global_limit(TELEGRAM_LIMIT)
             env = {**stack_env(api.token, api.base_url, server.url, workdir), "LOG_LEVEL": log_level}
             stack = Stack(env=env, logdir=workdir / "logs")
             try:

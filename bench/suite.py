@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import corpus, recipe, redis_memory, stack, system
+from bench import corpus, cost, recipe, redis_memory, stack, system
 from bench.corpus import Clip
 from bench.recipe import ClipResult
 from bench.stack import LiveStack
@@ -188,8 +188,10 @@ def run_system(
         measure_heavy_memory(live, longest[1], log, outcome)
         measure_latency(live, clips[0], plan.latency_runs, workdir, log, outcome)
         measure_cache(live, small, plan.cache_runs, log, outcome)
+        cost.measure(live, clips, small, log, outcome)
         measure_efficiency(live, clips, plan.system_videos, workdir, log, outcome)
         measure_burst(live, small, plan.burst_users, log, outcome)
+        outcome.details.setdefault("system", {})["telegram_429s"] = live.api.global_429s  # over 30/s
     outcome.details.setdefault("system", {})["workers"] = plan.workers
 
 

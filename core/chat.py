@@ -22,10 +22,11 @@ def paced_send(
     *,
     wait: bool = True,
     max_wait: float = telegram.MAX_RETRY_AFTER_WAIT_S,
+    kind: pace.Kind = pace.Kind.STATUS,
 ) -> T | None:
-    """Run one Bot API call in this chat's next free slot; None if it failed or, unless `wait`,
-    if the chat was busy."""
-    if not pace.reserve(redis, chat_id, wait=wait):  # paces on local time while Redis is away
+    """Run one Bot API call in this chat's next free slot and a global one for its `kind`; None if
+    it failed or, unless `wait`, if the chat or the budget was busy."""
+    if not pace.reserve(redis, chat_id, wait=wait, kind=kind):  # local time while Redis is away
         return None
     try:
         return telegram.call(method, fn, max_wait=max_wait)

@@ -126,6 +126,9 @@ def chat_pace(chat_id: int) -> str:
     return f"{PREFIX}:pace:{chat_id}"
 
 
+GLOBAL_PACE = f"{PREFIX}:pace:global"  # when the bot's global message budget is next free (unix s, TTL)
+
+
 RECENT_SECONDS = f"{PREFIX}:recent_secs"  # list: recent conversion seconds, for queue wait estimates
 
 

@@ -53,6 +53,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError("must be zero or more")
+    return value
+
+
 def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if not raw.startswith(tuple(f"{s}://" for s in schemes)):
@@ -134,6 +141,7 @@ class Settings:
 
     telegram_bot_token: str = _setting("", "TELEGRAM_BOT_TOKEN", _token, secret=True)
     telegram_api_url: str = _setting(DEFAULT_API_URL, "TELEGRAM_API_URL", _url(("http", "https")))
+    telegram_global_rate: float = _setting(28.0, "TELEGRAM_GLOBAL_RATE", _non_negative_float)
     redis_url: str = _setting(DEFAULT_REDIS_URL, "REDIS_URL", _redis_url, secret=True)
     retry_max: int = _setting(3, "RETRY_MAX", _non_negative_int)
     retry_interval: int = _setting(60, "RETRY_INTERVAL", _non_negative_int)

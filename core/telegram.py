@@ -14,6 +14,7 @@ import urllib3
 from telebot import apihelper
 from urllib3.exceptions import NewConnectionError
 
+from core import pace
 from core.errors import (
     BrokenVideo,
     ChatUnreachable,
@@ -52,8 +53,10 @@ def drop_connections() -> None:
 
 
 def build_client(settings: Settings, *, threaded: bool = False) -> telebot.TeleBot:
-    """A synchronous TeleBot for this token, talking to settings.telegram_api_url."""
+    """A synchronous TeleBot for this token, talking to settings.telegram_api_url; the token's
+    messages keep to settings.telegram_global_rate (core.pace)."""
     configure(settings)
+    pace.configure(settings.telegram_global_rate)
     return telebot.TeleBot(settings.telegram_bot_token, threaded=threaded, parse_mode=None)
 
 

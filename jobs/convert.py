@@ -46,7 +46,15 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         workdir.remove(folder)
         raise
     seconds = time.monotonic() - started
-    log.info("job=%s converted %d B -> %d B in %.2fs", request.job_id, size_in, result.size_bytes, seconds)
+    log.info(
+        "job=%s converted %d B -> %d B in %.3fs (ffmpeg %.3fs, %.3fs CPU)",
+        request.job_id,
+        size_in,
+        result.size_bytes,
+        seconds,
+        result.ffmpeg_seconds,
+        result.ffmpeg_cpu_seconds,
+    )
     return ConversionResult(
         gif=GIF_NAME,
         workdir=folder.name,

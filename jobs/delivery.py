@@ -68,7 +68,7 @@ def upload(
     bot = runtime.client()
     status = StatusMessage(bot, connection, request)
     status.show("status_uploading")
-    pace.reserve(connection, request.chat_id)
+    pace.reserve(connection, request.chat_id, kind=pace.Kind.GIF)
     try:
         sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path))
     except ChatUnreachable:

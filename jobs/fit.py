@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import resource
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +45,8 @@ class GifResult:
     size_bytes: int
     truncated: bool
     shrunk: bool
+    ffmpeg_seconds: float = 0.0  # wall time of the ffmpeg conversion runs alone (no probe)
+    ffmpeg_cpu_seconds: float = 0.0  # their CPU time (user + system)
 
 
 def convert(
@@ -59,18 +63,20 @@ def convert(
     if end <= start:
         raise BadTrim("the trim window starts after the end of the video")
     report = Progress(progress)
-    attempt, size = options, _convert_once(src, dst, info, options, limits, report)
+    attempt, (size, *ran) = options, _convert_once(src, dst, info, options, limits, report)
     for _ in range(MAX_ATTEMPTS - 1):
         smaller = _shrink(info, attempt, size, limits.max_output_bytes)
         if size <= limits.max_output_bytes or smaller is None:
             break
         logger.info("GIF is %d bytes, over %d: retrying with %s", size, limits.max_output_bytes, smaller)
-        attempt, size = smaller, _convert_once(src, dst, info, smaller, limits, report)
+        attempt, (size, *again) = smaller, _convert_once(src, dst, info, smaller, limits, report)
+        ran = [a + b for a, b in zip(ran, again, strict=True)]
     if size > limits.max_output_bytes:  # Telegram would refuse it (413): never try to send it
         dst.unlink(missing_ok=True)
         raise GifTooBig(f"GIF still {size} bytes after shrinking (cap {limits.max_output_bytes})")
     report(1.0)
-    return _result(dst, info, options, attempt, size)
+    done = _result(dst, info, options, attempt, size)
+    return replace(done, ffmpeg_seconds=ran[0], ffmpeg_cpu_seconds=ran[1])
 
 
 def _convert_once(
@@ -80,15 +86,17 @@ def _convert_once(
     options: GifOptions,
     limits: Limits,
     report: Callable[[float], None],
-) -> int:
-    """Run one conversion and return the GIF's size in bytes."""
+) -> tuple[int, float, float]:
+    """Run one conversion; return the GIF's size in bytes, ffmpeg's wall and CPU seconds."""
     start, end = source_window(info, options)
     expected_us = max((end - start) / options.speed, 0.001) * 1e6
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
     watch = RunProgress(report, src, expected_bytes, expected_us)
     try:
         argv = build_convert_args(src, dst, info, options, limits, tonemap=toolbox.can_tonemap())
+        started, cpu = time.monotonic(), _children_cpu()
         run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
+        ran, cpu = time.monotonic() - started, _children_cpu() - cpu
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc
     finally:
@@ -96,7 +104,13 @@ def _convert_once(
     size = dst.stat().st_size if dst.exists() else 0
     if size == 0:
         raise BrokenVideo("ffmpeg wrote no frames")
-    return size
+    return size, ran, cpu
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's reaped children (ffmpeg counts once run() has reaped it)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _shrink(info: MediaInfo, attempt: GifOptions, size: int, cap: int) -> GifOptions | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,16 @@ def probe(src: Path, limits: Limits) -> MediaInfo:
     """Check that `src` is a video we accept and describe it, or raise a UserFacingError."""
     if src.stat().st_size == 0:
         raise BrokenVideo("empty file")
-    header = _header(src, limits)
+    # The first frames decode (hardened and pixel-capped, like every ffprobe run) while the header is
+    # read, so the two ffprobe starts (each loads ffmpeg's ~200 shared libraries) overlap. The header's
+    # verdicts still come first; the decode's result is looked at only once the header passed.
+    with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
+        decoded = pool.submit(_decode_first, src, limits)
+        return _describe(src, limits, _header(src, limits), decoded)
+
+
+def _describe(src: Path, limits: Limits, header: dict[str, Any], decoded: Future[Decoded]) -> MediaInfo:
+    """Check the header's streams, then the decoded first frames, and describe the video."""
     streams = header.get("streams") or []
     format_name = str((header.get("format") or {}).get("format_name", ""))
     video = next((s for s in streams if _is_video(s)), None)
@@ -64,7 +74,7 @@ def probe(src: Path, limits: Limits) -> MediaInfo:
     if codec_name in ("", "unknown", "none") or not toolbox.decodes(codec_name):
         raise UnsupportedCodec(f"no decoder for {codec_name or video.get('codec_tag_string')}")
     _check_pixels(video, limits)
-    stream, frames, packets = _decode_first(src, limits)
+    stream, frames, packets = decoded.result()
     _check_pixels(stream, limits)
     width = int(frames[0].get("width") or video.get("width") or 0)  # some headers leave it 0 (H.263)
     height = int(frames[0].get("height") or video.get("height") or 0)
@@ -104,7 +114,10 @@ def _header(src: Path, limits: Limits) -> dict[str, Any]:
     return header
 
 
-def _decode_first(src: Path, limits: Limits) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+Decoded = tuple[dict[str, Any], list[dict[str, Any]], int]
+
+
+def _decode_first(src: Path, limits: Limits) -> Decoded:
     """Decode the first packets (pixel-capped) to prove frames come out.
 
     Return the stream, its frames and how many packets it had (fewer than PROBE_PACKETS: all of them).

@@ -40,9 +40,12 @@ class StatusMessage:
         self.request = request
         self.shown = ""
 
-    def show(self, key: str, *, wait: bool = False, **params: object) -> bool:
-        """Show text `key` if the chat's slot is free (steps of a quick job are skipped, so they never
-        delay the GIF); wait=True for final words that must be shown. False if nothing was shown."""
+    def show(
+        self, key: str, *, wait: bool = False, kind: pace.Kind = pace.Kind.STATUS, **params: object
+    ) -> bool:
+        """Show text `key` if the chat's slot and the global budget are free (steps of a quick job are
+        skipped, so they never delay the GIF); wait=True for final words that must be shown. False
+        if nothing was shown."""
         request = self.request
         body = text(key, request.lang, **params)
         if not request.status_message_id or body == self.shown:
@@ -54,6 +57,7 @@ class StatusMessage:
             lambda: self.bot.edit_message_text(body, request.chat_id, request.status_message_id),
             wait=wait,
             max_wait=STATUS_EDIT_MAX_WAIT_S,
+            kind=kind,
         )
         if edited is None:
             return False
@@ -61,14 +65,16 @@ class StatusMessage:
         return True
 
     def progress(self, fraction: float) -> None:
-        """A converting tick: shown only if the chat's slot is free (never slows the job)."""
-        self.show("status_converting", percent=min(99, int(fraction * 100)))
+        """A converting tick: shown only if the chat's slot and the budget are free right now (never
+        slows the job; the first thing dropped when the bot is busy)."""
+        self.show("status_converting", kind=pace.Kind.PROGRESS, percent=min(99, int(fraction * 100)))
 
     def remove(self) -> None:
         """Delete the status message once the GIF is there (best effort)."""
         request = self.request
         if not request.status_message_id:
             return
+        pace.reserve(self.redis, None, kind=pace.Kind.STATUS)  # no chat slot: it follows the GIF at once
         try:
             telegram.call(
                 "deleteMessage",
@@ -84,7 +90,7 @@ class StatusMessage:
             return
         body = text(key, self.request.lang, **params)
         reply = telebot.types.ReplyParameters(self.request.message_id, allow_sending_without_reply=True)
-        pace.reserve(self.redis, self.request.chat_id)
+        pace.reserve(self.redis, self.request.chat_id, kind=pace.Kind.STATUS)
         telegram.call(
             "sendMessage", lambda: self.bot.send_message(self.request.chat_id, body, reply_parameters=reply)
         )

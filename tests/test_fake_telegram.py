@@ -227,6 +227,31 @@ def test_injected_429_carries_retry_after(fake_api: FakeTelegramAPI, bot: telebo
     assert bot.send_message(CHAT, "hello").text == "hello"
 
 
+def test_global_limit_answers_429_past_n_messages_a_second(
+    fake_api: FakeTelegramAPI, bot: telebot.TeleBot
+) -> None:
+    """set_global_limit(n): the (n+1)th message method in a second, any chat, gets 429; others don't count."""
+    fake_api.set_global_limit(3)
+    first = bot.send_message(CHAT, "one")
+    bot.edit_message_text("two", CHAT, first.message_id)
+    bot.get_me()  # not a message: never limited, never counted
+    bot.send_animation(CHAT + 1, GIF)
+    with pytest.raises(ApiTelegramException) as error:
+        bot.delete_message(CHAT, first.message_id)
+    assert error.value.error_code == 429 and error.value.result_json["parameters"]["retry_after"] >= 1
+    assert fake_api.global_429s == 1
+    fake_api.wait_for(lambda: _sends_again(bot), timeout=3, message="the window to slide on")
+    assert fake_api.global_429s >= 1
+
+
+def _sends_again(bot: telebot.TeleBot) -> bool:
+    try:
+        bot.send_message(CHAT, "again")
+    except ApiTelegramException:
+        return False
+    return True
+
+
 def test_injected_502_hits_only_its_chat_and_count(fake_api: FakeTelegramAPI, bot: telebot.TeleBot) -> None:
     """fail(502, times=2, chat_id=...) fails exactly the next two calls to that chat, others pass."""
     fake_api.fail("sendanimation", 502, times=2, chat_id=CHAT)

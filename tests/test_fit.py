@@ -43,6 +43,7 @@ def test_clip_converts_to_a_looping_gif(tmp_path: Path) -> None:
     assert frames >= 2 and seconds == pytest.approx(2.0, abs=0.2)
     assert (result.fps, result.truncated, result.shrunk) == (12.0, False, False)
     assert seen == sorted(seen) and seen[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in seen)
+    assert result.ffmpeg_seconds > 0 and result.ffmpeg_cpu_seconds > 0, "ffmpeg's own time is reported"
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,13 @@ rendering, the HTTP handler, then `FakeTelegramAPI` with its test helpers and Bo
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import copy
 import html
 import itertools
 import json
+import math
 import mimetypes
 import re
 import socket
@@ -70,6 +72,8 @@ CHAT_ACTIONS = frozenset(
     {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice"}
     | {"upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note"}
 )
+# Methods that put something in a chat: these count toward set_global_limit (Telegram's ~30 a second).
+MESSAGE_METHOD = re.compile(r"send\w+|edit\w+|(delete|copy|forward)Messages?", re.IGNORECASE)
 # Methods we do not model but a bot may call at start-up: answer ok with result true.
 PLAUSIBLE_METHOD = re.compile(r"(set|delete|answer|pin|unpin|close|logout)[a-z]*", re.IGNORECASE)
 
@@ -477,6 +481,9 @@ class FakeTelegramAPI:
         self._delays: dict[str, float] = {}
         self._late: dict[str, list[tuple[float, bool]]] = {}  # method -> [(hold, reset)] per call
         self._file_rate = 0  # bytes a second for file downloads; 0 sends them at once
+        self._global_limit = 0  # message methods a second over every chat; 0: no limit
+        self._message_times: collections.deque[float] = collections.deque()  # within the last second
+        self._global_429s = 0
         self._webhook_url = ""
         self._commands: dict[tuple[str, str], list[Any]] = {}  # (scope type, language code) -> menu
         self._connections: set[socket.socket] = set()
@@ -663,6 +670,19 @@ class FakeTelegramAPI:
         with self._cond:
             self._file_rate = bytes_per_second
 
+    def set_global_limit(self, per_second: int) -> None:
+        """Answer 429 (with retry_after) to a message method (send*, edit*, delete*...) that would be
+        the (per_second + 1)th in any sliding second, over every chat (0: no limit)."""
+        with self._cond:
+            self._global_limit = per_second
+            self._message_times.clear()
+
+    @property
+    def global_429s(self) -> int:
+        """Count the 429s given for the global limit so far."""
+        with self._cond:
+            return self._global_429s
+
     # -- test-side helpers: reading what happened
 
     def calls(
@@ -749,6 +769,7 @@ class FakeTelegramAPI:
             if delay := self._delays.get(method.lower()):
                 time.sleep(delay)
             self._raise_fault(method, params)
+            self._count_message(method, started)
             result = handler(params, files, names)
             status, payload = 200, {"ok": True, "result": result}
         except ApiError as error:
@@ -764,6 +785,23 @@ class FakeTelegramAPI:
             raise _AnswerLost(hold)
         time.sleep(hold)
         return status, "application/json", answer
+
+    def _count_message(self, method: str, arrived: float) -> None:
+        """Enforce set_global_limit on a message method that arrived at `arrived` (refused ones do
+        not count, as they put nothing in a chat)."""
+        if not MESSAGE_METHOD.fullmatch(method):
+            return
+        with self._cond:
+            if not self._global_limit:
+                return
+            times = self._message_times
+            while times and times[0] <= arrived - 1.0:
+                times.popleft()
+            if len(times) >= self._global_limit:
+                self._global_429s += 1
+                wait = max(1, math.ceil(times[0] + 1.0 - arrived))
+                raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+            times.append(arrived)
 
     def _lookup(self, method: str) -> tuple[str, Callable[[Params, dict[str, bytes], Params], Any]]:
         if method.lower() in self._methods:
