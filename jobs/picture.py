@@ -110,25 +110,41 @@ def to_display(
     height: int,
     tonemap: bool = True,
     denoise: dict[str, float] | None = None,
+    thin: float | None = None,
 ) -> Any:
     """Scale to width x height square pixels and convert to SDR BT.709 RGB (bgra, as paletteuse wants).
 
-    `denoise` (hqdn3d's options) filters the scaled frames while they are still YUV. Without
+    `denoise` (hqdn3d's options) filters the scaled frames while they are still YUV; `thin` (a frame
+    rate) then repeats the last frame in place of any that barely differ from it. Without
     `tonemap` (no zscale in this ffmpeg) HDR is converted like SDR video: right shape, washed out
     colours.
     """
     if picture.hdr and tonemap:
         video = _tone_mapped(video.filter("scale", width, height, flags="lanczos"), picture)
         if denoise:  # hqdn3d takes planar YUV only
-            video = video.filter("format", "yuv444p").filter("hqdn3d", **denoise)
+            video = _thinned(video.filter("format", "yuv444p").filter("hqdn3d", **denoise), thin)
         return video.filter("format", "bgra").filter("setsar", "1")
     matrix = {"in_color_matrix": picture.matrix, "in_range": "pc" if picture.full_range else "tv"}
     if not denoise:
         video = video.filter("scale", width, height, flags="lanczos", **matrix)
     else:  # in the source's own YUV and range at the GIF's size, then RGB with the source's matrix
         video = video.filter("scale", width, height, flags="lanczos", out_range=matrix["in_range"], **matrix)
-        video = video.filter("format", "yuv444p").filter("hqdn3d", **denoise).filter("scale", **matrix)
+        video = _thinned(video.filter("format", "yuv444p").filter("hqdn3d", **denoise), thin)
+        video = video.filter("scale", **matrix)
     return video.filter("format", "bgra").filter("setsar", "1")
+
+
+def _thinned(video: Any, rate: float | None) -> Any:
+    """Replace each frame that barely differs from the last kept one by a copy of that frame.
+
+    The grain hqdn3d leaves still changes a few levels here and there, so a still picture's frames
+    are never equal and each costs a GIF rectangle; an exact copy costs a 1x1 transparent frame.
+    mpdecimate drops the near copies (YUV only), the fps filter fills their slots with the last kept
+    frame up to the end of the stream, so every frame keeps its time.
+    """
+    if rate is None:
+        return video
+    return video.filter("mpdecimate").filter("fps", fps=f"{rate:.3f}".rstrip("0").rstrip("."))
 
 
 def _tone_mapped(video: Any, picture: Picture) -> Any:

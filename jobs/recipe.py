@@ -91,7 +91,9 @@ def build_convert_args(
     video = _sampled(picture.deinterlace(stream, info.picture), info, options, start, end)
     if options.speed != 1.0:  # in microseconds: the fps filter's 1/rate time base would round PTS/1.5
         video = video.filter("settb", "AVTB").filter("setpts", f"PTS/{_num(options.speed)}")
-    video = picture.to_display(video, info.picture, width, height, tonemap, DENOISE)
+    video = picture.to_display(
+        video, info.picture, width, height, tonemap, DENOISE, _thin_rate(info, options, start, end)
+    )
     if options.reverse:  # after the scale: it holds every frame, so only GIF-sized ones
         video = video.filter("reverse")
     # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
@@ -128,6 +130,17 @@ def _sampled(video: Any, info: MediaInfo, options: GifOptions, start: float, end
     else:  # fps before trim (DESIGN.md): thin frames on the source clock, then cut an evenly spaced stream
         video = video.filter("fps", fps=_num(rate)).filter("trim", start=_num(start), end=_num(end))
     return video.filter("setpts", "PTS-STARTPTS")
+
+
+def _thin_rate(info: MediaInfo, options: GifOptions, start: float, end: float) -> float | None:
+    """The frame rate at which near-copies of a frame are replaced by exact ones, or None for none.
+
+    Not for a single frame (the fps filter would drop it) nor after a speed change, where the
+    frames' times are no longer on a plain 1/rate grid.
+    """
+    if info.still or options.speed != 1.0 or end - start < 1 / _sample_fps(info, options):
+        return None
+    return _sample_fps(info, options)
 
 
 def source_window(info: MediaInfo, options: GifOptions) -> tuple[float, float]:

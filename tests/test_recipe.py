@@ -20,6 +20,7 @@ from jobs.recipe import (
 )
 from jobs.runner import FFmpegFailed, run
 from tests import media
+from tests.gifcheck import gif_info
 
 LANDSCAPE = MediaInfo(1920, 1080, 60.0, 30.0, "mov,mp4,m4a,3gp,3g2,mj2", "h264", True)
 
@@ -122,6 +123,32 @@ def test_grain_is_damped_over_time_at_the_gifs_size_before_rgb(tmp_path: Path) -
     chain = graph(argv_for(tmp_path))
     assert chain.index("scale=480:270") < chain.index("hqdn3d") < chain.index("format=bgra")
     assert "hqdn3d=chroma_spatial=0:chroma_tmp=8:luma_spatial=0:luma_tmp=8" in chain
+
+
+def test_near_copies_of_a_frame_become_exact_copies_after_the_denoise(tmp_path: Path) -> None:
+    """mpdecimate then an fps filter at the GIF's rate sit between hqdn3d and the RGB palette stage."""
+    chain = graph(argv_for(tmp_path))
+    thin = chain.index("mpdecimate")
+    assert chain.index("hqdn3d") < thin < chain.index("fps=fps=12[", thin) < chain.index("bgra")
+
+
+@pytest.mark.parametrize("options", [GifOptions(speed=2.0), GifOptions(speed=0.5), GifOptions(start=59.95)])
+def test_no_thinning_after_a_speed_change_or_in_a_one_frame_window(
+    tmp_path: Path, options: GifOptions
+) -> None:
+    """Speed changes (frames off a 1/rate grid) and windows shorter than a frame keep every frame."""
+    assert "mpdecimate" not in graph(argv_for(tmp_path, options))
+
+
+def test_a_still_picture_with_grain_keeps_its_frames_and_time_as_tiny_copies(tmp_path: Path) -> None:
+    """Real ffmpeg: a grainy still clip gives every frame at its time, all but the first ~empty."""
+    src, dst = tmp_path / "grain.mp4", tmp_path / "out.gif"
+    media.ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=320x240:r=12:d=2,noise=alls=3:allf=t", str(src))
+    info = MediaInfo(320, 240, 2.0, 12.0, "mov,mp4,m4a,3gp,3g2,mj2", "h264", False)
+    run(build_convert_args(src, dst, info, GifOptions(), Limits()), timeout=30)
+    frames = gif_info(dst.read_bytes())
+    assert frames.frames == 24 and abs(frames.duration - 2.0) < 0.1
+    assert dst.stat().st_size < 5000  # 2.8 kB; without the copies 9.9 kB: each frame a rectangle of grain
 
 
 def test_plain_options_add_no_speed_or_reverse_filter(tmp_path: Path) -> None:
