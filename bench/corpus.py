@@ -25,10 +25,23 @@ FILM_FPS = 24
 BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
 TO_BT709 = "format=gbrp,scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
 ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", *BT709]
-# A phone's bitrate cap, so even a 15 s 1080x1920 noisy clip stays under the bot's 20 MB input limit.
+# A phone's bitrate cap (8 Mbit/s), lowered for long clips so every clip stays under the bot's
+# 20 MB input limit (the Bot API's download cap): a 30 s clip at 8 Mbit/s would be refused.
 BITRATE_CAP = ["-maxrate", "8M", "-bufsize", "16M"]
+FIT_MB = 18  # what a clip's video may take, leaving room for audio and the container
+AUDIO_KBPS = 96
+
+
+def bitrate_cap(seconds: float) -> list[str]:
+    """BITRATE_CAP, or a lower cap that keeps `seconds` of video within FIT_MB."""
+    kbps = int(FIT_MB * 8 * 1000 / seconds) - AUDIO_KBPS
+    if kbps >= 8000:
+        return BITRATE_CAP
+    return ["-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k"]
+
+
 CLEAN_ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p", *BT709]
-AUDIO = ["-c:a", "aac", "-b:a", "96k"]
+AUDIO = ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k"]
 GENERATE_TIMEOUT_S = 600
 APT_TIMEOUT_S = 600
 STILL_SIZE = (2400, 2400)  # the stand-in "photo" when the photo package is missing
@@ -280,15 +293,14 @@ def encode_args(spec: ClipSpec, stills: Sequence[Path], grain: bool = True) -> l
     args += ["-filter_complex", f"{spec.picture(grain)},{TO_BT709}[v]", "-map", "[v]"]
     if audio:
         args += ["-map", f"{len(stills)}:a", *AUDIO]
-    encode = [*ENCODE, *BITRATE_CAP] if grain else CLEAN_ENCODE
+    encode = [*ENCODE, *bitrate_cap(spec.seconds)] if grain else CLEAN_ENCODE
     return [*args, "-t", f"{spec.seconds:g}", *encode, "-r", str(spec.fps), "-movflags", "+faststart"]
 
 
 def digest(spec: ClipSpec, stills: Sequence[Path] = ()) -> str:
     """A short hash of everything that shapes the clip, so a changed recipe is never reused."""
-    text = repr(
-        (spec, [str(s) for s in stills], ENCODE, BITRATE_CAP, CLEAN_ENCODE, TO_BT709, AUDIO, STILL_SIZE)
-    )
+    shaping = (ENCODE, bitrate_cap(spec.seconds), CLEAN_ENCODE, TO_BT709, AUDIO, STILL_SIZE)
+    text = repr((spec, [str(s) for s in stills], *shaping))
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 

@@ -231,3 +231,11 @@ def test_clip_table_shows_bytes_and_clean_ssim_against_gifski() -> None:
     }
     table = bench_main.clips_table([row])
     assert "| 0.80 " in table and "0.9600/0.9700" in table
+
+
+def test_every_clip_the_bench_sends_fits_the_bots_input_limit() -> None:
+    """A long clip's bitrate cap keeps it under MAX_INPUT_MB, so the bot converts it, not refuses it."""
+    for seconds in (4.0, 15.0, 30.0, 60.0):
+        args = corpus.bitrate_cap(seconds)
+        kbps = int(args[1].rstrip("kM")) * (1000 if args[1].endswith("M") else 1)
+        assert (kbps + corpus.AUDIO_KBPS) * seconds / 8 / 1000 < 20, seconds
