@@ -4,14 +4,13 @@ fake Bot API that answers 429 past a global limit, gets no 429 and every GIF exa
 from __future__ import annotations
 
 import itertools
-import math
 import time
-from dataclasses import dataclass
 
 import pytest
 import redis
 from rq import Worker
 
+from bench.system import Burst
 from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.gifcheck import all_done
@@ -20,22 +19,9 @@ from tests.services import Stack, wait_until
 _user_ids = itertools.count(300_000)
 
 
-@dataclass(frozen=True)
-class BurstResult:
-    """What a burst took: each user's push-to-first-reply time, and push to the last GIF."""
-
-    acks_s: list[float]
-    total_s: float
-
-    @property
-    def ack_p99_s(self) -> float:
-        ordered = sorted(self.acks_s)
-        return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
-
-
 def burst(
     stack: Stack, fake_api: FakeTelegramAPI, client: redis.Redis, clip: bytes, users: int, rate: str
-) -> BurstResult:
+) -> Burst:
     """Start the bot and two workers at TELEGRAM_GLOBAL_RATE=rate, push `users` videos from as many
     users in one batch, and wait until every job ended; assert no 429 and one GIF per chat."""
     procs = [stack.bot(TELEGRAM_GLOBAL_RATE=rate)]
@@ -57,7 +43,7 @@ def burst(
     assert sorted(int(c.chat_id or 0) for c in fake_api.sent_animations()) == chats, "not one GIF per chat"
     assert all(p.alive() for p in procs), "a process died during the burst"
     acks = [fake_api.calls("sendMessage", chat_id=chat)[0].at - pushed_at for chat in chats]
-    return BurstResult(acks, max(c.at for c in fake_api.sent_animations()) - pushed_at)
+    return Burst(acks, max(c.at for c in fake_api.sent_animations()) - pushed_at)
 
 
 def test_a_burst_under_a_global_limit_gets_no_429_and_every_gif_once(
