@@ -228,6 +228,26 @@ CATALOGUE: dict[str, dict[str, str]] = {
 }
 
 
+# Feature text packs: each module holds TEXTS = {EN: {...}, ZH: {...}} with keys of its own;
+# list it here, so core/texts.py stays one catalogue without growing past its size limit.
+PACKS: tuple[str, ...] = ()
+
+
+def _merge_packs() -> None:
+    """Add every pack's texts to CATALOGUE (a key defined twice is a bug, caught at import)."""
+    from importlib import import_module
+
+    for name in PACKS:
+        for lang, texts in import_module(name).TEXTS.items():
+            clash = set(texts) & set(CATALOGUE[lang])
+            if clash:
+                raise RuntimeError(f"text keys defined twice: {sorted(clash)}")
+            CATALOGUE[lang].update(texts)
+
+
+_merge_packs()
+
+
 def language_for(language_code: str | None) -> str:
     """Pick the catalogue for a Telegram language_code: any zh variant gets Traditional Chinese."""
     code = (language_code or "").lower().replace("_", "-")
