@@ -11,13 +11,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import BadTrim, BrokenVideo, GifTooBig
-from jobs import toolbox
+from jobs import palettes, toolbox
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
     PIXEL_BUDGET_RATIO,
     GifOptions,
     Limits,
+    Palette,
     build_convert_args,
     output_fps,
     source_window,
@@ -63,13 +64,13 @@ def convert(
     if end <= start:
         raise BadTrim("the trim window starts after the end of the video")
     report = Progress(progress)
-    attempt, (size, *ran) = options, _convert_once(src, dst, info, options, limits, report)
+    attempt, (size, *ran) = options, convert_once(src, dst, info, options, limits, report)
     for _ in range(MAX_ATTEMPTS - 1):
         smaller = _shrink(info, attempt, size, limits.max_output_bytes)
         if size <= limits.max_output_bytes or smaller is None:
             break
         logger.info("GIF is %d bytes, over %d: retrying with %s", size, limits.max_output_bytes, smaller)
-        attempt, (size, *again) = smaller, _convert_once(src, dst, info, smaller, limits, report)
+        attempt, (size, *again) = smaller, convert_once(src, dst, info, smaller, limits, report)
         ran = [a + b for a, b in zip(ran, again, strict=True)]
     if size > limits.max_output_bytes:  # Telegram would refuse it (413): never try to send it
         dst.unlink(missing_ok=True)
@@ -79,32 +80,54 @@ def convert(
     return replace(done, ffmpeg_seconds=ran[0], ffmpeg_cpu_seconds=ran[1])
 
 
-def _convert_once(
+def convert_once(
     src: Path,
     dst: Path,
     info: MediaInfo,
     options: GifOptions,
     limits: Limits,
-    report: Callable[[float], None],
+    report: Callable[[float], None] = lambda _fraction: None,
 ) -> tuple[int, float, float]:
-    """Run one conversion; return the GIF's size in bytes, ffmpeg's wall and CPU seconds."""
+    """Run one conversion of a probed `src` (ffmpeg, and for per-frame palettes ffmpeg again and
+    gifsicle); return the GIF's size in bytes, the children's wall and CPU seconds."""
     start, end = source_window(info, options)
     expected_us = max((end - start) / options.speed, 0.001) * 1e6
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
     watch = RunProgress(report, src, expected_bytes, expected_us)
+    measure = palettes.can_rewrite() and not info.still
+    stats = palettes.stats_paths(dst) if measure else None
+    started, cpu = time.monotonic(), _children_cpu()
     try:
-        argv = build_convert_args(src, dst, info, options, limits, tonemap=toolbox.can_tonemap())
-        started, cpu = time.monotonic(), _children_cpu()
+        argv = build_convert_args(
+            src, dst, info, options, limits, toolbox.can_tonemap(), Palette(fit_stats=stats)
+        )
         run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
+        if stats is not None and palettes.per_frame_gain(stats) >= palettes.PER_FRAME_GAIN_MSE:
+            _convert_per_frame(src, dst, info, options, limits, started + limits.convert_timeout)
         ran, cpu = time.monotonic() - started, _children_cpu() - cpu
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc
     finally:
         watch.stop()
+        for path in stats or ():
+            path.unlink(missing_ok=True)
     size = dst.stat().st_size if dst.exists() else 0
     if size == 0:
         raise BrokenVideo("ffmpeg wrote no frames")
     return size, ran, cpu
+
+
+def _convert_per_frame(
+    src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits, deadline: float
+) -> None:
+    """Convert again with a palette per frame, then let gifsicle crop each frame to what changed."""
+    first = dst.with_name(f"{dst.stem}-frames.gif")
+    try:
+        argv = build_convert_args(src, first, info, options, limits, toolbox.can_tonemap(), Palette(True))
+        run(argv, max(1.0, deadline - time.monotonic()))
+        run(palettes.rewrite_args(first, dst), max(1.0, deadline - time.monotonic()))
+    finally:
+        first.unlink(missing_ok=True)
 
 
 def _children_cpu() -> float:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import ffmpeg
 
-from jobs import picture
+from jobs import palettes, picture
 from jobs.runner import FFMPEG
 
 if TYPE_CHECKING:  # probe imports this module; MediaInfo is only a type here
@@ -37,6 +37,7 @@ COLOUR_STEP = 4  # frames are rounded to this step per channel before the palett
 # grain changes every pixel every frame, so no pixel repeats and nothing can be transparent; damped,
 # still areas stay still. See README's Performance section for what it bought.
 DENOISE = {"luma_spatial": 0, "chroma_spatial": 0, "luma_tmp": 8, "chroma_tmp": 8}
+MAX_COLORS = 224  # the one palette's colours: 256 cost 4 % more bytes for +0.001 SSIM (README, Performance)
 # lutrgb expression for that rounding; written without commas, which would split the filter graph
 _COLOUR_ROUNDING = f"floor(val/{COLOUR_STEP})*{COLOUR_STEP}+{COLOUR_STEP // 2}"
 
@@ -61,6 +62,15 @@ class GifOptions:
 
 
 @dataclass(frozen=True)
+class Palette:
+    """How the GIF's palette is made: one for the clip (and maybe the fit measurement's two stats
+    files beside it), or one per frame."""
+
+    per_frame: bool = False
+    fit_stats: tuple[Path, Path] | None = None
+
+
+@dataclass(frozen=True)
 class Limits:
     """Hard caps for one untrusted input; timeouts are wall-clock seconds per child process."""
 
@@ -78,12 +88,20 @@ def target_size(src_w: int, src_h: int, width: int) -> tuple[int, int]:
 
 
 def build_convert_args(
-    src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits, tonemap: bool = True
+    src: Path,
+    dst: Path,
+    info: MediaInfo,
+    options: GifOptions,
+    limits: Limits,
+    tonemap: bool = True,
+    palette: Palette | None = None,
 ) -> list[str]:
     """Return the full hardened ffmpeg argv that turns `src` into a looping GIF at `dst`.
 
-    `tonemap` False (an ffmpeg without zscale) converts HDR like SDR video.
+    `tonemap` False (an ffmpeg without zscale) converts HDR like SDR video. `palette` asks for a
+    palette per frame, or for the fit measurement beside the one palette (jobs.palettes).
     """
+    palette = palette or Palette()
     start, end = source_window(info, options)
     width, height = target_size(info.width, info.height, options.width)
     stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits))
@@ -105,19 +123,31 @@ def build_convert_args(
     # all 8 clips tried (noisy and clean gradients, text, test graphics).
     rounded = video.filter("lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING)
     frames = rounded.split()
-    # No dithering: error diffusion costs ~30 % of the time and shimmers from frame to frame; bayer
-    # (scale 5) made GIFs ~5 % bigger at a lower SSIM on bench's corpus, since the grain that is left
-    # dithers by itself. diff_mode=rectangle and the GIF's LZW keep still areas cheap.
-    # stats_mode=diff scored lower (starves a still background of colours), so the palette is full.
-    gif = ffmpeg.filter(
-        [frames[1], frames[0].filter("palettegen")], "paletteuse", dither="none", diff_mode="rectangle"
-    )
+    gif = _paletted(frames[1], frames[0], palette.per_frame)
     head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
     # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps
     # filter's) is not theirs, and the encoder's time base would follow it and round their times.
     rate = _num(output_fps(info, options))
     out = gif.output(file_url(dst), f="gif", loop=0, r=rate, fps_mode="passthrough")
+    if palette.fit_stats is not None:  # the measurement's frames go to a null output
+        seconds = (end - start) / options.speed
+        side = palettes.fit_branch(frames[2], width, height, seconds, palette.fit_stats)
+        out = ffmpeg.merge_outputs(out, side.output("-", f="null"))
     return ffmpeg.compile(out, cmd=[*head, "-progress", "pipe:1"])
+
+
+def _paletted(frames: Any, stats: Any, per_frame: bool) -> Any:
+    """`frames` mapped to a palette made from `stats`: one for the clip, or one per frame."""
+    if per_frame:  # each frame its own palette (jobs.palettes); no rectangle diff across palettes
+        return ffmpeg.filter(
+            [frames, stats.filter("palettegen", stats_mode="single")], "paletteuse", dither="none", new=1
+        )
+    # No dithering: error diffusion costs ~30 % of the time and shimmers from frame to frame; bayer
+    # (scale 5) made GIFs ~5 % bigger at a lower SSIM on bench's corpus, since the grain that is left
+    # dithers by itself. diff_mode=rectangle and the GIF's LZW keep still areas cheap.
+    # stats_mode=diff scored lower (starves a still background of colours), so the palette is full.
+    palette = stats.filter("palettegen", max_colors=MAX_COLORS)
+    return ffmpeg.filter([frames, palette], "paletteuse", dither="none", diff_mode="rectangle")
 
 
 def _sampled(video: Any, info: MediaInfo, options: GifOptions, start: float, end: float) -> Any:

@@ -11,6 +11,7 @@ from jobs.probe import MediaInfo
 from jobs.recipe import (
     GifOptions,
     Limits,
+    Palette,
     build_convert_args,
     file_url,
     input_hardening,
@@ -130,6 +131,36 @@ def test_near_copies_of_a_frame_become_exact_copies_after_the_denoise(tmp_path: 
     chain = graph(argv_for(tmp_path))
     thin = chain.index("mpdecimate")
     assert chain.index("hqdn3d") < thin < chain.index("fps=fps=12[", thin) < chain.index("bgra")
+
+
+def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> None:
+    """The default graph has one full palette with rectangle diffs; Palette(True) one per frame."""
+    one = graph(argv_for(tmp_path))
+    assert "palettegen=max_colors=224[" in one and "diff_mode=rectangle" in one and "new=1" not in one
+    per_frame = build_convert_args(
+        tmp_path / "in.mp4", tmp_path / "out.gif", LANDSCAPE, GifOptions(), Limits(), palette=Palette(True)
+    )
+    chain = graph(per_frame)
+    assert "palettegen=stats_mode=single" in chain and "new=1" in chain and "diff_mode" not in chain
+    assert "psnr" not in chain and per_frame[-1] == f"file:{tmp_path / 'out.gif'}"
+
+
+def test_fit_measurement_writes_two_stats_files_beside_the_gif(tmp_path: Path) -> None:
+    """With fit_stats, a small sampled copy is mapped both ways into psnr stats, sent to a null output."""
+    stats = (tmp_path / "one.log", tmp_path / "each.log")
+    argv = build_convert_args(
+        tmp_path / "in.mp4",
+        tmp_path / "out.gif",
+        LANDSCAPE,
+        GifOptions(),
+        Limits(),
+        palette=Palette(fit_stats=stats),
+    )
+    chain = graph(argv)
+    assert f"psnr=stats_file={stats[0]}" in chain and f"psnr=stats_file={stats[1]}" in chain
+    assert "scale=120:67:flags=area" in chain and chain.count("palettegen") == 3
+    assert argv[-3:] == ["-f", "null", "-"] and f"file:{tmp_path / 'out.gif'}" in argv
+    assert "psnr" not in graph(argv_for(tmp_path))
 
 
 @pytest.mark.parametrize("options", [GifOptions(speed=2.0), GifOptions(speed=0.5), GifOptions(start=59.95)])

@@ -1,0 +1,93 @@
+"""One palette for the whole GIF, or one per frame: the measurement that chooses, and the GIF rewrite
+that makes per-frame palettes pay.
+
+A single palette serves most clips best: still areas keep their colour index from frame to frame,
+so the GIF encoder leaves them transparent. Where the colours on screen change over time (a
+slideshow's photos, a colour-cycling animation) one palette has to spread 256 colours over all of
+them and every frame looks worse than it needs to. So the conversion also maps a small copy of its
+frames both ways and writes each way's error (psnr stats files); when per-frame palettes would cut
+the error by more than PER_FRAME_GAIN_MSE, it converts again with a palette per frame. ffmpeg 5.1's
+GIF encoder only crops and makes unchanged pixels transparent while a frame's palette equals the
+first frame's, so the per-frame GIF is then rewritten by gifsicle (-O1: each frame cropped to what
+changed on screen, across palettes; lossless), hardened like ffmpeg.
+
+Builds filter nodes and argvs, reads the two stats files; runs no process itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import shutil
+import statistics
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+GIFSICLE = "gifsicle"
+# Frames measured, spread over the clip: palettegen's per-frame mode costs ~35 ms a frame even this
+# small, so measuring all of a 4 s clip's 48 frames added 1.7 s of CPU to a 1.8 s conversion.
+FIT_FRAMES = 8
+FIT_DOWNSCALE = 4  # the measuring copy is 1/4 of the GIF's width and height (1/16 of its pixels)
+# Mean squared error (0-255 scale, RGB) that per-frame palettes must take off the one palette's.
+# bench's corpus at 480 px: slideshow 11.3, Mandelbrot zoom 15.6; every other clip 3.3 or less
+# (fast motion 3.3, flat test graphics 2.2, camera footage 0.5-1.4, text 0.03).
+PER_FRAME_GAIN_MSE = 5.0
+STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a palette per frame
+_MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
+
+
+@functools.cache
+def can_rewrite() -> bool:
+    """Tell whether gifsicle is installed here (without it every GIF keeps one palette)."""
+    return shutil.which(GIFSICLE) is not None
+
+
+def stats_paths(dst: Path) -> tuple[Path, Path]:
+    """Where the fit measurement of the GIF `dst` writes its two psnr stats files."""
+    return dst.with_name(f"{dst.stem}-{STATS_NAMES[0]}"), dst.with_name(f"{dst.stem}-{STATS_NAMES[1]}")
+
+
+def fit_branch(frames: Any, width: int, height: int, seconds: float, stats: tuple[Path, Path]) -> Any:
+    """Map a small copy of `frames` with one palette and with a palette per frame; psnr writes each
+    way's per-frame error to `stats`. Returns one stream, for a null output."""
+    size = max(2, width // FIT_DOWNSCALE), max(2, height // FIT_DOWNSCALE)
+    rate = f"{FIT_FRAMES / max(seconds, 0.001):.4f}"
+    small = frames.filter("fps", fps=rate).filter("scale", *size, flags="area")
+    copies = small.split()
+    measured = []
+    for i, (path, mode) in enumerate(zip(stats, ("full", "single"), strict=True)):
+        pair = copies[2 * i].split()
+        palette = pair[1].filter("palettegen", stats_mode=mode)
+        extra = {"new": 1} if mode == "single" else {}
+        mapped = ffmpeg.filter([pair[0], palette], "paletteuse", dither="none", **extra).filter(
+            "format", "bgra"
+        )
+        measured.append(ffmpeg.filter([mapped, copies[2 * i + 1]], "psnr", stats_file=str(path)))
+    return ffmpeg.filter(measured, "hstack", inputs=2)  # psnr passes its first input on
+
+
+def per_frame_gain(stats: tuple[Path, Path]) -> float:
+    """How much per-frame palettes cut the mean squared error of one palette (0 if unreadable)."""
+    one, each = (_mean_mse(path) for path in stats)
+    if one is None or each is None:
+        return 0.0
+    return one - each
+
+
+def _mean_mse(path: Path) -> float | None:
+    """The mean of psnr's per-frame mse_avg in a stats file, None if missing or empty."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return None
+    values = [float(v) for v in _MSE.findall(text)]
+    values = [v for v in values if math.isfinite(v)]
+    return statistics.fmean(values) if values else None
+
+
+def rewrite_args(src: Path, dst: Path) -> list[str]:
+    """gifsicle's argv: crop each frame of `src` to what changed on screen, write `dst` (lossless)."""
+    return [GIFSICLE, "--no-warnings", "-O1", "-o", str(dst), str(src)]

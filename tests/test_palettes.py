@@ -1,0 +1,97 @@
+"""jobs.palettes: one palette or one per frame, chosen by measuring both, and gifsicle's rewrite."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jobs import palettes
+from jobs.fit import convert_once
+from jobs.probe import probe
+from jobs.recipe import GifOptions, Limits
+from tests import media
+from tests.gifcheck import gif_info
+
+needs_gifsicle = pytest.mark.skipif(not palettes.can_rewrite(), reason="gifsicle is not installed")
+
+
+def make_scenes(directory: Path) -> Path:
+    """Three 1 s scenes with colours of their own (two gradients, a Mandelbrot), hard cuts between."""
+    scenes = [
+        "gradients=s=480x270:r=12:d=1:nb_colors=8:speed=0.0001:seed=1:type=radial",
+        "mandelbrot=s=480x270:r=12,trim=duration=1",
+        "gradients=s=480x270:r=12:d=1:nb_colors=8:speed=0.0001:seed=3:type=spiral",
+    ]
+    dst = directory / "scenes.mp4"
+    inputs = [arg for scene in scenes for arg in ("-f", "lavfi", "-i", scene)]
+    graph = "[0][1][2]concat=n=3,format=yuv420p"
+    media.ffmpeg(*inputs, "-filter_complex", graph, "-c:v", "libx264", "-crf", "18", str(dst))
+    return dst
+
+
+def local_palettes(gif: Path) -> int:
+    """How many frames of `gif` carry a palette of their own (gifsicle's --info)."""
+    info = subprocess.run(["gifsicle", "--info", str(gif)], capture_output=True, text=True, check=True)
+    return info.stdout.count("local color table")
+
+
+def convert_probed(src: Path, dst: Path) -> int:
+    """convert_once with the default options; return the GIF's size."""
+    size, _wall, _cpu = convert_once(src, dst, probe(src, Limits()), GifOptions(), Limits())
+    return size
+
+
+@needs_gifsicle
+def test_scenes_with_their_own_colours_get_a_palette_per_frame(tmp_path: Path) -> None:
+    """Hard cuts between differently coloured scenes: per-frame palettes, then gifsicle; no temp files."""
+    src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
+    size = convert_probed(src, dst)
+    assert size == dst.stat().st_size and local_palettes(dst) >= 3
+    info = gif_info(dst.read_bytes())
+    assert (info.width, info.height) == (480, 270) and abs(info.duration - 3.0) < 0.1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
+
+
+@needs_gifsicle
+def test_footage_in_one_colour_world_keeps_one_palette(tmp_path: Path) -> None:
+    """Test graphics whose colours stay put keep the single palette: no frame has its own."""
+    src, dst = media.make_clip(tmp_path, seconds=2.0), tmp_path / "out.gif"
+    convert_probed(src, dst)
+    assert local_palettes(dst) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.gif"]
+
+
+def test_without_gifsicle_every_gif_keeps_one_palette(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A box without gifsicle neither measures nor converts twice: one palette, one ffmpeg run."""
+    monkeypatch.setattr(palettes, "can_rewrite", lambda: False)
+    src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
+    convert_probed(src, dst)
+    data = dst.read_bytes()
+    assert data[:6] == b"GIF89a" and not any(p.name.endswith(".log") for p in tmp_path.iterdir())
+    if palettes.can_rewrite.__wrapped__():  # gifsicle is here, so it can read the palettes back
+        assert local_palettes(dst) == 0
+
+
+def test_gain_is_the_mean_squared_error_one_palette_has_over_per_frame_ones(tmp_path: Path) -> None:
+    """The gain is mean(mse_avg) of the one-palette file minus the per-frame file's; unreadable: 0."""
+    one, each = tmp_path / "one.log", tmp_path / "each.log"
+    one.write_text("n:1 mse_avg:10.00 mse_r:9 psnr_avg:38.1\nn:2 mse_avg:14.00 mse_r:9 psnr_avg:36.7\n")
+    each.write_text(
+        "n:1 mse_avg:3.50 mse_r:3 psnr_avg:42.7\nn:2 mse_avg:inf psnr_avg:inf\nn:3 mse_avg:4.50\n"
+    )
+    assert palettes.per_frame_gain((one, each)) == pytest.approx(8.0)
+    assert palettes.per_frame_gain((one, tmp_path / "missing.log")) == 0.0
+    (tmp_path / "empty.log").write_text("")
+    assert palettes.per_frame_gain((tmp_path / "empty.log", each)) == 0.0
+
+
+def test_rewrite_is_lossless_and_writes_a_new_file() -> None:
+    """gifsicle only optimises (-O1, no --lossy or colour reduction) and writes to the given path."""
+    argv = palettes.rewrite_args(Path("/w/frames.gif"), Path("/w/out.gif"))
+    assert argv[0] == "gifsicle" and "-O1" in argv and argv[-1] == "/w/frames.gif"
+    assert argv[argv.index("-o") + 1] == "/w/out.gif"
+    assert not any(a.startswith(("--lossy", "--colors", "-k")) for a in argv)
