@@ -8,6 +8,7 @@ on a shared box.
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import shutil
@@ -23,8 +24,9 @@ from bench import quality
 from bench.corpus import Clip
 from core.settings import Settings
 from jobs import convert
+from jobs.fit import convert_once
 from jobs.probe import MediaInfo, probe
-from jobs.recipe import INPUT_MARGIN_SECONDS, GifOptions, Limits, build_convert_args, target_size
+from jobs.recipe import INPUT_MARGIN_SECONDS, GifOptions, Limits, target_size
 
 COMMAND_TIMEOUT_S = 900
 NPM_TIMEOUT_S = 180
@@ -102,11 +104,18 @@ class Glob(str):
     """An argument that run_timed expands to the matching paths when the command runs."""
 
 
-def run_timed(commands: list[list[str]]) -> Timing:
-    """Run commands one after another (expanding Glob arguments); return wall and CPU seconds."""
+Step = list[str] | Callable[[], object]  # an argv, or a call that runs the product's own processes
+
+
+def run_timed(commands: list[Step]) -> Timing:
+    """Run commands one after another (expanding Glob arguments; a callable step is called, and
+    the processes it runs count); return wall and CPU seconds."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     for argv in commands:
+        if callable(argv):
+            argv()
+            continue
         argv = [a for arg in argv for a in (_glob(arg) if isinstance(arg, Glob) else [arg])]
         subprocess.run(
             argv,
@@ -157,7 +166,7 @@ def _works(binary: Path) -> bool:
     return done.returncode == 0
 
 
-Contender = Callable[[Path], list[list[str]]]  # output GIF path -> the commands that make it
+Contender = Callable[[Path], list[Step]]  # output GIF path -> the commands that make it
 INFORMATIONAL = ("gifski",)  # timed once: reported, but no target rests on it
 
 
@@ -177,7 +186,8 @@ def measure_clip(
     frames = folder / "frames"
     window = result.window
     contenders: dict[str, Contender] = {
-        "product": product or (lambda dst: [build_convert_args(clip.path, dst, info, options, limits)]),
+        "product": product
+        or (lambda dst: [functools.partial(convert_once, clip.path, dst, info, options, limits)]),
         "twopass": lambda dst: twopass_commands(clip.path, dst, window, folder / "palette.png"),
     }
     if gifski is not None:

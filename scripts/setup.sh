@@ -65,6 +65,20 @@ install_system_packages() {
     apt-get install -y --no-install-recommends "${packages[@]}"
 }
 
+# gifsicle rewrites GIFs made with a palette per frame (jobs/palettes.py). Optional: without it every
+# GIF keeps one palette, so a box that cannot install it still converts.
+install_gifsicle() {
+    command -v gifsicle >/dev/null && return
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        say "Installing gifsicle"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gifsicle >/dev/null ||
+            { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gifsicle; } ||
+            echo "gifsicle could not be installed: GIFs keep one palette each" >&2
+    else
+        echo "gifsicle is not installed: GIFs keep one palette each (apt-get install gifsicle for smaller, truer slideshows)" >&2
+    fi
+}
+
 # The distro package starts its own redis-server on 127.0.0.1:6379; ours runs under supervisord
 # (data in var/redis), so the distro's service must not hold the port.
 stop_distro_redis() {
@@ -559,6 +573,7 @@ EOF
 
 main() {
     install_system_packages
+    install_gifsicle
     [ "$MODE" = workers ] || stop_distro_redis
     make_venv
     make_dirs
