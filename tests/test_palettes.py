@@ -56,10 +56,10 @@ def test_scenes_with_their_own_colours_get_a_palette_per_frame(tmp_path: Path) -
 
 @needs_gifsicle
 def test_footage_in_one_colour_world_keeps_one_palette(tmp_path: Path) -> None:
-    """Test graphics whose colours stay put keep the single palette: no frame has its own."""
+    """Test graphics whose colours stay put keep the single palette: at most the first frame has one."""
     src, dst = media.make_clip(tmp_path, seconds=2.0), tmp_path / "out.gif"
     convert_probed(src, dst)
-    assert local_palettes(dst) == 0
+    assert local_palettes(dst) <= 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.gif"]
 
 
@@ -67,13 +67,14 @@ def test_without_gifsicle_every_gif_keeps_one_palette(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A box without gifsicle neither measures nor converts twice: one palette, one ffmpeg run."""
+    installed = palettes.can_rewrite()
     monkeypatch.setattr(palettes, "can_rewrite", lambda: False)
     src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
     convert_probed(src, dst)
     data = dst.read_bytes()
     assert data[:6] == b"GIF89a" and not any(p.name.endswith(".log") for p in tmp_path.iterdir())
-    if palettes.can_rewrite.__wrapped__():  # gifsicle is here, so it can read the palettes back
-        assert local_palettes(dst) == 0
+    if installed:  # gifsicle is here after all, so it can read the palettes back
+        assert local_palettes(dst) <= 1
 
 
 def test_gain_is_the_mean_squared_error_one_palette_has_over_per_frame_ones(tmp_path: Path) -> None:
