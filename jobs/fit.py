@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.errors import BadTrim, BrokenVideo, GifTooBig
+from core.errors import BadTrim, BrokenVideo, ConversionTimeout, GifTooBig, TooMuchMemory
 from jobs import palettes, toolbox
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
@@ -120,14 +120,21 @@ def convert_once(
 def _convert_per_frame(
     src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits, deadline: float
 ) -> None:
-    """Convert again with a palette per frame, then let gifsicle crop each frame to what changed."""
-    first = dst.with_name(f"{dst.stem}-frames.gif")
+    """Convert again with a palette per frame, then let gifsicle crop each frame to what changed.
+
+    `dst` (the one-palette GIF) is replaced only when both runs succeed in time; else it stays.
+    """
+    first, second = (dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "cropped"))
     try:
         argv = build_convert_args(src, first, info, options, limits, toolbox.can_tonemap(), Palette(True))
         run(argv, max(1.0, deadline - time.monotonic()))
-        run(palettes.rewrite_args(first, dst), max(1.0, deadline - time.monotonic()))
+        run(palettes.rewrite_args(first, second), max(1.0, deadline - time.monotonic()))
+        second.replace(dst)
+    except (FFmpegFailed, ConversionTimeout, TooMuchMemory) as exc:
+        logger.warning("per-frame palettes failed (%s); keeping the one-palette GIF", exc)
     finally:
         first.unlink(missing_ok=True)
+        second.unlink(missing_ok=True)
 
 
 def _children_cpu() -> float:

@@ -96,3 +96,13 @@ def test_rewrite_is_lossless_and_writes_a_new_file() -> None:
     assert argv[0] == "gifsicle" and "-O1" in argv and argv[-1] == "/w/frames.gif"
     assert argv[argv.index("-o") + 1] == "/w/out.gif"
     assert not any(a.startswith(("--lossy", "--colors", "-k")) for a in argv)
+
+
+@needs_gifsicle
+def test_a_failed_rewrite_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If gifsicle fails, the job still gets the one-palette GIF of the first run, and no temp file."""
+    monkeypatch.setattr(palettes, "rewrite_args", lambda src, dst: ["gifsicle", "--no-such-option", str(src)])
+    src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
+    size = convert_probed(src, dst)
+    assert size == dst.stat().st_size and local_palettes(dst) <= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
