@@ -156,7 +156,8 @@ def _sampled(video: Any, info: MediaInfo, options: GifOptions, start: float, end
     if info.still:  # one picture: the fps filter would drop it (it times a frame by the next one)
         video = video.filter("trim", end_frame=1)
     elif end - start < 1 / rate:  # a window shorter than one GIF frame
-        video = video.filter("trim", start=_num(start), end_frame=1)
+        # trim counts end_frame from the stream's first frame, not from `start`: a second trim
+        video = video.filter("trim", start=_num(start)).filter("trim", end_frame=1)
     else:  # fps before trim (DESIGN.md): thin frames on the source clock, then cut an evenly spaced stream
         video = video.filter("fps", fps=_num(rate)).filter("trim", start=_num(start), end=_num(end))
     return video.filter("setpts", "PTS-STARTPTS")

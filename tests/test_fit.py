@@ -83,6 +83,12 @@ def test_trim_window_selects_the_asked_seconds(tmp_path: Path) -> None:
     assert gif_stats(result.path)[3] == pytest.approx(1.0, abs=0.2)
 
 
+def test_a_window_shorter_than_a_frame_late_in_the_clip_gives_one_frame(tmp_path: Path) -> None:
+    """start 1.95 s of a 2 s, 25 fps clip: one GIF frame from 1.96 s (trim counted frames from 0)."""
+    result = convert(media.make_clip(tmp_path), tmp_path / "out.gif", GifOptions(start=1.95), Limits())
+    assert gif_stats(result.path)[2] == 1 and result.seconds == pytest.approx(0.05)
+
+
 def test_double_speed_halves_the_play_time(tmp_path: Path) -> None:
     """speed=2 plays a 2 s clip in 1 s at the asked 12 fps (24 source frames a second sampled)."""
     options = GifOptions(speed=2.0, reverse=True)
