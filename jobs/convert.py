@@ -19,7 +19,8 @@ from core.errors import TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult
 from core.settings import Settings
 from core.texts import text
-from jobs import fit, recipe, runtime, workdir
+from jobs import fit, probe, recipe, runtime, workdir
+from jobs.runner import Warm
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
@@ -80,22 +81,28 @@ def work_deadline(job: Job | None, started: float) -> float:
 def download_and_convert(
     request: ConversionRequest, settings: Settings, folder: Path, deadline: float
 ) -> tuple[int, fit.GifResult]:
-    """Download the video and convert it, showing each step in the status message."""
+    """Download the video and convert it, showing each step in the status message.
+
+    The probe's ffprobe runs start first and wait for the file (runner.Warm): their start-up
+    overlaps the download instead of adding to it."""
     job = get_current_job()
     status = StatusMessage(runtime.client(), job.connection, request) if job is not None else None
     src = folder / f"in-{secrets.token_hex(8)}"
-    if status:
-        status.show("status_downloading")
-    size_in = telegram.download(runtime.client(), request.file_id, src, settings.max_input_bytes, deadline)
-    if status:
-        status.show("status_converting", percent=0)
-    limits = replace(
-        limits_for(settings), convert_timeout=min(settings.convert_timeout, deadline - time.monotonic())
-    )
-    if limits.convert_timeout <= 0:
-        raise TransientError("no time left to convert")
-    progress = status.progress if status else None
-    result = fit.convert(src, folder / GIF_NAME, options_for(request), limits, progress)
+    with Warm(folder) as warm:
+        probe.warm_up(src, limits_for(settings), warm)
+        if status:
+            status.show("status_downloading")
+        max_bytes = settings.max_input_bytes
+        size_in = telegram.download(runtime.client(), request.file_id, src, max_bytes, deadline)
+        if status:
+            status.show("status_converting", percent=0)
+        limits = replace(
+            limits_for(settings), convert_timeout=min(settings.convert_timeout, deadline - time.monotonic())
+        )
+        if limits.convert_timeout <= 0:
+            raise TransientError("no time left to convert")
+        progress = status.progress if status else None
+        result = fit.convert(src, folder / GIF_NAME, options_for(request), limits, progress, warm)
     src.unlink(missing_ok=True)
     return size_in, result
 

@@ -23,7 +23,7 @@ from jobs.recipe import (
     source_window,
     target_size,
 )
-from jobs.runner import FFmpegFailed, run
+from jobs.runner import FFmpegFailed, Warm, run
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +55,11 @@ def convert(
     options: GifOptions,
     limits: Limits,
     progress: Callable[[float], None] | None = None,
+    warm: Warm | None = None,
 ) -> GifResult:
-    """Probe `src` and write a looping GIF to `dst`, lowering fps then width until it fits;
-    GifTooBig if it still does not."""
-    info = probe(src, limits)
+    """Probe `src` (with the ffprobe runs `warm` holds, if any) and write a looping GIF to `dst`,
+    lowering fps then width until it fits; GifTooBig if it still does not."""
+    info = probe(src, limits, warm)
     start, end = source_window(info, options)
     if end <= start:
         raise BadTrim("the trim window starts after the end of the video")
