@@ -25,6 +25,9 @@ from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 GIF_NAME = "animation.gif"
+# A smaller video downloads in well under a second: a "downloading" step would cost a Bot API round
+# trip before the download for a text shown a moment. Unknown sizes (0) are shown.
+DOWNLOAD_STATUS_MIN_BYTES = 5 * 1024 * 1024
 
 
 def convert_video(**kwargs: Any) -> dict[str, Any]:
@@ -81,21 +84,20 @@ def work_deadline(job: Job | None, started: float) -> float:
 def download_and_convert(
     request: ConversionRequest, settings: Settings, folder: Path, deadline: float
 ) -> tuple[int, fit.GifResult]:
-    """Download the video and convert it, showing each step in the status message.
+    """Download the video and convert it, showing the steps that take a while in the status message.
 
     The probe's ffprobe runs start first and wait for the file (runner.Warm): their start-up
-    overlaps the download instead of adding to it."""
+    overlaps the download instead of adding to it. No status edit stands between the download and
+    ffmpeg: the progress ticks (never waited for) show the conversion."""
     job = get_current_job()
     status = StatusMessage(runtime.client(), job.connection, request) if job is not None else None
     src = folder / f"in-{secrets.token_hex(8)}"
     with Warm(folder) as warm:
         probe.warm_up(src, limits_for(settings), warm)
-        if status:
+        if status and not 0 < request.file_size < DOWNLOAD_STATUS_MIN_BYTES:
             status.show("status_downloading")
         max_bytes = settings.max_input_bytes
         size_in = telegram.download(runtime.client(), request.file_id, src, max_bytes, deadline)
-        if status:
-            status.show("status_converting", percent=0)
         limits = replace(
             limits_for(settings), convert_timeout=min(settings.convert_timeout, deadline - time.monotonic())
         )

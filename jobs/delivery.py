@@ -27,6 +27,9 @@ REDIS_WAIT_S = 30.0  # how long a send waits out a Redis outage to record what i
 # A replica that lags (say, just re-synced after a failover) gets longer to acknowledge a claim or a
 # sent mark than the bot's updates get: a claim lost in a failover could mean a second GIF.
 SEND_WAIT_MS = 3000
+# A smaller GIF uploads in well under a second: an "uploading" step would hold it back by a Bot API
+# round trip for a text shown a moment.
+UPLOAD_STATUS_MIN_BYTES = 5 * 1024 * 1024
 
 
 class WorkHorseDied(Exception):
@@ -67,7 +70,8 @@ def upload(
     """Send the file, then mark it sent; only a definite non-delivery releases the claim."""
     bot = runtime.client()
     status = StatusMessage(bot, connection, request)
-    status.show("status_uploading")
+    if done.size_bytes >= UPLOAD_STATUS_MIN_BYTES:
+        status.show("status_uploading")
     pace.reserve(connection, request.chat_id, kind=pace.Kind.GIF)
     try:
         sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path))
