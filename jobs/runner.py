@@ -66,7 +66,11 @@ class Warm:
     def start(self, argv: list[str]) -> None:
         """Start `argv` (an ffprobe whose last argument is its input) to write to a new FIFO."""
         fifo = self.folder / f"probe-{secrets.token_hex(8)}.out"
-        os.mkfifo(fifo, 0o600)
+        try:
+            os.mkfifo(fifo, 0o600)
+        except OSError as exc:  # a temp dir that holds no FIFOs: run() starts this one when asked
+            logger.info("no FIFO in %s (%s); ffprobe starts cold", self.folder, type(exc).__name__)
+            return
         held = [*argv[:-1], "-o", "file:" + str(fifo), argv[-1]]
         self.held[tuple(argv)] = Held(_spawn(held, stdout=subprocess.DEVNULL), fifo)
 

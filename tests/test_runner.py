@@ -167,3 +167,15 @@ def test_a_held_ffprobe_that_fails_before_its_output_opens_does_not_hang_run(tmp
             run(argv, timeout=20, warm=warm)
     assert time.monotonic() - started < 3.0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_a_fifo_the_ffprobe_simply_starts_cold(tmp_path: Path) -> None:
+    """A temp dir that cannot hold the FIFO costs nothing but the head start: run() works as ever."""
+    src = media.make_clip(tmp_path, "c.mkv")
+    argv = _ffprobe_format(src)
+    lines: list[str] = []
+    with runner.Warm(tmp_path / "missing") as warm:
+        warm.start(argv)
+        assert not warm.held
+        run(argv, timeout=20, on_line=lines.append, warm=warm)
+    assert '"format_name": "matroska,webm"' in "\n".join(lines)
