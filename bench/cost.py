@@ -196,16 +196,21 @@ class Overhead:
         return statistics.median(self.overhead_ms)
 
 
-_CONVERTED = re.compile(r"job=(\S+) converted .* \(ffmpeg ([\d.]+)s, ([\d.]+)s CPU\)")
+_CONVERTED = re.compile(r"ts=(\S+) .*job=(\S+) converted .* \(ffmpeg ([\d.]+)s, ([\d.]+)s CPU\)")
 
 
 def ffmpeg_runs(logdir: Path) -> dict[str, tuple[float, float]]:
-    """Each job's ffmpeg wall and CPU seconds, from the workers' log lines."""
-    found: dict[str, tuple[float, float]] = {}
+    """Each job's ffmpeg wall and CPU seconds, from the workers' log lines.
+
+    A reused --workdir keeps earlier runs' logs, with the same job ids (user and message ids start
+    over each run): the latest line of a job wins, whichever worker's log holds it."""
+    latest: dict[str, tuple[str, float, float]] = {}
     for log in logdir.glob("worker-*.log"):
         for match in _CONVERTED.finditer(log.read_text(errors="replace")):
-            found[match.group(1)] = (float(match.group(2)), float(match.group(3)))
-    return found
+            ts, job, wall, cpu = match.groups()
+            if job not in latest or ts >= latest[job][0]:  # ISO timestamps sort as text
+                latest[job] = (ts, float(wall), float(cpu))
+    return {job: (wall, cpu) for job, (_ts, wall, cpu) in latest.items()}
 
 
 def fixed_overhead(live: LiveStack, meter: Meter, clip: Clip, runs: int) -> Overhead:

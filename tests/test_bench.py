@@ -269,3 +269,14 @@ def test_overhead_steps_add_up_to_served_to_gif_less_ffmpeg() -> None:
     assert list(steps) == list(cost.STEPS)
     assert steps == {"bot": 20.0, "queue": 80.0, "download": 20.0, "probe_and_claim": 280.0, "upload": 30.0}
     assert sum(steps.values()) == pytest.approx((11.430 - 10.0 - 1.0) * 1000)
+
+
+def test_ffmpeg_runs_takes_each_jobs_latest_line_across_worker_logs(tmp_path: Path) -> None:
+    """A reused workdir's older run (same job id, other worker's log) never stands in for this run's."""
+    line = "ts=2026-12-01T{}Z level=info proc=worker logger=jobs.convert msg="
+    line += '"job=gif_1_2 converted 9 B -> 8 B in {}s (ffmpeg {}s, 0.5s CPU)"\n'
+    (tmp_path / "worker-0.log").write_text(line.format("17:00:00.000", 1.2, 1.0))
+    (tmp_path / "worker-1.log").write_text(line.format("16:00:00.000", 3.2, 3.0))
+    assert cost.ffmpeg_runs(tmp_path) == {"gif_1_2": (1.0, 0.5)}
+    (tmp_path / "worker-1.log").write_text(line.format("18:00:00.000", 2.2, 2.0))
+    assert cost.ffmpeg_runs(tmp_path) == {"gif_1_2": (2.0, 0.5)}
