@@ -62,6 +62,8 @@ class MediaInfo:
 
 def warm_up(src: Path, limits: Limits, warm: Warm) -> None:
     """Start probe()'s two ffprobe runs on `src` before it exists (they wait: see runner.Warm)."""
+    if not toolbox.ffprobe_writes_to_file():
+        return
     warm.start(_argv(src, limits, (*_HEADER_ARGS, *_JSON), capped=False))
     warm.start(_argv(src, limits, (*_DECODE_ARGS, *_JSON), capped=True))
 

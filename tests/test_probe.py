@@ -204,3 +204,13 @@ def test_a_warm_probe_judges_like_a_cold_one(
             with pytest.raises(error):
                 probe(src, Limits(), warm)
         assert not warm.held, "both warm runs were used"
+
+
+def test_an_ffprobe_without_dash_o_probes_cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older ffprobe (no -o) gets no runs started ahead: probe() starts them itself, as before."""
+    monkeypatch.setattr(probing.toolbox, "ffprobe_writes_to_file", lambda: False)
+    src = media.make_clip(tmp_path)
+    with Warm(tmp_path / "work") as warm:
+        probing.warm_up(src, Limits(), warm)
+        assert not warm.held
+        assert probe(src, Limits(), warm).width > 0
