@@ -1,4 +1,4 @@
-"""Wire the bot's handlers: commands, settings and /forget buttons, videos, a polite answer for the rest."""
+"""Wire the bot's handlers: commands, the settings, /forget and redo buttons, videos, a polite reply."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from telebot.types import Message
 from app.commands import Commands, lang_of
 from app.intake import Intake, find_video
 from app.privacy import Privacy, is_forget_button
+from app.redo import Redo
 from app.replies import Replier
 from core.settings import Settings
 from core.texts import text
+from core.tweaks import is_redo_button
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class Handlers:
         self.commands = Commands(settings, queue, self.replier)
         self.intake = Intake(settings, bot, queue, self.replier)
         self.privacy = Privacy(settings, queue, self.replier)
+        self.redo = Redo(settings, queue.connection, self.intake, self.replier)
 
     def register(self) -> None:
         """Attach every handler to the bot; order matters (first match wins).
@@ -49,6 +52,7 @@ class Handlers:
         add(c.on_unknown, func=is_command)
         add(self.on_any, content_types=None, func=lambda _m: True)
         self.bot.register_callback_query_handler(self.privacy.on_button, func=is_forget_button)
+        self.bot.register_callback_query_handler(self.redo.on_button, func=is_redo_button)
         self.bot.register_callback_query_handler(c.on_button, func=lambda _c: True)
 
     def on_any(self, message: Message) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 import telebot
 from rq import Queue, Worker
-from telebot.types import Message
+from telebot.types import CallbackQuery, Message
 
 from app.replies import Replier
 from app.trim import parse_trim
-from core import cache, limits, markers, prefs, stats, telegram
+from core import cache, limits, markers, prefs, redo, stats, telegram, tweaks
 from core.admission import Admission, submit, waiting_count
 from core.errors import BadTrim
 from core.models import ConversionRequest, MediaKind, Outcome, job_id_for
@@ -69,8 +69,9 @@ def is_video_document(mime_type: str | None, file_name: str | None) -> bool:
     return mime in UNTYPED_MIME_TYPES and suffix in VIDEO_EXTENSIONS
 
 
-def profile_of(message: Message) -> stats.Profile:
-    """Who sent the message (names are untrusted text, stored as given and escaped when shown)."""
+def profile_of(message: Message | CallbackQuery) -> stats.Profile:
+    """Who sent the message or pressed the button (names are untrusted text, stored as given and
+    escaped when shown)."""
     user = message.from_user
     if user is None:
         return stats.Profile(user_id=message.chat.id)
@@ -79,8 +80,35 @@ def profile_of(message: Message) -> stats.Profile:
     )
 
 
+def variant_of(choice: prefs.UserPrefs, window: tuple[float, float] | None) -> str:
+    """The cache key part of the settings and trim window a GIF is made with."""
+    return choice.cache_key() + (f"t{window[0]:g}-{window[1]:g}" if window else "")
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One GIF asked for: by a video message, or by a tweak button under a GIF (`redo` its code).
+
+    `message` is what the bot answers: the video, or the GIF message the button sits under."""
+
+    message: Message
+    profile: stats.Profile
+    video: IncomingVideo
+    lang: str
+    redo: str = ""
+
+    @property
+    def chat_id(self) -> int:
+        return self.message.chat.id
+
+    @property
+    def job_id(self) -> str:
+        return job_id_for(self.chat_id, self.message.message_id, self.redo)
+
+
 class Intake:
-    """Turns one video message into a queued job, a cached GIF, or a clear refusal."""
+    """Turns one video message (or a tweak button press) into a queued job, a cached GIF, or a
+    clear refusal."""
 
     def __init__(self, settings: Settings, bot: telebot.TeleBot, queue: Queue, replier: Replier) -> None:
         self.settings = settings
@@ -94,58 +122,52 @@ class Intake:
 
     def handle(self, message: Message, video: IncomingVideo, lang: str) -> None:
         """Check size, ban, trim, cache and quota, then queue (once per message)."""
-        profile = profile_of(message)
-        job_id = job_id_for(message.chat.id, message.message_id)
-        if markers.was_queued(self.redis, job_id):
-            log.info("job=%s already queued; update re-delivered", job_id)
+        ask = Ask(message, profile_of(message), video, lang)
+        if markers.was_queued(self.redis, ask.job_id):
+            log.info("job=%s already queued; update re-delivered", ask.job_id)
             return
         if video.file_size > self.settings.max_input_bytes:
-            self.refuse(
-                message, profile, "too_big", text("error_too_big", lang, max_mb=self.settings.max_input_mb)
-            )
+            self.refuse(ask, "too_big", text("error_too_big", lang, max_mb=self.settings.max_input_mb))
             return
-        if limits.is_banned(self.redis, profile.user_id):
-            self.refuse(message, profile, "banned", text("banned", lang))
+        if self.refused_ban(ask):
             return
         try:
             window = parse_trim(message.caption)
         except BadTrim:
-            self.refuse(message, profile, "bad_trim", text("error_trim", lang))
+            self.refuse(ask, "bad_trim", text("error_trim", lang))
             return
-        choice = prefs.load(self.redis, profile.user_id, self.settings)
-        variant = choice.cache_key() + (f"t{window[0]:g}-{window[1]:g}" if window else "")
-        if self.from_cache(message, video, profile, variant, lang):
-            return
-        self.queue_video(message, video, lang, profile, choice, window, variant)
+        self.take(ask, prefs.load(self.redis, ask.profile.user_id, self.settings), window)
 
-    def queue_video(
-        self,
-        message: Message,
-        video: IncomingVideo,
-        lang: str,
-        profile: stats.Profile,
-        choice: prefs.UserPrefs,
-        window: tuple[float, float] | None,
-        variant: str,
-    ) -> None:
-        """Take the hourly quota, answer with a status message, then submit the job fairly."""
-        job_id = job_id_for(message.chat.id, message.message_id)
-        user_limits = limits.limits_for(self.redis, profile.user_id, self.settings)
-        if not limits.take_hourly(self.redis, profile.user_id, user_limits.per_hour):
-            self.refuse(message, profile, "quota", text("quota", lang, per_hour=user_limits.per_hour))
+    def redo(self, ask: Ask, choice: prefs.UserPrefs, window: tuple[float, float] | None) -> None:
+        """A tweak button: the same ban, cache, quota and admission path as a new video (once per
+        button under one GIF: a second tap, or a re-delivered press, does nothing)."""
+        if markers.was_queued(self.redis, ask.job_id):
+            log.info("job=%s already asked for; button pressed again", ask.job_id)
             return
-        status_id = self.status_message(message, job_id, lang, profile.user_id)
+        if not self.refused_ban(ask):
+            self.take(ask, choice, window)
+
+    def refused_ban(self, ask: Ask) -> bool:
+        """Refuse a banned user's video; True if refused."""
+        if not limits.is_banned(self.redis, ask.profile.user_id):
+            return False
+        self.refuse(ask, "banned", text("banned", ask.lang))
+        return True
+
+    def take(self, ask: Ask, choice: prefs.UserPrefs, window: tuple[float, float] | None) -> None:
+        """Answer from the cache, else take the hourly quota and queue the conversion."""
         start, end = window or (0.0, None)
+        video, profile = ask.video, ask.profile
         request = ConversionRequest(
-            chat_id=message.chat.id,
+            chat_id=ask.chat_id,
             user_id=profile.user_id,
-            message_id=message.message_id,
-            status_message_id=status_id,
+            message_id=ask.message.message_id,
+            status_message_id=0,
             file_id=video.file_id,
             file_unique_id=video.file_unique_id,
             file_size=video.file_size,
             kind=video.kind,
-            lang=lang,
+            lang=ask.lang,
             width=choice.width,
             fps=choice.fps,
             max_seconds=choice.max_seconds,
@@ -154,42 +176,63 @@ class Intake:
             speed=choice.speed,
             reverse=choice.reverse,
             output=choice.output,
-            variant=variant,
+            variant=variant_of(choice, window),
+            redo=ask.redo,
         )
+        if not self.from_cache(ask, request):
+            self.queue_video(ask, request)
+
+    def queue_video(self, ask: Ask, request: ConversionRequest) -> None:
+        """Take the hourly quota, answer with a status message, then submit the job fairly."""
+        profile, job_id, lang = ask.profile, ask.job_id, ask.lang
+        user_limits = limits.limits_for(self.redis, profile.user_id, self.settings)
+        if not limits.take_hourly(self.redis, profile.user_id, user_limits.per_hour):
+            self.refuse(ask, "quota", text("quota", lang, per_hour=user_limits.per_hour))
+            return
+        status_id = self.status_message(ask.message, job_id, lang, profile.user_id)
+        request = replace(request, status_message_id=status_id)
         admission = submit(self.queue, request, self.settings, user_limits)
         if admission in (Admission.DUPLICATE, Admission.FULL):
             limits.give_back_hourly(self.redis, profile.user_id)
         if admission is Admission.FULL:
             if status_id:
                 self.replier.edit(
-                    message.chat.id, status_id, text("too_many", lang, max_pending=user_limits.max_pending)
+                    ask.chat_id, status_id, text("too_many", lang, max_pending=user_limits.max_pending)
                 )
             stats.record_refused(self.redis, profile, "too_many", ttl_s=self.settings.user_data_ttl_s)
         elif admission in (Admission.QUEUED, Admission.WAITING):
-            ttl_s, gif = self.settings.user_data_ttl_s, (video.file_unique_id, variant)
-            stats.record_video(self.redis, profile, job_id, video.file_size, ttl_s=ttl_s, gif=gif)
-        log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, video.kind.value, admission.value)
+            ttl_s, gif = self.settings.user_data_ttl_s, (request.file_unique_id, request.variant)
+            stats.record_video(self.redis, profile, job_id, request.file_size, ttl_s=ttl_s, gif=gif)
+        log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, request.kind.value, admission.value)
 
-    def from_cache(
-        self, message: Message, video: IncomingVideo, profile: stats.Profile, variant: str, lang: str
-    ) -> bool:
-        """Answer a repeat at once by re-sending the GIF Telegram already has; False on a miss."""
-        hit = cache.get(self.redis, video.file_unique_id, variant)
+    def from_cache(self, ask: Ask, request: ConversionRequest) -> bool:
+        """Answer a repeat at once by re-sending the GIF Telegram already has (with its tweak
+        buttons); False on a miss."""
+        hit = cache.get(self.redis, request.file_unique_id, request.variant)
         if hit is None:
             return False
-        chat = message.chat.id
-        send = lambda: telegram.send_gif(self.bot, chat, hit.file_id, hit.output, message.message_id)  # noqa: E731
-        if self.replier.paced(chat, "sendAnimation", send) is None:
+        seconds = hit.seconds or ((request.end or request.max_seconds) - request.start)
+        recipe = redo.recipe_of(request, seconds, hit.more)
+        buttons = tweaks.buttons(recipe, self.settings.max_seconds, ask.lang)
+        chat = ask.chat_id
+
+        def send() -> Message:
+            return telegram.send_gif(
+                self.bot, chat, hit.file_id, hit.output, request.message_id, reply_markup=buttons
+            )
+
+        sent = self.replier.paced(chat, "sendAnimation", send)
+        if sent is None:
             return False  # the cached file_id failed: convert again
-        job_id = job_id_for(chat, message.message_id)
-        ttl_s = self.settings.user_data_ttl_s
-        gif = (video.file_unique_id, variant)
-        stats.record_video(self.redis, profile, job_id, video.file_size, ttl_s=ttl_s, gif=gif)
+        redo.save(self.redis, chat, sent.message_id, recipe)
+        job_id, ttl_s = ask.job_id, self.settings.user_data_ttl_s
+        gif = (request.file_unique_id, request.variant)
+        stats.record_video(self.redis, ask.profile, job_id, request.file_size, ttl_s=ttl_s, gif=gif)
         stats.record_outcome(
-            self.redis, profile.user_id, job_id, Outcome.DELIVERED, size_out=hit.size_bytes, ttl_s=ttl_s
+            self.redis, ask.profile.user_id, job_id, Outcome.DELIVERED, size_out=hit.size_bytes, ttl_s=ttl_s
         )
         markers.mark_queued(self.redis, job_id)
-        log.info("job=%s user=%s answered from cache", job_id, profile.user_id)
+        log.info("job=%s user=%s answered from cache", job_id, ask.profile.user_id)
         return True
 
     def status_message(self, message: Message, job_id: str, lang: str, user_id: int) -> int:
@@ -210,7 +253,7 @@ class Intake:
         wait = math.ceil((ahead / workers + 1) * stats.typical_seconds(self.redis))
         return text("status_queued", lang, position=ahead + 1, wait=wait)
 
-    def refuse(self, message: Message, profile: stats.Profile, reason: str, body: str) -> None:
+    def refuse(self, ask: Ask, reason: str, body: str) -> None:
         """Reply with why a video is refused and count it."""
-        self.replier.reply(message, body)
-        stats.record_refused(self.redis, profile, reason, ttl_s=self.settings.user_data_ttl_s)
+        self.replier.reply(ask.message, body)
+        stats.record_refused(self.redis, ask.profile, reason, ttl_s=self.settings.user_data_ttl_s)

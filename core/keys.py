@@ -155,3 +155,13 @@ def update_seen(update_id: int) -> str:
 def inbox_full(chat_id: int) -> str:
     """Set while a chat's inbox overflowed and the chat was told so (answered once)."""
     return f"{PREFIX}:inbox:full:{chat_id}"
+
+
+def redo(chat_id: int, message_id: int) -> str:
+    """JSON with a TTL: what the tweak-and-redo buttons under the GIF in this message need (core.redo)."""
+    return f"{PREFIX}:redo:{chat_id}:{message_id}"
+
+
+def user_redos(user_id: int) -> str:
+    """Zset: the keys.redo records of a user's GIFs -> when they expire, so /forget finds them."""
+    return f"{PREFIX}:user:{user_id}:redos"

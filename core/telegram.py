@@ -177,6 +177,7 @@ def send_gif(
     caption: str | None = None,
     size: tuple[int, int] | None = None,
     timeout: int | None = None,
+    reply_markup: telebot.types.InlineKeyboardMarkup | None = None,
 ) -> telebot.types.Message:
     """Send a GIF (an upload or a file_id) as an inline animation or as a real .gif document."""
     reply = telebot.types.ReplyParameters(reply_to, allow_sending_without_reply=True)
@@ -188,8 +189,16 @@ def send_gif(
             reply_parameters=reply,
             disable_content_type_detection=True,
             timeout=timeout,
+            reply_markup=reply_markup,
         )
     width, height = size or (None, None)
     return bot.send_animation(
-        chat_id, media, width=width, height=height, caption=caption, reply_parameters=reply, timeout=timeout
+        chat_id,
+        media,
+        width=width,
+        height=height,
+        caption=caption,
+        reply_parameters=reply,
+        timeout=timeout,
+        reply_markup=reply_markup,
     )

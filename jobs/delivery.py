@@ -8,11 +8,11 @@ from types import TracebackType
 from typing import Any
 
 import telebot
-from redis import Redis
+from redis import Redis, RedisError
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from core import admission, cache, markers, pace, stats, telegram
+from core import admission, cache, markers, pace, redo, stats, telegram, tweaks
 from core.connection import replicated
 from core.errors import ChatUnreachable, DeliveryInDoubt, TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult, Outcome
@@ -69,8 +69,10 @@ def upload(
     status = StatusMessage(bot, connection, request)
     status.show("status_uploading")
     pace.reserve(connection, request.chat_id, kind=pace.Kind.GIF)
+    recipe = redo.delivered(request, done.duration, done.truncated)
+    buttons = tweaks.buttons(recipe, runtime.settings().max_seconds, request.lang)
     try:
-        sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path))
+        sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path, buttons))
     except ChatUnreachable:
         _confirm(connection, job.id)  # nobody to send to; never retry
         stats.record_outcome(
@@ -86,7 +88,8 @@ def upload(
         persist(lambda: markers.release_send(connection, job.id), "releasing a claim", REDIS_WAIT_S)
         raise
     _confirm(connection, job.id)
-    remember(connection, request, done, sent)
+    remember(connection, request, done, sent, recipe)
+    keep_recipe(connection, request.chat_id, sent, recipe)
     stats.record_outcome(
         connection,
         request.user_id,
@@ -107,7 +110,11 @@ def _confirm(connection: Redis, job_id: str) -> None:
 
 
 def send_file(
-    bot: telebot.TeleBot, request: ConversionRequest, done: ConversionResult, path: Path
+    bot: telebot.TeleBot,
+    request: ConversionRequest,
+    done: ConversionResult,
+    path: Path,
+    buttons: telebot.types.InlineKeyboardMarkup | None = None,
 ) -> telebot.types.Message:
     """Upload the GIF as the user chose, with a caption saying what was cut or shrunk."""
     notes = (
@@ -126,10 +133,13 @@ def send_file(
             caption="\n".join(notes) or None,
             size=(done.width, done.height),
             timeout=SEND_TIMEOUT_S,
+            reply_markup=buttons,
         )
 
 
-def remember(connection: Redis, request: ConversionRequest, done: ConversionResult, sent: Any) -> None:
+def remember(
+    connection: Redis, request: ConversionRequest, done: ConversionResult, sent: Any, recipe: redo.GifRecipe
+) -> None:
     """Cache the GIF's Telegram file_id so the same video with the same settings is answered at once."""
     media = getattr(sent, "animation", None) or getattr(sent, "document", None)
     if media is None or not request.variant or done.truncated or done.shrunk:
@@ -138,8 +148,19 @@ def remember(connection: Redis, request: ConversionRequest, done: ConversionResu
         connection,
         request.file_unique_id,
         request.variant,
-        cache.CachedGif(media.file_id, request.output, done.size_bytes),
+        cache.CachedGif(media.file_id, request.output, done.size_bytes, recipe.seconds, recipe.more),
     )
+
+
+def keep_recipe(connection: Redis, chat_id: int, sent: Any, recipe: redo.GifRecipe) -> None:
+    """Keep what the GIF's tweak buttons need (best effort: without it they say 'no longer active')."""
+    message_id = getattr(sent, "message_id", None)
+    if not message_id:
+        return
+    try:
+        redo.save(connection, chat_id, message_id, recipe)
+    except RedisError as exc:
+        log.warning("GIF message %s: its redo buttons will not work: %s", message_id, type(exc).__name__)
 
 
 def report_stopped(job: Job, connection: Redis) -> None:

@@ -234,3 +234,24 @@ def make_callback_update(
         "data": data,
     }
     return make_update(update_id=update_id, callback_query={**query, **overrides})
+
+
+def make_press_update(
+    message: Json,
+    data: str,
+    *,
+    user_id: int = DEFAULT_USER_ID,
+    language_code: str = "en",
+    update_id: int | None = None,
+) -> Json:
+    """Build a callback_query Update: `user_id` pressed a button carrying `data` under `message`
+    (a Message the bot sent, e.g. `FakeTelegramAPI.message(chat, id)`)."""
+    chat_id = message["chat"]["id"]
+    return make_callback_update(
+        data,
+        user_id=user_id,
+        chat_id=chat_id,
+        language_code=language_code,
+        update_id=update_id,
+        message=message,
+    )

@@ -722,6 +722,12 @@ class FakeTelegramAPI:
         message = self.message(chat_id, message_id)
         return None if message is None else message.get("text")
 
+    def buttons(self, chat_id: int, message_id: int) -> list[tuple[str, str]]:
+        """Return a message's inline buttons as (text, callback_data), row after row ([] if none)."""
+        markup = (self.message(chat_id, message_id) or {}).get("reply_markup") or {}
+        rows = markup.get("inline_keyboard", [])
+        return [(button["text"], button.get("callback_data", "")) for row in rows for button in row]
+
     def wait_for(
         self, predicate: Callable[[], T], timeout: float = 60, interval: float = 0.05, message: str = ""
     ) -> T:
