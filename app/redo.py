@@ -16,7 +16,7 @@ from telebot.types import CallbackQuery
 from app.commands import lang_of
 from app.intake import Ask, IncomingVideo, Intake, profile_of
 from app.replies import Replier
-from core import redo, tweaks
+from core import markers, redo, tweaks
 from core.settings import Settings
 from core.texts import text
 
@@ -46,8 +46,11 @@ class Redo:
         if tweaked is None:  # a button that was never shown
             self.replier.answer(call.id, text("button_expired", lang))
             return
-        self.replier.answer(call.id, text("redo_started", lang))
         video = IncomingVideo(recipe.kind, recipe.file_id, recipe.file_unique_id, recipe.file_size)
         ask = Ask(gif, profile_of(call), video, lang, redo=code)
+        if markers.was_queued(self.redis, ask.job_id):  # a second tap: the first one's GIF is coming
+            self.replier.answer(call.id, text("redo_already", lang))
+            return
+        self.replier.answer(call.id, text("redo_started", lang))
         log.info("user=%s pressed redo:%s under GIF %s:%s", recipe.user_id, code, gif.chat.id, gif.message_id)
         self.intake.redo(ask, tweaked.choice, tweaked.window)

@@ -15,6 +15,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "redo_as_file": "📎 As a .gif file",
         "redo_as_animation": "🎞 As an animation",
         "redo_started": "Making that GIF…",
+        "redo_already": "That GIF is already made or on its way.",
         "redo_not_yours": "Only the person who sent this video can use these buttons.",
     },
     ZH: {
@@ -27,6 +28,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "redo_as_file": "📎 改用 .gif 檔",
         "redo_as_animation": "🎞 改用動畫",
         "redo_started": "正在製作這個 GIF…",
+        "redo_already": "這個 GIF 已經做好了，或正在製作中。",
         "redo_not_yours": "只有傳送這段影片的人可以使用這些按鈕。",
     },
 }

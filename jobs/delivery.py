@@ -87,9 +87,9 @@ def upload(
         # a retry may send, or (no retry left) the failure callback may tell the user.
         persist(lambda: markers.release_send(connection, job.id), "releasing a claim", REDIS_WAIT_S)
         raise
+    keep_recipe(connection, request.chat_id, sent, recipe)  # first: its buttons are on screen now
     _confirm(connection, job.id)
     remember(connection, request, done, sent, recipe)
-    keep_recipe(connection, request.chat_id, sent, recipe)
     stats.record_outcome(
         connection,
         request.user_id,
