@@ -92,8 +92,12 @@ class Intake:
     def redis(self):
         return self.queue.connection
 
-    def handle(self, message: Message, video: IncomingVideo, lang: str) -> None:
-        """Check size, ban, trim, cache and quota, then queue (once per message)."""
+    def handle(self, message: Message, video: IncomingVideo, lang: str, reply_to: int = 0) -> None:
+        """Check size, ban, trim, cache and quota, then queue (once per message).
+
+        `message` is the one that asked (its sender pays the quota, its id makes the job id);
+        `reply_to` is the message holding the video when that differs (a /gif sent in reply).
+        """
         profile = profile_of(message)
         job_id = job_id_for(message.chat.id, message.message_id)
         if markers.was_queued(self.redis, job_id):
@@ -114,9 +118,9 @@ class Intake:
             return
         choice = prefs.load(self.redis, profile.user_id, self.settings)
         variant = choice.cache_key() + (f"t{window[0]:g}-{window[1]:g}" if window else "")
-        if self.from_cache(message, video, profile, variant, lang):
+        if self.from_cache(message, video, profile, variant, reply_to):
             return
-        self.queue_video(message, video, lang, profile, choice, window, variant)
+        self.queue_video(message, video, lang, profile, choice, window, variant, reply_to)
 
     def queue_video(
         self,
@@ -127,6 +131,7 @@ class Intake:
         choice: prefs.UserPrefs,
         window: tuple[float, float] | None,
         variant: str,
+        reply_to: int = 0,
     ) -> None:
         """Take the hourly quota, answer with a status message, then submit the job fairly."""
         job_id = job_id_for(message.chat.id, message.message_id)
@@ -155,6 +160,7 @@ class Intake:
             reverse=choice.reverse,
             output=choice.output,
             variant=variant,
+            reply_to=reply_to,
         )
         admission = submit(self.queue, request, self.settings, user_limits)
         if admission in (Admission.DUPLICATE, Admission.FULL):
@@ -171,14 +177,14 @@ class Intake:
         log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, video.kind.value, admission.value)
 
     def from_cache(
-        self, message: Message, video: IncomingVideo, profile: stats.Profile, variant: str, lang: str
+        self, message: Message, video: IncomingVideo, profile: stats.Profile, variant: str, reply_to: int = 0
     ) -> bool:
         """Answer a repeat at once by re-sending the GIF Telegram already has; False on a miss."""
         hit = cache.get(self.redis, video.file_unique_id, variant)
         if hit is None:
             return False
-        chat = message.chat.id
-        send = lambda: telegram.send_gif(self.bot, chat, hit.file_id, hit.output, message.message_id)  # noqa: E731
+        chat, target = message.chat.id, reply_to or message.message_id
+        send = lambda: telegram.send_gif(self.bot, chat, hit.file_id, hit.output, target)  # noqa: E731
         if self.replier.paced(chat, "sendAnimation", send) is None:
             return False  # the cached file_id failed: convert again
         job_id = job_id_for(chat, message.message_id)

@@ -53,6 +53,7 @@ class ConversionRequest:
     reverse: bool = False
     output: OutputKind = OutputKind.ANIMATION
     variant: str = ""  # settings + trim, for the cache of finished GIFs
+    reply_to: int = 0  # the message holding the video when a command (/gif in reply) asked; 0: message_id
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", MediaKind(self.kind))  # a str from JSON becomes the enum
@@ -62,6 +63,11 @@ class ConversionRequest:
     def job_id(self) -> str:
         """Deterministic id from the Telegram message: a re-delivered update maps to the same job."""
         return job_id_for(self.chat_id, self.message_id)
+
+    @property
+    def reply_target(self) -> int:
+        """The message the GIF and final messages reply to: the video's, not the command's."""
+        return self.reply_to or self.message_id
 
     def to_kwargs(self) -> dict[str, Any]:
         """The job's keyword arguments (JSON-safe: the enums are str)."""

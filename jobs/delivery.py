@@ -122,7 +122,7 @@ def send_file(
             request.chat_id,
             upload,
             request.output,
-            request.message_id,
+            request.reply_target,
             caption="\n".join(notes) or None,
             size=(done.width, done.height),
             timeout=SEND_TIMEOUT_S,
