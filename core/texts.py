@@ -230,7 +230,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 # Feature text packs: each module holds TEXTS = {EN: {...}, ZH: {...}} with keys of its own;
 # list it here, so core/texts.py stays one catalogue without growing past its size limit.
-PACKS: tuple[str, ...] = ()
+PACKS: tuple[str, ...] = ("core.texts_localfiles",)
 
 
 def _merge_packs() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
-from core import admission, markers, telegram
-from core.errors import TransientError, UserFacingError
+from core import admission, localfiles, markers, telegram
+from core.errors import LocalFileRefused, TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult
 from core.settings import Settings
 from core.texts import text
@@ -86,7 +86,14 @@ def download_and_convert(
     src = folder / f"in-{secrets.token_hex(8)}"
     if status:
         status.show("status_downloading")
-    size_in = telegram.download(runtime.client(), request.file_id, src, settings.max_input_bytes, deadline)
+    local = localfiles.from_settings(settings)
+    try:
+        size_in = telegram.download(
+            runtime.client(), request.file_id, src, settings.max_input_bytes, deadline, local
+        )
+    except LocalFileRefused as exc:  # the reason, never the path: it holds the token
+        log.warning("job=%s refused the Bot API server's file: %s", request.job_id, exc.detail)
+        raise
     if status:
         status.show("status_converting", percent=0)
     limits = replace(
