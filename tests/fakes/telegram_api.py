@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message as MimeHeader
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -35,6 +35,7 @@ Params = dict[str, str]
 DEFAULT_TOKEN = "123456:TEST-fake-token"
 FIRST_BOT_MESSAGE_ID = 1000  # above user message ids of tests, so they never collide
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # cloud Bot API: getFile refuses larger files
+MAX_LOCAL_DOWNLOAD_BYTES = 2000 * 1024 * 1024  # a --local telegram-bot-api server: 2 GB
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # cloud Bot API: larger request bodies get 413
 MAX_TEXT_CHARS = 4096
 MAX_CAPTION_CHARS = 1024
@@ -481,6 +482,7 @@ class FakeTelegramAPI:
         self._delays: dict[str, float] = {}
         self._late: dict[str, list[tuple[float, bool]]] = {}  # method -> [(hold, reset)] per call
         self._file_rate = 0  # bytes a second for file downloads; 0 sends them at once
+        self._local_dir: Path | None = None  # --local mode: getFile writes files here, answers paths
         self._global_limit = 0  # message methods a second over every chat; 0: no limit
         self._message_times: collections.deque[float] = collections.deque()  # within the last second
         self._global_429s = 0
@@ -670,6 +672,13 @@ class FakeTelegramAPI:
         with self._cond:
             self._file_rate = bytes_per_second
 
+    def use_local_dir(self, directory: Path) -> None:
+        """Act like `telegram-bot-api --local --dir=directory`: getFile writes the file to
+        directory/<token>/<file_path> and answers that absolute path (an absolute file_path given
+        to add_file is answered as it is, and nothing is written); files up to 2 GB; /file/ is 404."""
+        with self._cond:
+            self._local_dir = directory
+
     def set_global_limit(self, per_second: int) -> None:
         """Answer 429 (with retry_after) to a message method (send*, edit*, delete*...) that would be
         the (per_second + 1)th in any sliding second, over every chat (0: no limit)."""
@@ -833,7 +842,7 @@ class FakeTelegramAPI:
             self._raise_fault(FILE_DOWNLOAD, params)
             with self._cond:
                 data = self._blobs.get(file_path) if file_path else None
-            if data is None:
+            if data is None or self._local_dir is not None:  # a --local server serves no files
                 raise ApiError(404)
         except ApiError as error:
             self._record(Call(FILE_DOWNLOAD, params, {}, {}, error.status, time.monotonic()))
@@ -991,13 +1000,21 @@ class FakeTelegramAPI:
             record = self._files.get(params.get("file_id", ""))
         if record is None:
             raise bad_request("invalid file_id")
-        if record.file_size > MAX_DOWNLOAD_BYTES:
+        local_dir = self._local_dir
+        if record.file_size > (MAX_DOWNLOAD_BYTES if local_dir is None else MAX_LOCAL_DOWNLOAD_BYTES):
             raise bad_request("file is too big")
+        file_path = record.file_path
+        if local_dir is not None and not file_path.startswith("/"):
+            target = local_dir / self.token / file_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self._cond:
+                target.write_bytes(self._blobs[record.file_path])
+            file_path = str(target)
         return {
             "file_id": record.file_id,
             "file_unique_id": record.file_unique_id,
             "file_size": record.file_size,
-            "file_path": record.file_path,
+            "file_path": file_path,
         }
 
     def _send_message(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
