@@ -14,7 +14,7 @@ from telebot.types import Update
 from app.intake import Intake, find_video
 from app.replies import Replier
 from core import admission, localfiles, telegram
-from core.errors import LocalFileRefused
+from core.errors import LocalFileRefused, TransientError
 from core.models import job_id_for
 from core.settings import Settings, SettingsError
 from core.texts import text
@@ -88,6 +88,23 @@ def test_local_files_need_a_dir_and_raise_the_size_limit_to_2000_mb():
     with pytest.raises(SettingsError) as refused:
         read({"TELEGRAM_LOCAL_FILES": "true", "MAX_INPUT_MB": "2001"})
     assert [p.split()[0] for p in refused.value.problems] == ["TELEGRAM_LOCAL_DIR", "MAX_INPUT_MB=2001"]
+
+
+@pytest.mark.parametrize("local", ["off", "not on this box"])
+def test_a_local_path_the_worker_cannot_use_reads_nothing(
+    fake_api: FakeTelegramAPI, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local: str
+):
+    """Local files off: refused (permanent). On, but not on this box and no file server: transient."""
+    for name in ("API_URL", "FILE_URL", "CONNECT_TIMEOUT", "READ_TIMEOUT"):
+        monkeypatch.setattr(apihelper, name, getattr(apihelper, name))
+    settings = Settings(telegram_bot_token=fake_api.token, telegram_api_url=fake_api.base_url)
+    bot = telegram.build_client(settings)
+    fake_api.use_local_dir(tmp_path / "api")
+    record = fake_api.add_file(b"video", file_path=f"{tmp_path}/api/TOKEN/videos/on-another-box.mp4")
+    rules = None if local == "off" else localfiles.LocalFiles(str(tmp_path / "api"))
+    with pytest.raises(LocalFileRefused if local == "off" else TransientError):
+        telegram.download(bot, record.file_id, tmp_path / "in", 100, local=rules)
+    assert not (tmp_path / "in").exists()
 
 
 @pytest.fixture
