@@ -20,6 +20,7 @@ ADMIN_WORDS: dict[str, str] = {
     "error_encrypted": "encrypted (DRM)",
     "error_codec": "video format not supported",
     "error_trim": "unreadable or out-of-range trim",
+    "error_local_file": "Bot API server's file path outside TELEGRAM_LOCAL_DIR (or local files off)",
     "blocked": "the user blocked the bot",
     "cancelled": "cancelled by the user",
     "job_deleted": "deleted in the RQ dashboard",
