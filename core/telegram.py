@@ -136,7 +136,7 @@ def download(
         raise BrokenVideo(f"getFile refused the file: {exc.error_code}") from None
     if info.file_size and info.file_size > max_bytes:
         raise TooBig(f"getFile says {info.file_size} bytes")
-    if PurePosixPath(info.file_path).is_absolute():
+    if PurePosixPath(info.file_path or "").is_absolute():
         return _download_local(info.file_path, local, dest, max_bytes, deadline)
     return _fetch(apihelper.FILE_URL.format(bot.token, info.file_path), dest, max_bytes, deadline)
 
