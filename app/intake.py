@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 import telebot
 from rq import Queue, Worker
-from telebot.types import Message
+from telebot.types import Message, ReplyParameters
 
 from app.replies import Replier
 from app.trim import parse_trim
@@ -79,6 +79,13 @@ def profile_of(message: Message) -> stats.Profile:
     )
 
 
+def answering(reply_to: int) -> dict[str, ReplyParameters]:
+    """Reply keywords that answer the video's message instead of the command (none if 0)."""
+    return (
+        {"reply_parameters": ReplyParameters(reply_to, allow_sending_without_reply=True)} if reply_to else {}
+    )
+
+
 class Intake:
     """Turns one video message into a queued job, a cached GIF, or a clear refusal."""
 
@@ -92,11 +99,14 @@ class Intake:
     def redis(self):
         return self.queue.connection
 
-    def handle(self, message: Message, video: IncomingVideo, lang: str, reply_to: int = 0) -> None:
+    def handle(
+        self, message: Message, video: IncomingVideo, lang: str, reply_to: int = 0, trim: str | None = None
+    ) -> None:
         """Check size, ban, trim, cache and quota, then queue (once per message).
 
         `message` is the one that asked (its sender pays the quota, its id makes the job id);
-        `reply_to` is the message holding the video when that differs (a /gif sent in reply).
+        `reply_to` is the message holding the video when that differs (a /gif sent in reply);
+        `trim` is the time range asked for, when not the caption (a /gif's argument).
         """
         profile = profile_of(message)
         job_id = job_id_for(message.chat.id, message.message_id)
@@ -104,15 +114,14 @@ class Intake:
             log.info("job=%s already queued; update re-delivered", job_id)
             return
         if video.file_size > self.settings.max_input_bytes:
-            self.refuse(
-                message, profile, "too_big", text("error_too_big", lang, max_mb=self.settings.max_input_mb)
-            )
+            body = text("error_too_big", lang, max_mb=self.settings.max_input_mb)
+            self.refuse(message, profile, "too_big", body, reply_to)  # about the video: answer it
             return
         if limits.is_banned(self.redis, profile.user_id):
             self.refuse(message, profile, "banned", text("banned", lang))
             return
         try:
-            window = parse_trim(message.caption)
+            window = parse_trim(message.caption if trim is None else trim)
         except BadTrim:
             self.refuse(message, profile, "bad_trim", text("error_trim", lang))
             return
@@ -139,7 +148,7 @@ class Intake:
         if not limits.take_hourly(self.redis, profile.user_id, user_limits.per_hour):
             self.refuse(message, profile, "quota", text("quota", lang, per_hour=user_limits.per_hour))
             return
-        status_id = self.status_message(message, job_id, lang, profile.user_id)
+        status_id = self.status_message(message, job_id, lang, profile.user_id, reply_to)
         start, end = window or (0.0, None)
         request = ConversionRequest(
             chat_id=message.chat.id,
@@ -198,12 +207,14 @@ class Intake:
         log.info("job=%s user=%s answered from cache", job_id, profile.user_id)
         return True
 
-    def status_message(self, message: Message, job_id: str, lang: str, user_id: int) -> int:
+    def status_message(
+        self, message: Message, job_id: str, lang: str, user_id: int, reply_to: int = 0
+    ) -> int:
         """Reply with the status message (or reuse the one an earlier delivery sent); 0 if none."""
         earlier = markers.status_message_id(self.redis, job_id)
         if earlier:
             return earlier
-        status = self.replier.reply(message, self.queued_text(lang, user_id))
+        status = self.replier.reply(message, self.queued_text(lang, user_id), **answering(reply_to))
         if status is None:
             return 0
         markers.remember_status(self.redis, job_id, status.message_id)
@@ -216,7 +227,9 @@ class Intake:
         wait = math.ceil((ahead / workers + 1) * stats.typical_seconds(self.redis))
         return text("status_queued", lang, position=ahead + 1, wait=wait)
 
-    def refuse(self, message: Message, profile: stats.Profile, reason: str, body: str) -> None:
+    def refuse(
+        self, message: Message, profile: stats.Profile, reason: str, body: str, reply_to: int = 0
+    ) -> None:
         """Reply with why a video is refused and count it."""
-        self.replier.reply(message, body)
+        self.replier.reply(message, body, **answering(reply_to))
         stats.record_refused(self.redis, profile, reason, ttl_s=self.settings.user_data_ttl_s)

@@ -155,3 +155,13 @@ def update_seen(update_id: int) -> str:
 def inbox_full(chat_id: int) -> str:
     """Set while a chat's inbox overflowed and the chat was told so (answered once)."""
     return f"{PREFIX}:inbox:full:{chat_id}"
+
+
+def group(chat_id: int) -> str:
+    """Hash: a group's settings, chosen by its admins (expires with the group's inactivity)."""
+    return f"{PREFIX}:group:{chat_id}"
+
+
+def group_admin(chat_id: int, user_id: int) -> str:
+    """'1' or '0' for a short while: whether a user is an admin of a group (getChatMember's answer)."""
+    return f"{PREFIX}:group:{chat_id}:admin:{user_id}"

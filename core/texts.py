@@ -16,6 +16,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "(mp4, mov, webm, mkv, avi, mts, mpg, vob, flv, wmv, 3gp, ogv) up to {max_mb} MB. The GIF covers the first {max_seconds} seconds, "
             "at most {width} px wide and {fps} frames a second.\n\n"
             "Write a time range like 3-8 or 0:03-0:08 as the caption to convert just that part.\n"
+            "In a group, reply to a video with /gif (or /gif 3-8).\n"
             "/settings - width, frame rate, length, speed, reverse, GIF file or animation\n"
             "/cancel - stop your videos in progress\n"
             "/stats - your numbers\n"
@@ -144,6 +145,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "我接受影片、GIF 動畫、圓形影片訊息與影片檔（mp4、mov、webm、mkv、avi、mts、mpg、vob、flv、wmv、3gp、ogv），大小上限 {max_mb} MB。"
             "GIF 最多包含前 {max_seconds} 秒，寬度最多 {width} 像素，每秒 {fps} 格。\n\n"
             "在說明文字寫上時間範圍（例如 3-8 或 0:03-0:08），就只轉換那一段。\n"
+            "在群組中，用 /gif（或 /gif 3-8）回覆影片即可。\n"
             "/settings - 寬度、每秒格數、長度、速度、倒轉、GIF 檔或動畫\n"
             "/cancel - 停止處理中的影片\n"
             "/stats - 你的統計\n"
@@ -230,7 +232,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 # Feature text packs: each module holds TEXTS = {EN: {...}, ZH: {...}} with keys of its own;
 # list it here, so core/texts.py stays one catalogue without growing past its size limit.
-PACKS: tuple[str, ...] = ("core.texts_localfiles",)
+PACKS: tuple[str, ...] = ("core.texts_localfiles", "core.texts_groups")
 
 
 def _merge_packs() -> None:
