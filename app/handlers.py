@@ -10,6 +10,7 @@ from telebot.types import Message
 
 from app.commands import Commands, lang_of
 from app.intake import Intake, find_video
+from app.memecmd import TextCommand
 from app.privacy import Privacy, is_forget_button
 from app.replies import Replier
 from core.settings import Settings
@@ -32,6 +33,7 @@ class Handlers:
         self.commands = Commands(settings, queue, self.replier)
         self.intake = Intake(settings, bot, queue, self.replier)
         self.privacy = Privacy(settings, queue, self.replier)
+        self.text = TextCommand(self.intake, self.replier)
 
     def register(self) -> None:
         """Attach every handler to the bot; order matters (first match wins).
@@ -46,6 +48,7 @@ class Handlers:
         add(c.on_stats, commands=["stats"])
         add(self.privacy.on_privacy, commands=["privacy"])
         add(self.privacy.on_forget, commands=["forget"])
+        add(self.text.on_text, commands=["text"])
         add(c.on_unknown, func=is_command)
         add(self.on_any, content_types=None, func=lambda _m: True)
         self.bot.register_callback_query_handler(self.privacy.on_button, func=is_forget_button)

@@ -155,3 +155,8 @@ def update_seen(update_id: int) -> str:
 def inbox_full(chat_id: int) -> str:
     """Set while a chat's inbox overflowed and the chat was told so (answered once)."""
     return f"{PREFIX}:inbox:full:{chat_id}"
+
+
+def meme_text(job_id: str) -> str:
+    """Hash with a TTL: the top and bottom text a user asked to draw on this job's GIF."""
+    return f"{PREFIX}:text:{job_id}"
