@@ -22,6 +22,7 @@ MAX_SIZE = 0.15  # the font size at most, as a share of the frame's shorter side
 SIDE_SHARE = 0.3  # each side's block of lines at most this share of the frame's height
 LINE_STEP = 1.2  # baseline to baseline, in font sizes
 ASCENT, DESCENT = 0.9, 0.2  # the glyphs' reach above and below the baseline, in font sizes
+LONG_WORD = 12.0  # ems: a word (say a URL) longer than this may break between its characters
 BORDER = 1 / 14  # the black outline's width, in font sizes (at least 1 px)
 # Noto Sans CJK Bold's Latin advance widths (ASCII 32..126, hundredths of an em, rounded up),
 # measured with drawtext's text_w. Wide (CJK) characters are 1 em; anything else unknown is taken
@@ -97,9 +98,11 @@ def tokens(text: str) -> list[str]:
 
 
 def wrap(text: str, count: int) -> list[str]:
-    """Break `text` into at most `count` lines of about equal width (greedy, widening until it fits)."""
-    pieces = tokens(text)
-    limit = max([ems(text) / count, *(ems(p) for p in pieces)])
+    """Break `text` into at most `count` lines of about equal width (greedy, widening until it fits);
+    only a word too long for any line (over LONG_WORD ems and a line's share) breaks inside."""
+    limit = ems(text) / count
+    long_word = max(limit, LONG_WORD)
+    pieces = [part for piece in tokens(text) for part in (piece if ems(piece) > long_word else [piece])]
     while True:
         lines, line = [], ""
         for piece in pieces:
