@@ -1,0 +1,89 @@
+"""/text and `>` captions through the real bot and worker: words drawn on the GIF, kept out of jobs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+from core import keys
+from core.memetext import MAX_CHARS, MemeText
+from core.models import job_id_for
+from core.texts import ZH, text
+from tests import factories, textdraw
+from tests.gifcheck import all_done
+from tests.services import wait_until
+
+_user_ids = itertools.count(76_000)
+HOSTILE = "it's: [a];b, c=d | %{pts} \\ ,x"  # filter-graph syntax: must be drawn as it is
+
+
+def reply_with(command: str, video: dict, **kwargs) -> dict:
+    """A text message (a /command) sent in reply to the message holding `video`."""
+    return factories.make_text_update(command, reply_to_message=video, **kwargs)
+
+
+def transcript(fake_api, chat: int) -> list[str]:
+    """What the bot did in a chat, call by call (for the report)."""
+    lines = []
+    for call in fake_api.calls(chat_id=chat):
+        said = call.params.get("text") or call.params.get("caption") or ""
+        reply = json.loads(call.params.get("reply_parameters") or "{}").get("message_id", "")
+        gif = f" [GIF {len(next(iter(call.files.values())))} B]" if call.files else ""
+        lines.append(f"{call.method}(reply_to={reply}){gif} {said}".rstrip())
+    return lines
+
+
+def test_text_in_reply_and_a_caption_draw_the_words_on_the_gif(stack, fake_api, redis_client, tmp_path: Path):
+    """/text in reply (filter syntax, English) and a `>` caption (Traditional Chinese) come back drawn
+    exactly as written, each GIF replying to its video; the text never enters the job and is deleted."""
+    clip = textdraw.flat_clip(tmp_path)
+    plain = textdraw.gif_of(clip, tmp_path / "plain.gif", None, "en", tmp_path)
+    stack.bot()
+    stack.worker()
+    en, zh = next(_user_ids), next(_user_ids)
+    video = factories.make_video_update(fake_api.add_file(clip.read_bytes()), user_id=en)["message"]
+    command = reply_with(f"/text {HOSTILE}", video, user_id=en)
+    captioned = factories.make_video_update(
+        fake_api.add_file(clip.read_bytes()),
+        user_id=zh,
+        language_code="zh-TW",
+        caption=">測試繁體 | 直角骨頭",
+    )
+    fake_api.push_updates([command, captioned])
+    jobs = [(en, command["message"]["message_id"]), (zh, captioned["message"]["message_id"])]
+    wait_until(lambda: all(fake_api.sent_animations(chat) for chat in (en, zh)), timeout=90, what="two GIFs")
+    wait_until(lambda: all_done(redis_client, jobs), timeout=30, what="both jobs ended")
+
+    for (chat, message_id), lang, words, answers in (
+        (jobs[0], "en", MemeText("it's: [a];b, c=d", "%{pts} \\ ,x"), video["message_id"]),
+        (jobs[1], ZH, MemeText("測試繁體", "直角骨頭"), jobs[1][1]),  # a captioned video: its own GIF
+    ):
+        [sent] = fake_api.sent_animations(chat)
+        assert json.loads(sent.params["reply_parameters"])["message_id"] == answers
+        gif = tmp_path / f"{chat}.gif"
+        gif.write_bytes(next(iter(sent.files.values())))
+        (folder := tmp_path / f"ref-{chat}").mkdir()
+        expected = textdraw.reference(plain, words, lang, folder)
+        assert textdraw.differing(textdraw.first_frame(gif), expected) < 0.0005
+        job_id = job_id_for(chat, message_id)
+        assert not redis_client.exists(keys.meme_text(job_id)), "the text goes once the GIF is sent"
+        job_data = b"".join(v for v in redis_client.hgetall(f"rq:job:{job_id}").values())
+        assert words.top.encode() not in job_data and b"pts" not in job_data
+    print("\n".join(["", "en:", *transcript(fake_api, en), "zh-TW:", *transcript(fake_api, zh)]))
+
+
+def test_text_without_a_video_or_too_long_gets_a_clear_answer_and_no_job(stack, fake_api, redis_client):
+    """/text answering no video gets the usage; over MAX_CHARS the limit; neither queues or stores."""
+    stack.bot()
+    user = next(_user_ids)
+    record = fake_api.add_file(b"\x00" * 1000)
+    video = factories.make_video_update(record, user_id=user)["message"]
+    too_long = reply_with(f"/text {'x' * (MAX_CHARS + 1)} | bottom", video, user_id=user)
+    alone = factories.make_text_update("/text TOP | BOTTOM", user_id=user)
+    fake_api.push_updates([too_long, alone])
+    expected = [text("text_too_long", max_chars=MAX_CHARS), text("text_usage")]
+    fake_api.wait_for(lambda: fake_api.messages_to(user) == expected, timeout=30, message="two answers")
+    for update in (too_long, alone):
+        job_id = job_id_for(user, update["message"]["message_id"])
+        assert not redis_client.exists(keys.meme_text(job_id), f"rq:job:{job_id}")
