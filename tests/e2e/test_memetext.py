@@ -72,18 +72,36 @@ def test_text_in_reply_and_a_caption_draw_the_words_on_the_gif(stack, fake_api, 
         assert words.top.encode() not in job_data and b"pts" not in job_data
     print("\n".join(["", "en:", *transcript(fake_api, en), "zh-TW:", *transcript(fake_api, zh)]))
 
+    # The cached GIF (it has words) is not the answer to the same video without words.
+    again = factories.make_video_update(fake_api.add_file(clip.read_bytes()), user_id=en)
+    again["message"]["video"] = video["video"]  # the same file (file_unique_id) as the /text GIF's
+    fake_api.push_update(again)
+    [_, sent] = fake_api.wait_for(lambda: fake_api.sent_animations(en)[1:] and fake_api.sent_animations(en))
+    (tmp_path / "again.gif").write_bytes(next(iter(sent.files.values())))
+    assert (
+        textdraw.differing(textdraw.first_frame(tmp_path / "again.gif"), textdraw.first_frame(plain)) < 0.0005
+    )
 
-def test_text_without_a_video_or_too_long_gets_a_clear_answer_and_no_job(stack, fake_api, redis_client):
-    """/text answering no video gets the usage; over MAX_CHARS the limit; neither queues or stores."""
+
+def test_text_without_a_video_too_long_or_expired_gets_a_clear_answer(stack, fake_api, redis_client):
+    """/text answering no video gets the usage and over MAX_CHARS the limit (neither queues nor
+    stores anything); a job whose words expired before it ran says so instead of a GIF without them."""
     stack.bot()
     user = next(_user_ids)
-    record = fake_api.add_file(b"\x00" * 1000)
-    video = factories.make_video_update(record, user_id=user)["message"]
+    video = factories.make_video_update(fake_api.add_file(b"\x00" * 1000), user_id=user)["message"]
     too_long = reply_with(f"/text {'x' * (MAX_CHARS + 1)} | bottom", video, user_id=user)
     alone = factories.make_text_update("/text TOP | BOTTOM", user_id=user)
-    fake_api.push_updates([too_long, alone])
-    expected = [text("text_too_long", max_chars=MAX_CHARS), text("text_usage")]
-    fake_api.wait_for(lambda: fake_api.messages_to(user) == expected, timeout=30, message="two answers")
+    expiring = reply_with("/text TOP", video, user_id=user)
+    fake_api.push_updates([too_long, alone, expiring])
+    gone = job_id_for(user, expiring["message"]["message_id"])
+    wait_until(lambda: redis_client.exists(keys.meme_text(gone)), timeout=30, what="the words stored")
+    redis_client.delete(keys.meme_text(gone))  # as if its TTL ran out while the job waited
+    stack.worker()
+    expected = [text("text_too_long", max_chars=MAX_CHARS), text("text_usage"), text("text_gone")]
+    said = lambda: [c.params["text"] for c in fake_api.calls(chat_id=user) if "text" in c.params]  # noqa: E731
+    fake_api.wait_for(lambda: expected[2] in said(), timeout=60, message="words gone")  # the status edited
+    assert [m for m in said() if m in expected] == expected
     for update in (too_long, alone):
         job_id = job_id_for(user, update["message"]["message_id"])
         assert not redis_client.exists(keys.meme_text(job_id), f"rq:job:{job_id}")
+    assert not fake_api.sent_animations(user)
