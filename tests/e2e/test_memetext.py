@@ -77,6 +77,7 @@ def test_text_in_reply_and_a_caption_draw_the_words_on_the_gif(stack, fake_api, 
     again["message"]["video"] = video["video"]  # the same file (file_unique_id) as the /text GIF's
     fake_api.push_update(again)
     [_, sent] = fake_api.wait_for(lambda: fake_api.sent_animations(en)[1:] and fake_api.sent_animations(en))
+    assert sent.files, "answered from the cache with the GIF that has words"
     (tmp_path / "again.gif").write_bytes(next(iter(sent.files.values())))
     assert (
         textdraw.differing(textdraw.first_frame(tmp_path / "again.gif"), textdraw.first_frame(plain)) < 0.0005
