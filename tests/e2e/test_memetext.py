@@ -6,6 +6,9 @@ import itertools
 import json
 from pathlib import Path
 
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
 from core import keys
 from core.memetext import MAX_CHARS, MemeText
 from core.models import job_id_for
@@ -35,29 +38,32 @@ def transcript(fake_api, chat: int) -> list[str]:
 
 
 def test_text_in_reply_and_a_caption_draw_the_words_on_the_gif(stack, fake_api, redis_client, tmp_path: Path):
-    """/text in reply (filter syntax, English) and a `>` caption (Traditional Chinese) come back drawn
-    exactly as written, each GIF replying to its video; the text never enters the job and is deleted."""
+    """/text in reply (filter syntax in English, Traditional Chinese from a zh-TW user) and a `>`
+    caption come back drawn exactly as written, each GIF replying to its video; the words never
+    enter the job and are deleted once it ends."""
     clip = textdraw.flat_clip(tmp_path)
     plain = textdraw.gif_of(clip, tmp_path / "plain.gif", None, "en", tmp_path)
     stack.bot()
     stack.worker()
-    en, zh = next(_user_ids), next(_user_ids)
+    en, zh, captioner = next(_user_ids), next(_user_ids), next(_user_ids)
     video = factories.make_video_update(fake_api.add_file(clip.read_bytes()), user_id=en)["message"]
-    command = reply_with(f"/text {HOSTILE}", video, user_id=en)
-    captioned = factories.make_video_update(
-        fake_api.add_file(clip.read_bytes()),
-        user_id=zh,
-        language_code="zh-TW",
-        caption=">測試繁體 | 直角骨頭",
-    )
-    fake_api.push_updates([command, captioned])
-    jobs = [(en, command["message"]["message_id"]), (zh, captioned["message"]["message_id"])]
-    wait_until(lambda: all(fake_api.sent_animations(chat) for chat in (en, zh)), timeout=90, what="two GIFs")
-    wait_until(lambda: all_done(redis_client, jobs), timeout=30, what="both jobs ended")
+    zh_video = factories.make_video_update(fake_api.add_file(clip.read_bytes()), user_id=zh)["message"]
+    updates = [
+        reply_with(f"/text {HOSTILE}", video, user_id=en),
+        reply_with("/text 繁體中文 | 直角骨頭", zh_video, user_id=zh, language_code="zh-TW"),
+        factories.make_video_update(
+            fake_api.add_file(clip.read_bytes()), user_id=captioner, caption=">TOP TEXT | BOTTOM TEXT"
+        ),
+    ]
+    fake_api.push_updates(updates)
+    jobs = [(u["message"]["chat"]["id"], u["message"]["message_id"]) for u in updates]
+    wait_until(lambda: all(fake_api.sent_animations(chat) for chat, _ in jobs), timeout=120, what="3 GIFs")
+    wait_until(lambda: all_done(redis_client, jobs), timeout=30, what="the jobs ended")
 
     for (chat, message_id), lang, words, answers in (
         (jobs[0], "en", MemeText("it's: [a];b, c=d", "%{pts} \\ ,x"), video["message_id"]),
-        (jobs[1], ZH, MemeText("測試繁體", "直角骨頭"), jobs[1][1]),  # a captioned video: its own GIF
+        (jobs[1], ZH, MemeText("繁體中文", "直角骨頭"), zh_video["message_id"]),
+        (jobs[2], "en", MemeText("TOP TEXT", "BOTTOM TEXT"), jobs[2][1]),  # a captioned video: its own
     ):
         [sent] = fake_api.sent_animations(chat)
         assert json.loads(sent.params["reply_parameters"])["message_id"] == answers
@@ -68,8 +74,9 @@ def test_text_in_reply_and_a_caption_draw_the_words_on_the_gif(stack, fake_api, 
         assert textdraw.differing(textdraw.first_frame(gif), expected) < 0.0005
         job_id = job_id_for(chat, message_id)
         assert not redis_client.exists(keys.meme_text(job_id)), "the text goes once the GIF is sent"
-        job_data = b"".join(v for v in redis_client.hgetall(f"rq:job:{job_id}").values())
-        assert words.top.encode() not in job_data and b"pts" not in job_data
+        job = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer)
+        shown = json.dumps([job.args, job.kwargs, job.description], ensure_ascii=False)
+        assert job.kwargs["has_text"] and words.top not in shown and words.bottom not in shown
     print("\n".join(["", "en:", *transcript(fake_api, en), "zh-TW:", *transcript(fake_api, zh)]))
 
     # The cached GIF (it has words) is not the answer to the same video without words.
