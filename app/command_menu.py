@@ -17,8 +17,8 @@ from core import telegram
 from core.texts import EN, ZH, text
 
 log = logging.getLogger(__name__)
-MENU = ("help", "gif", "settings", "cancel", "stats", "privacy", "forget")
-GROUP_MENU = ("gif", "settings", "help")
+MENU = ("help", "gif", "text", "settings", "cancel", "stats", "privacy", "forget")
+GROUP_MENU = ("gif", "text", "settings", "help")
 # (catalogue, setMyCommands language_code): None is the default every other language gets.
 LANGUAGES = ((EN, None), (ZH, "zh"))
 MAX_WAIT_S = 5.0  # a 429 on this is waited out briefly; the menu is not worth holding anything up

@@ -11,6 +11,7 @@ from telebot.types import Message
 from app.commands import Commands, lang_of
 from app.groups import GROUP_TYPES, Groups, is_group_button
 from app.intake import Intake, find_video
+from app.memecmd import TextCommand
 from app.privacy import Privacy, is_forget_button
 from app.replies import Replier
 from core.settings import Settings
@@ -34,6 +35,7 @@ class Handlers:
         self.intake = Intake(settings, bot, queue, self.replier)
         self.privacy = Privacy(settings, queue, self.replier)
         self.groups = Groups(settings, bot, queue, self.replier, self.intake)
+        self.text = TextCommand(self.intake, self.replier)
 
     def register(self) -> None:
         """Attach every handler to the bot; order matters (first match wins).
@@ -51,6 +53,7 @@ class Handlers:
         add(c.on_stats, commands=["stats"])
         add(self.privacy.on_privacy, commands=["privacy"])
         add(self.privacy.on_forget, commands=["forget"])
+        add(self.text.on_text, commands=["text"])
         add(c.on_unknown, func=lambda m: is_command(m) and m.chat.type == "private")  # in groups: others'
         add(self.on_any, content_types=None, func=lambda _m: True)
         self.bot.register_callback_query_handler(self.privacy.on_button, func=is_forget_button)

@@ -13,9 +13,9 @@ from telebot.types import Message, ReplyParameters
 
 from app.replies import Replier
 from app.trim import parse_trim
-from core import cache, limits, markers, prefs, stats, telegram
+from core import cache, limits, markers, memetext, prefs, stats, telegram
 from core.admission import Admission, submit, waiting_count
-from core.errors import BadTrim
+from core.errors import BadTrim, UserFacingError
 from core.models import ConversionRequest, MediaKind, Outcome, job_id_for
 from core.settings import Settings
 from core.texts import text
@@ -69,6 +69,17 @@ def is_video_document(mime_type: str | None, file_name: str | None) -> bool:
     return mime in UNTYPED_MIME_TYPES and suffix in VIDEO_EXTENSIONS
 
 
+def asked_for(
+    caption: str | None, meme: str | None
+) -> tuple[tuple[float, float] | None, memetext.MemeText | None]:
+    """The trim window or the meme text a message asks for: `meme` (from /text), else a caption
+    starting with `>` is text, else the caption may be a time range. Raises a UserFacingError."""
+    raw = meme if meme is not None else memetext.from_caption(caption)
+    if raw is not None:
+        return None, memetext.parse(raw)
+    return parse_trim(caption), None
+
+
 def profile_of(message: Message) -> stats.Profile:
     """Who sent the message (names are untrusted text, stored as given and escaped when shown)."""
     user = message.from_user
@@ -100,13 +111,20 @@ class Intake:
         return self.queue.connection
 
     def handle(
-        self, message: Message, video: IncomingVideo, lang: str, reply_to: int = 0, trim: str | None = None
+        self,
+        message: Message,
+        video: IncomingVideo,
+        lang: str,
+        reply_to: int = 0,
+        trim: str | None = None,
+        meme: str | None = None,
     ) -> None:
-        """Check size, ban, trim, cache and quota, then queue (once per message).
+        """Check size, ban, trim or text, cache and quota, then queue (once per message).
 
         `message` is the one that asked (its sender pays the quota, its id makes the job id);
         `reply_to` is the message holding the video when that differs (a /gif sent in reply);
-        `trim` is the time range asked for, when not the caption (a /gif's argument).
+        `trim` is the time range asked for, when not the caption (a /gif's argument);
+        `meme` is the text of a /text command (`TOP | BOTTOM`), drawn on the GIF.
         """
         profile = profile_of(message)
         job_id = job_id_for(message.chat.id, message.message_id)
@@ -121,15 +139,19 @@ class Intake:
             self.refuse(message, profile, "banned", text("banned", lang))
             return
         try:
-            window = parse_trim(message.caption if trim is None else trim)
+            window, words = asked_for(message.caption if trim is None else trim, meme)
         except BadTrim:
             self.refuse(message, profile, "bad_trim", text("error_trim", lang))
             return
+        except UserFacingError as exc:  # the text: none, or too long
+            self.refuse(message, profile, exc.text_key, text(exc.text_key, lang, **exc.params))
+            return
         choice = prefs.load(self.redis, profile.user_id, self.settings)
         variant = choice.cache_key() + (f"t{window[0]:g}-{window[1]:g}" if window else "")
+        variant += f"m{words.digest(lang)}" if words else ""  # a GIF with other words is another GIF
         if self.from_cache(message, video, profile, variant, reply_to):
             return
-        self.queue_video(message, video, lang, profile, choice, window, variant, reply_to)
+        self.queue_video(message, video, lang, profile, choice, window, variant, reply_to, words)
 
     def queue_video(
         self,
@@ -141,8 +163,9 @@ class Intake:
         window: tuple[float, float] | None,
         variant: str,
         reply_to: int = 0,
+        words: memetext.MemeText | None = None,
     ) -> None:
-        """Take the hourly quota, answer with a status message, then submit the job fairly."""
+        """Take the hourly quota, answer with a status message, store the text, submit the job fairly."""
         job_id = job_id_for(message.chat.id, message.message_id)
         user_limits = limits.limits_for(self.redis, profile.user_id, self.settings)
         if not limits.take_hourly(self.redis, profile.user_id, user_limits.per_hour):
@@ -170,11 +193,15 @@ class Intake:
             output=choice.output,
             variant=variant,
             reply_to=reply_to,
+            has_text=words is not None,
         )
+        if words is not None:
+            memetext.store(self.redis, job_id, words)
         admission = submit(self.queue, request, self.settings, user_limits)
         if admission in (Admission.DUPLICATE, Admission.FULL):
             limits.give_back_hourly(self.redis, profile.user_id)
         if admission is Admission.FULL:
+            memetext.drop(self.redis, job_id)
             if status_id:
                 self.replier.edit(
                     message.chat.id, status_id, text("too_many", lang, max_pending=user_limits.max_pending)

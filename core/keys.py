@@ -165,3 +165,8 @@ def group(chat_id: int) -> str:
 def group_admin(chat_id: int, user_id: int) -> str:
     """'1' or '0' for a short while: whether a user is an admin of a group (getChatMember's answer)."""
     return f"{PREFIX}:group:{chat_id}:admin:{user_id}"
+
+
+def meme_text(job_id: str) -> str:
+    """Hash with a TTL: the top and bottom text a user asked to draw on this job's GIF."""
+    return f"{PREFIX}:text:{job_id}"

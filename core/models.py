@@ -54,6 +54,7 @@ class ConversionRequest:
     output: OutputKind = OutputKind.ANIMATION
     variant: str = ""  # settings + trim, for the cache of finished GIFs
     reply_to: int = 0  # the message holding the video when a command (/gif in reply) asked; 0: message_id
+    has_text: bool = False  # words to draw wait in Redis under the job id (core.memetext), never here
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", MediaKind(self.kind))  # a str from JSON becomes the enum

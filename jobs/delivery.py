@@ -12,7 +12,7 @@ from redis import Redis
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from core import admission, cache, markers, pace, stats, telegram
+from core import admission, cache, markers, memetext, pace, stats, telegram
 from core.connection import replicated
 from core.errors import ChatUnreachable, DeliveryInDoubt, TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult, Outcome
@@ -201,7 +201,9 @@ def _ttl() -> int:
 
 
 def finish(job: Job, connection: Redis, request: ConversionRequest) -> None:
-    """The job ended for good: free the user's slot and queue their next waiting video."""
+    """The job ended for good: drop its text, free the user's slot and queue their next waiting video."""
+    if request.has_text:
+        memetext.drop(connection, job.id)
     settings = runtime.settings()
     promoted = admission.release(admission.gif_queue(connection, settings), job.id, request.user_id, settings)
     if promoted is not None:
