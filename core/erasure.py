@@ -25,7 +25,7 @@ from core.models import message_of
 
 SCAN_COUNT = 1000
 ENDED = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
-JOB_KEYS = (keys.job_record, keys.queued, keys.sent, keys.status, keys.told, keys.stuck)
+JOB_KEYS = (keys.job_record, keys.queued, keys.sent, keys.status, keys.told, keys.stuck, keys.meme_text)
 
 
 @dataclass(frozen=True)

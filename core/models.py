@@ -53,6 +53,8 @@ class ConversionRequest:
     reverse: bool = False
     output: OutputKind = OutputKind.ANIMATION
     variant: str = ""  # settings + trim, for the cache of finished GIFs
+    reply_to: int = 0  # the message holding the video when a command (/gif in reply) asked; 0: message_id
+    has_text: bool = False  # words to draw wait in Redis under the job id (core.memetext), never here
     redo: str = ""  # the tweak button pressed under the GIF in message_id (core.tweaks); "" for a video
 
     def __post_init__(self) -> None:
@@ -64,6 +66,11 @@ class ConversionRequest:
         """Deterministic id from the Telegram message (and the redo button): a re-delivered update, or
         a second tap of one button under one GIF, maps to the same job."""
         return job_id_for(self.chat_id, self.message_id, self.redo)
+
+    @property
+    def reply_target(self) -> int:
+        """The message the GIF and final messages reply to: the video's, not the command's."""
+        return self.reply_to or self.message_id
 
     def to_kwargs(self) -> dict[str, Any]:
         """The job's keyword arguments (JSON-safe: the enums are str)."""

@@ -16,6 +16,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "(mp4, mov, webm, mkv, avi, mts, mpg, vob, flv, wmv, 3gp, ogv) up to {max_mb} MB. The GIF covers the first {max_seconds} seconds, "
             "at most {width} px wide and {fps} frames a second.\n\n"
             "Write a time range like 3-8 or 0:03-0:08 as the caption to convert just that part.\n"
+            "/text TOP | BOTTOM in reply to a video - its GIF with your words on it\n"
+            "In a group, reply to a video with /gif (or /gif 3-8).\n"
             "The buttons under each GIF make it again shorter, longer, slower, faster, reversed or as a file.\n"
             "/settings - width, frame rate, length, speed, reverse, GIF file or animation\n"
             "/cancel - stop your videos in progress\n"
@@ -133,6 +135,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "- a conversion job (ids and your settings, never the video): 1 day after it worked, "
             "7 days after it failed\n"
             "- how many videos you sent this hour (the hourly limit): 2 hours\n"
+            "- words you ask me to draw on a GIF (/text): until that GIF is sent, at most 3 days\n"
             "- the server's logs note user and job ids, never the video; they are rotated away\n"
             "I never keep your videos or GIFs: each is deleted from my disk once it is sent; "
             "Telegram stores what you send.\n\n"
@@ -147,6 +150,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "我接受影片、GIF 動畫、圓形影片訊息與影片檔（mp4、mov、webm、mkv、avi、mts、mpg、vob、flv、wmv、3gp、ogv），大小上限 {max_mb} MB。"
             "GIF 最多包含前 {max_seconds} 秒，寬度最多 {width} 像素，每秒 {fps} 格。\n\n"
             "在說明文字寫上時間範圍（例如 3-8 或 0:03-0:08），就只轉換那一段。\n"
+            "/text 上方文字 | 下方文字 回覆一段影片 - 做出寫上你的文字的 GIF\n"
+            "在群組中，用 /gif（或 /gif 3-8）回覆影片即可。\n"
             "每個 GIF 下方的按鈕可以重新製作：短一點、長一點、慢一點、快一點、倒轉或改用檔案。\n"
             "/settings - 寬度、每秒格數、長度、速度、倒轉、GIF 檔或動畫\n"
             "/cancel - 停止處理中的影片\n"
@@ -224,6 +229,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "- GIF 下方按鈕重新製作所需的資料（影片在 Telegram 的檔案 ID 與所用的設定）：7 天\n"
             "- 轉檔工作（ID 與你的設定，不含影片本身）：成功後 1 天，失敗後 7 天\n"
             "- 你這個小時傳了幾段影片（每小時上限）：2 小時\n"
+            "- 你要我寫在 GIF 上的文字（/text）：保存到 GIF 傳出為止，最多 3 天\n"
             "- 伺服器日誌會記下使用者與工作的 ID，不含影片；日誌會定期輪替刪除\n"
             "我不保存你的影片或 GIF：每個檔案傳送後就從我的磁碟刪除；你傳送的內容由 Telegram 保存。\n\n"
             "/forget 會立刻刪除你的資料。它不會解除管理員對你的封鎖或限制（那是管理員的決定，會保留），"
@@ -235,7 +241,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 # Feature text packs: each module holds TEXTS = {EN: {...}, ZH: {...}} with keys of its own;
 # list it here, so core/texts.py stays one catalogue without growing past its size limit.
-PACKS: tuple[str, ...] = ("core.texts_redo",)
+PACKS: tuple[str, ...] = ("core.texts_localfiles", "core.texts_groups", "core.texts_text", "core.texts_redo")
 
 
 def _merge_packs() -> None:

@@ -16,7 +16,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "redo_as_animation": "🎞 As an animation",
         "redo_started": "Making that GIF…",
         "redo_already": "That GIF is already made or on its way.",
-        "redo_not_yours": "Only the person who sent this video can use these buttons.",
+        "redo_not_yours": "Only the person who asked for this GIF can use its buttons.",
     },
     ZH: {
         "redo_shorter": "✂️ 短一點：{seconds} 秒",
@@ -29,6 +29,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "redo_as_animation": "🎞 改用動畫",
         "redo_started": "正在製作這個 GIF…",
         "redo_already": "這個 GIF 已經做好了，或正在製作中。",
-        "redo_not_yours": "只有傳送這段影片的人可以使用這些按鈕。",
+        "redo_not_yours": "只有要求製作這個 GIF 的人可以使用它的按鈕。",
     },
 }

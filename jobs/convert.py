@@ -14,12 +14,12 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
-from core import admission, markers, telegram
-from core.errors import TransientError, UserFacingError
+from core import admission, localfiles, markers, memetext, telegram
+from core.errors import LocalFileRefused, TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult
 from core.settings import Settings
 from core.texts import text
-from jobs import fit, recipe, runtime, workdir
+from jobs import fit, overlay, recipe, runtime, workdir
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,19 @@ def download_and_convert(
     job = get_current_job()
     status = StatusMessage(runtime.client(), job.connection, request) if job is not None else None
     src = folder / f"in-{secrets.token_hex(8)}"
+    meme = None
+    if request.has_text and job is not None:  # the words wait in Redis, never in the job's arguments
+        meme = overlay.write(folder, memetext.load(job.connection, request.job_id), request.lang)
     if status:
         status.show("status_downloading")
-    size_in = telegram.download(runtime.client(), request.file_id, src, settings.max_input_bytes, deadline)
+    local = localfiles.from_settings(settings)
+    try:
+        size_in = telegram.download(
+            runtime.client(), request.file_id, src, settings.max_input_bytes, deadline, local
+        )
+    except LocalFileRefused as exc:  # the reason, never the path: it holds the token
+        log.warning("job=%s refused the Bot API server's file: %s", request.job_id, exc.detail)
+        raise
     if status:
         status.show("status_converting", percent=0)
     limits = replace(
@@ -95,13 +105,13 @@ def download_and_convert(
     if limits.convert_timeout <= 0:
         raise TransientError("no time left to convert")
     progress = status.progress if status else None
-    result = fit.convert(src, folder / GIF_NAME, options_for(request), limits, progress)
+    result = fit.convert(src, folder / GIF_NAME, options_for(request, meme), limits, progress)
     src.unlink(missing_ok=True)
     return size_in, result
 
 
-def options_for(request: ConversionRequest) -> recipe.GifOptions:
-    """The recipe options a request asks for."""
+def options_for(request: ConversionRequest, meme: overlay.Meme | None = None) -> recipe.GifOptions:
+    """The recipe options a request asks for (with its text's files, if it has text)."""
     return recipe.GifOptions(
         width=request.width,
         fps=request.fps,
@@ -110,6 +120,7 @@ def options_for(request: ConversionRequest) -> recipe.GifOptions:
         end=request.end,
         speed=request.speed,
         reverse=request.reverse,
+        meme=meme,
     )
 
 

@@ -12,7 +12,7 @@ from redis import Redis, RedisError
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from core import admission, cache, markers, pace, redo, stats, telegram, tweaks
+from core import admission, cache, markers, memetext, pace, redo, stats, telegram, tweaks
 from core.connection import replicated
 from core.errors import ChatUnreachable, DeliveryInDoubt, TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult, Outcome
@@ -70,7 +70,10 @@ def upload(
     status.show("status_uploading")
     pace.reserve(connection, request.chat_id, kind=pace.Kind.GIF)
     recipe = redo.delivered(request, done.duration, done.truncated)
-    buttons = tweaks.buttons(recipe, runtime.settings().max_seconds, request.lang)
+    # no buttons under a GIF with words: the words are deleted once it is sent, a redo could not draw them
+    buttons = (
+        None if request.has_text else tweaks.buttons(recipe, runtime.settings().max_seconds, request.lang)
+    )
     try:
         sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path, buttons))
     except ChatUnreachable:
@@ -87,7 +90,8 @@ def upload(
         # a retry may send, or (no retry left) the failure callback may tell the user.
         persist(lambda: markers.release_send(connection, job.id), "releasing a claim", REDIS_WAIT_S)
         raise
-    keep_recipe(connection, request.chat_id, sent, recipe)  # first: its buttons are on screen now
+    if buttons is not None:
+        keep_recipe(connection, request.chat_id, sent, recipe)  # first: its buttons are on screen now
     _confirm(connection, job.id)
     remember(connection, request, done, sent, recipe)
     stats.record_outcome(
@@ -129,7 +133,7 @@ def send_file(
             request.chat_id,
             upload,
             request.output,
-            request.message_id,
+            request.reply_target,
             caption="\n".join(notes) or None,
             size=(done.width, done.height),
             timeout=SEND_TIMEOUT_S,
@@ -222,7 +226,9 @@ def _ttl() -> int:
 
 
 def finish(job: Job, connection: Redis, request: ConversionRequest) -> None:
-    """The job ended for good: free the user's slot and queue their next waiting video."""
+    """The job ended for good: drop its text, free the user's slot and queue their next waiting video."""
+    if request.has_text:
+        memetext.drop(connection, job.id)
     settings = runtime.settings()
     promoted = admission.release(admission.gif_queue(connection, settings), job.id, request.user_id, settings)
     if promoted is not None:

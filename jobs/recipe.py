@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import ffmpeg
 
-from jobs import picture
+from jobs import overlay, picture
 from jobs.runner import FFMPEG
 
 if TYPE_CHECKING:  # probe imports this module; MediaInfo is only a type here
@@ -52,6 +52,7 @@ class GifOptions:
     end: float | None = None  # optional trim window end
     speed: float = 1.0  # 0.5..2.0
     reverse: bool = False
+    meme: overlay.Meme | None = None  # text to draw (files in the attempt's temp dir)
 
     def __post_init__(self) -> None:
         if self.width < 2 or self.fps < 1 or self.max_seconds <= 0 or self.start < 0:
@@ -96,6 +97,8 @@ def build_convert_args(
     )
     if options.reverse:  # after the scale: it holds every frame, so only GIF-sized ones
         video = video.filter("reverse")
+    if options.meme is not None:  # on the GIF-sized frames, so the text is as sharp as the GIF allows
+        video = overlay.draw(video, options.meme, width, height)
     # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
     # grain makes nearly every pixel distinct: palettegen took ~85 % of a conversion. Rounding to
     # 6 bits per channel first makes the palette stage ~15x faster. bench's quick corpus against

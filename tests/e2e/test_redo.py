@@ -48,13 +48,20 @@ def bot(
             yield Bot(api, redis_server.client(), clip)
 
 
-def send_video(bot: Bot, user: int, chat: int | None = None, lang: str = "en") -> tuple[int, dict[str, Any]]:
-    """Send the clip from `user` (in `chat`, their private chat by default); return the chat and the GIF."""
+def send_video(
+    bot: Bot, user: int, chat: int | None = None, lang: str = "en", command: str = ""
+) -> tuple[int, dict[str, Any]]:
+    """Send the clip from `user` (in `chat`, their private chat by default), then `command` in reply
+    to it if given (in a group: /gif); return the chat and the GIF."""
     chat = user if chat is None else chat
     update = factories.make_video_update(
         bot.api.add_file(bot.clip), user_id=user, chat_id=chat, language_code=lang
     )
     bot.api.push_update(update)
+    if command:
+        bot.api.push_update(
+            factories.make_reply_update(command, update["message"], user_id=user, language_code=lang)
+        )
     return chat, gif_message(bot, chat, 1)
 
 
@@ -166,9 +173,10 @@ def test_a_double_tap_makes_one_job_and_one_gif(bot: Bot):
 
 
 def test_in_a_group_only_the_user_who_asked_may_press(bot: Bot):
-    """Another member's press is refused politely with no job; the asker (zh-TW) gets the redo."""
+    """Under a group's GIF (asked with /gif in reply) another member's press is refused politely
+    and makes no job; the asker (zh-TW) gets the redo."""
     owner, other = next(_ids), next(_ids)
-    chat, first = send_video(bot, owner, chat=GROUP - owner, lang="zh-TW")
+    chat, first = send_video(bot, owner, chat=GROUP - owner, lang="zh-TW", command="/gif")
     assert press(bot, first, "redo:r", other) == text("redo_not_yours")
     redo_id = job_id_for(chat, first["message_id"], "r")
     assert not bot.redis.exists(keys.queued(redo_id)) and not stats.user_stats(bot.redis, other).videos
