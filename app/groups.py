@@ -16,9 +16,10 @@ from telebot import util
 from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from app.commands import lang_of
-from app.intake import Intake, find_video
+from app.intake import Intake
 from app.menu import NOOP
 from app.replies import Replier
+from app.videos import find_video
 from core import groups, telegram
 from core.keys import group_admin
 from core.settings import Settings

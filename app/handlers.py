@@ -10,11 +10,12 @@ from telebot.types import Message
 
 from app.commands import Commands, lang_of
 from app.groups import GROUP_TYPES, Groups, is_group_button
-from app.intake import Intake, find_video
+from app.intake import Intake
 from app.memecmd import TextCommand
 from app.privacy import Privacy, is_forget_button
 from app.redo import Redo
 from app.replies import Replier
+from app.videos import find_video
 from core.settings import Settings
 from core.texts import text
 from core.tweaks import is_redo_button

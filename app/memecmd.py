@@ -5,8 +5,9 @@ from __future__ import annotations
 from telebot.types import Message
 
 from app.commands import lang_of
-from app.intake import Intake, find_video
+from app.intake import Intake
 from app.replies import Replier
+from app.videos import find_video
 from core.texts import text
 
 

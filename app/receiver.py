@@ -16,9 +16,9 @@ from redis import Redis
 
 from app import inbox
 from app.commands import lang_of
-from app.intake import find_video
 from app.lanes import ChatLanes
 from app.replies import Replier
+from app.videos import find_video
 from core.connection import REDIS_DOWN, replicated
 from core.outage import Outage
 from core.texts import text

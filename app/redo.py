@@ -14,8 +14,9 @@ from redis import Redis
 from telebot.types import CallbackQuery
 
 from app.commands import lang_of
-from app.intake import Ask, IncomingVideo, Intake, profile_of
+from app.intake import Ask, Intake, profile_of
 from app.replies import Replier
+from app.videos import IncomingVideo
 from core import markers, redo, tweaks
 from core.settings import Settings
 from core.texts import text

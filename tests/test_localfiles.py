@@ -11,8 +11,9 @@ import redis
 from telebot import apihelper
 from telebot.types import Update
 
-from app.intake import Intake, find_video
+from app.intake import Intake
 from app.replies import Replier
+from app.videos import find_video
 from core import admission, localfiles, telegram
 from core.errors import LocalFileRefused, TransientError
 from core.models import job_id_for
