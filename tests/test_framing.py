@@ -11,6 +11,7 @@ from jobs.framing import Box
 from jobs.recipe import GifOptions, Limits
 from tests import media
 from tests.gifcheck import gif_info
+from tests.picturecheck import rgb_frames
 
 FRAME = (640, 360)
 
@@ -35,6 +36,19 @@ def boxed_clip(directory: Path, inner: tuple[int, int], at: tuple[int, int]) -> 
     return dst
 
 
+def darkest_edge(path: Path, size: tuple[int, int]) -> float:
+    """The mean level of the darkest outer row or column of the GIF's first frame (0 black, 255 white)."""
+    [frame] = rgb_frames(path, 1)
+    width, height = size
+    level = [
+        sum(frame[(y * width + x) * 3 : (y * width + x) * 3 + 3]) / 3
+        for y in range(height)
+        for x in range(width)
+    ]
+    edges = [level[:width], level[-width:], level[::width], level[width - 1 :: width]]
+    return min(sum(edge) / len(edge) for edge in edges)
+
+
 def gif(src: Path, dst: Path, **asked: bool) -> tuple[int, int]:
     """Convert with the workers' fit.convert; return the GIF's size as ffprobe reads it."""
     fit.convert(src, dst, GifOptions(width=480, fps=8, **asked), Limits())
@@ -49,6 +63,7 @@ def test_crop_cuts_the_black_bars_before_scaling(tmp_path: Path, inner, at):
     """A letterboxed or pillarboxed clip gives a GIF of the inner picture's shape, not the frame's."""
     width, height = gif(boxed_clip(tmp_path, inner, at), tmp_path / "out.gif", crop=True)
     assert abs(width / height - inner[0] / inner[1]) < 0.02, (width, height)
+    assert darkest_edge(tmp_path / "out.gif", (width, height)) > 40, "a black bar is left at an edge"
 
 
 def test_crop_leaves_a_clip_without_bars_alone(tmp_path: Path):
