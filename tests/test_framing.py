@@ -51,7 +51,7 @@ def darkest_edge(path: Path, size: tuple[int, int]) -> float:
 
 def gif(src: Path, dst: Path, **asked: bool) -> tuple[int, int]:
     """Convert with the workers' fit.convert; return the GIF's size as ffprobe reads it."""
-    fit.convert(src, dst, GifOptions(width=480, fps=8, **asked), Limits())
+    fit.convert(src, dst, GifOptions(width=480, fps=8, max_seconds=1, **asked), Limits())
     info = gif_info(dst.read_bytes())
     return info.width, info.height
 
