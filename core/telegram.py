@@ -215,7 +215,9 @@ def send_gif(
     video sticker (a .webm upload or a file_id) with sendSticker."""
     reply = telebot.types.ReplyParameters(reply_to, allow_sending_without_reply=True)
     if output is OutputKind.STICKER:
-        return bot.send_sticker(chat_id, media, reply_parameters=reply, timeout=timeout)
+        return bot.send_sticker(
+            chat_id, media, reply_parameters=reply, timeout=timeout, reply_markup=reply_markup
+        )
     if output is OutputKind.DOCUMENT:
         return bot.send_document(
             chat_id,
