@@ -17,10 +17,12 @@ class MediaKind(StrEnum):
 
 
 class OutputKind(StrEnum):
-    """How the GIF is sent: inline animation (Telegram stores MP4) or a real .gif file."""
+    """How the GIF is sent: inline animation (Telegram stores MP4), a real .gif file, or a video
+    sticker (a WebM VP9 of at most 3 s, sent with sendSticker)."""
 
     ANIMATION = "animation"
     DOCUMENT = "document"
+    STICKER = "sticker"
 
 
 class Outcome(StrEnum):
@@ -56,6 +58,8 @@ class ConversionRequest:
     reply_to: int = 0  # the message holding the video when a command (/gif in reply) asked; 0: message_id
     has_text: bool = False  # words to draw wait in Redis under the job id (core.memetext), never here
     redo: str = ""  # the tweak button pressed under the GIF in message_id (core.tweaks); "" for a video
+    crop: bool = False  # remove black bars (letterbox, pillarbox) found by cropdetect
+    square: bool = False  # centre-crop to a square
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", MediaKind(self.kind))  # a str from JSON becomes the enum

@@ -42,6 +42,8 @@ class GifRecipe:
     output: OutputKind
     seconds: float  # of the video (before the speed change)
     more: bool  # the video goes on past the GIF: a longer one can be made
+    crop: bool = False  # black bars cut (absent from recipes kept before this setting: off)
+    square: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", MediaKind(self.kind))  # a str from JSON becomes the enum
@@ -76,6 +78,8 @@ def recipe_of(request: ConversionRequest, seconds: float, more: bool) -> GifReci
         output=request.output,
         seconds=round(seconds, 2),
         more=more,
+        crop=request.crop,
+        square=request.square,
     )
 
 

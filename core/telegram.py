@@ -211,8 +211,13 @@ def send_gif(
     timeout: int | None = None,
     reply_markup: telebot.types.InlineKeyboardMarkup | None = None,
 ) -> telebot.types.Message:
-    """Send a GIF (an upload or a file_id) as an inline animation or as a real .gif document."""
+    """Send a GIF (an upload or a file_id) as an inline animation or as a real .gif document, or a
+    video sticker (a .webm upload or a file_id) with sendSticker."""
     reply = telebot.types.ReplyParameters(reply_to, allow_sending_without_reply=True)
+    if output is OutputKind.STICKER:
+        return bot.send_sticker(
+            chat_id, media, reply_parameters=reply, timeout=timeout, reply_markup=reply_markup
+        )
     if output is OutputKind.DOCUMENT:
         return bot.send_document(
             chat_id,

@@ -19,7 +19,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/text TOP | BOTTOM in reply to a video - its GIF with your words on it\n"
             "In a group, reply to a video with /gif (or /gif 3-8).\n"
             "The buttons under each GIF make it again shorter, longer, slower, faster, reversed or as a file.\n"
-            "/settings - width, frame rate, length, speed, reverse, GIF file or animation\n"
+            "/settings - width, frame rate, length, speed, reverse, remove black bars, square, "
+            "GIF file, animation or video sticker (the first 3 s)\n"
             "/cancel - stop your videos in progress\n"
             "/stats - your numbers\n"
             "/privacy - what I keep about you\n"
@@ -153,7 +154,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "/text 上方文字 | 下方文字 回覆一段影片 - 做出寫上你的文字的 GIF\n"
             "在群組中，用 /gif（或 /gif 3-8）回覆影片即可。\n"
             "每個 GIF 下方的按鈕可以重新製作：短一點、長一點、慢一點、快一點、倒轉或改用檔案。\n"
-            "/settings - 寬度、每秒格數、長度、速度、倒轉、GIF 檔或動畫\n"
+            "/settings - 寬度、每秒格數、長度、速度、倒轉、去除黑邊、正方形、GIF 檔、動畫或影片貼圖（前 3 秒）\n"
             "/cancel - 停止處理中的影片\n"
             "/stats - 你的統計\n"
             "/privacy - 我保存了你的哪些資料\n"
@@ -241,7 +242,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 # Feature text packs: each module holds TEXTS = {EN: {...}, ZH: {...}} with keys of its own;
 # list it here, so core/texts.py stays one catalogue without growing past its size limit.
-PACKS: tuple[str, ...] = ("core.texts_localfiles", "core.texts_groups", "core.texts_text", "core.texts_redo")
+PACKS: tuple[str, ...] = (
+    "core.texts_localfiles",
+    "core.texts_groups",
+    "core.texts_text",
+    "core.texts_redo",
+    "core.texts_sticker",
+)
 
 
 def _merge_packs() -> None:

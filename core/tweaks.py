@@ -52,7 +52,14 @@ def tweak(recipe: GifRecipe, code: str, cap: float) -> Tweaked | None:
     Shorter and longer set an explicit window from the GIF's start, so the new GIF is exactly that
     long (and not cut, so it can be cached); the other buttons keep the window and length cap."""
     choice = prefs.UserPrefs(
-        recipe.width, recipe.fps, recipe.max_seconds, recipe.speed, recipe.reverse, recipe.output
+        recipe.width,
+        recipe.fps,
+        recipe.max_seconds,
+        recipe.speed,
+        recipe.reverse,
+        recipe.output,
+        recipe.crop,
+        recipe.square,
     )
     window = None if recipe.end is None else (recipe.start, recipe.end)
     if code in (SHORTER, LONGER):

@@ -16,14 +16,15 @@ from rq.job import Job
 
 from core import admission, localfiles, markers, memetext, telegram
 from core.errors import LocalFileRefused, TransientError, UserFacingError
-from core.models import ConversionRequest, ConversionResult
+from core.models import ConversionRequest, ConversionResult, OutputKind
 from core.settings import Settings
 from core.texts import text
-from jobs import fit, overlay, recipe, runtime, workdir
+from jobs import fit, overlay, recipe, runtime, sticker, workdir
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 GIF_NAME = "animation.gif"
+STICKER_NAME = "sticker.webm"
 
 
 def convert_video(**kwargs: Any) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         result.ffmpeg_cpu_seconds,
     )
     return ConversionResult(
-        gif=GIF_NAME,
+        gif=result.path.name,
         workdir=folder.name,
         size_in=size_in,
         size_bytes=result.size_bytes,
@@ -105,7 +106,11 @@ def download_and_convert(
     if limits.convert_timeout <= 0:
         raise TransientError("no time left to convert")
     progress = status.progress if status else None
-    result = fit.convert(src, folder / GIF_NAME, options_for(request, meme), limits, progress)
+    options = options_for(request, meme)
+    if request.output is OutputKind.STICKER:
+        result = sticker.convert(src, folder / STICKER_NAME, options, limits, progress)
+    else:
+        result = fit.convert(src, folder / GIF_NAME, options, limits, progress)
     src.unlink(missing_ok=True)
     return size_in, result
 
@@ -121,6 +126,8 @@ def options_for(request: ConversionRequest, meme: overlay.Meme | None = None) ->
         speed=request.speed,
         reverse=request.reverse,
         meme=meme,
+        crop=request.crop,
+        square=request.square,
     )
 
 

@@ -15,7 +15,7 @@ from rq.job import Job
 from core import admission, cache, markers, memetext, pace, redo, stats, telegram, tweaks
 from core.connection import replicated
 from core.errors import ChatUnreachable, DeliveryInDoubt, TransientError, UserFacingError
-from core.models import ConversionRequest, ConversionResult, Outcome
+from core.models import ConversionRequest, ConversionResult, Outcome, OutputKind
 from core.outage import persist
 from core.texts import text
 from jobs import runtime, workdir
@@ -126,8 +126,10 @@ def send_file(
     )
     if done.shrunk:
         notes.append(text("shrunk", request.lang))
+    if request.output is OutputKind.STICKER:  # a sticker has no caption: its 3 s are in /help
+        notes = []
     with path.open("rb") as gif:
-        upload = telebot.types.InputFile(gif, file_name="animation.gif")
+        upload = telebot.types.InputFile(gif, file_name=path.name)
         return telegram.send_gif(
             bot,
             request.chat_id,
@@ -146,6 +148,7 @@ def remember(
 ) -> None:
     """Cache the GIF's Telegram file_id so the same video with the same settings is answered at once."""
     media = getattr(sent, "animation", None) or getattr(sent, "document", None)
+    media = media or getattr(sent, "sticker", None)
     if media is None or not request.variant or done.truncated or done.shrunk:
         return
     cache.put(

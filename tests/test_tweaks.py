@@ -3,6 +3,7 @@ live (real redis-server), and that redo job ids work wherever job ids are read."
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -127,3 +128,15 @@ def test_admin_job_search_finds_redo_jobs(redis_client: redis.Redis):
     assert [row.record.job_id for row in found.rows] == ["gif_-100777_55_s"]
     by_user = find_jobs(redis_client, JobQuery(user="ada"), now)
     assert [row.record.job_id for row in by_user.rows] == ["gif_-100777_55_s"]
+
+
+def test_a_redo_keeps_crop_and_square_and_old_recipes_read_them_as_off():
+    """Every tweak of a cropped square GIF (or sticker) stays cropped and square; a recipe stored
+    before these settings loads with both off."""
+    framed = replace(RECIPE, crop=True, square=True, output=OutputKind.STICKER)
+    for code in ("s", "w", "f", "r", "o"):
+        choice = tweaks.tweak(framed, code, CAP).choice
+        assert (choice.crop, choice.square) == (True, True), code
+    assert tweaks.tweak(framed, "o", CAP).choice.output is OutputKind.ANIMATION  # sticker -> animation
+    old = {k: v for k, v in json.loads(RECIPE.to_json()).items() if k not in ("crop", "square")}
+    assert redo.GifRecipe.from_json(json.dumps(old)) == RECIPE

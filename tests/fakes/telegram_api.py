@@ -29,6 +29,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tests.fakes.stickers import StickerRefused, check_video_sticker
+
 T = TypeVar("T")
 Params = dict[str, str]
 
@@ -516,6 +518,7 @@ class FakeTelegramAPI:
                 "deleteMessage": self._delete_message,
                 "sendAnimation": lambda p, f, n: self._send_media("animation", p, f, n),
                 "sendDocument": lambda p, f, n: self._send_media("document", p, f, n),
+                "sendSticker": self._send_sticker,
                 "sendChatAction": self._send_chat_action,
                 "answerCallbackQuery": self._answer_callback_query,
                 "getChatMember": self._get_chat_member,
@@ -1151,6 +1154,29 @@ class FakeTelegramAPI:
             sizes = {key: _int(params, key, 0) for key in ("width", "height", "duration")}
             fields["animation"] = {**document, **sizes}
         return self._new_message(chat_id, fields)
+
+    def _send_sticker(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
+        """Send a video sticker: a .webm upload checked like Telegram does (stored), or a file_id."""
+        chat_id = self._chat_id(params)
+        if "sticker" in files:
+            try:
+                seen = check_video_sticker(files["sticker"])
+            except StickerRefused as exc:
+                raise bad_request(str(exc)) from None
+            record = self.add_file(files["sticker"], file_path=f"stickers/file_{next(self._file_seq)}.webm")
+            sticker = {"type": "regular", "width": seen.width, "height": seen.height}
+            sticker.update(is_animated=False, is_video=True, duration=math.ceil(seen.duration))
+            with self._cond:
+                self._media[record.file_id] = sticker
+        else:
+            with self._cond:
+                record = self._files.get(params.get("sticker", ""))
+                if record is None or "is_video" not in self._media[record.file_id]:
+                    raise bad_request("wrong file identifier/HTTP URL specified")
+        with self._cond:
+            sticker = {**self._media[record.file_id], "file_id": record.file_id}
+        sticker.update(file_unique_id=record.file_unique_id, file_size=record.file_size)
+        return self._new_message(chat_id, {"sticker": sticker, "reply_markup": _markup(params)})
 
     def _send_chat_action(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
         self._chat_id(params)
