@@ -15,17 +15,18 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
-from core import admission, markers, telegram
-from core.errors import TransientError, UserFacingError
-from core.models import ConversionRequest, ConversionResult
+from core import admission, localfiles, markers, memetext, telegram
+from core.errors import LocalFileRefused, TransientError, UserFacingError
+from core.models import ConversionRequest, ConversionResult, OutputKind
 from core.settings import Settings
 from core.texts import text
-from jobs import fit, probe, recipe, runtime, workdir
+from jobs import fit, overlay, probe, recipe, runtime, sticker, workdir
 from jobs.runner import Warm
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 GIF_NAME = "animation.gif"
+STICKER_NAME = "sticker.webm"
 # A smaller video downloads in well under a second: a "downloading" step would cost a Bot API round
 # trip before the download for a text shown a moment. Unknown sizes (0) are shown.
 DOWNLOAD_STATUS_MIN_BYTES = 5 * 1024 * 1024
@@ -61,7 +62,7 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         result.ffmpeg_cpu_seconds,
     )
     return ConversionResult(
-        gif=GIF_NAME,
+        gif=result.path.name,
         workdir=folder.name,
         size_in=size_in,
         size_bytes=result.size_bytes,
@@ -93,6 +94,9 @@ def download_and_convert(
     job = get_current_job()
     status = StatusMessage(runtime.client(), job.connection, request) if job is not None else None
     src = folder / f"in-{secrets.token_hex(8)}"
+    meme = None
+    if request.has_text and job is not None:  # the words wait in Redis, never in the job's arguments
+        meme = overlay.write(folder, memetext.load(job.connection, request.job_id), request.lang)
     with Warm(folder) as warm:
         if status and not 0 < request.file_size < DOWNLOAD_STATUS_MIN_BYTES:
             status.show("status_downloading")
@@ -103,7 +107,11 @@ def download_and_convert(
         if limits.convert_timeout <= 0:
             raise TransientError("no time left to convert")
         progress = status.progress if status else None
-        result = fit.convert(src, folder / GIF_NAME, options_for(request), limits, progress, warm)
+        options = options_for(request, meme)
+        if request.output is OutputKind.STICKER:
+            result = sticker.convert(src, folder / STICKER_NAME, options, limits, progress, warm=warm)
+        else:
+            result = fit.convert(src, folder / GIF_NAME, options, limits, progress, warm)
     src.unlink(missing_ok=True)
     return size_in, result
 
@@ -111,15 +119,19 @@ def download_and_convert(
 def fetch(request: ConversionRequest, settings: Settings, src: Path, deadline: float, warm: Warm) -> int:
     """Download the video to `src` while probe()'s ffprobe runs start in `warm` (each start forks
     this process: ~10-30 ms that the download's network waits now hide); returns its size."""
-    client, max_bytes = runtime.client(), settings.max_input_bytes
+    client, local, max_bytes = runtime.client(), localfiles.from_settings(settings), settings.max_input_bytes
     with ThreadPoolExecutor(1, thread_name_prefix="download") as pool:
-        fetched = pool.submit(telegram.download, client, request.file_id, src, max_bytes, deadline)
+        fetched = pool.submit(telegram.download, client, request.file_id, src, max_bytes, deadline, local)
         probe.warm_up(src, limits_for(settings), warm)
-        return fetched.result()
+        try:
+            return fetched.result()
+        except LocalFileRefused as exc:  # the reason, never the path: it holds the token
+            log.warning("job=%s refused the Bot API server's file: %s", request.job_id, exc.detail)
+            raise
 
 
-def options_for(request: ConversionRequest) -> recipe.GifOptions:
-    """The recipe options a request asks for."""
+def options_for(request: ConversionRequest, meme: overlay.Meme | None = None) -> recipe.GifOptions:
+    """The recipe options a request asks for (with its text's files, if it has text)."""
     return recipe.GifOptions(
         width=request.width,
         fps=request.fps,
@@ -128,6 +140,9 @@ def options_for(request: ConversionRequest) -> recipe.GifOptions:
         end=request.end,
         speed=request.speed,
         reverse=request.reverse,
+        meme=meme,
+        crop=request.crop,
+        square=request.square,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import BadTrim, BrokenVideo, GifTooBig
-from jobs import toolbox
+from jobs import bars, framing, toolbox
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
@@ -59,18 +59,15 @@ def convert(
 ) -> GifResult:
     """Probe `src` (with the ffprobe runs `warm` holds, if any) and write a looping GIF to `dst`,
     lowering fps then width until it fits; GifTooBig if it still does not."""
-    info = probe(src, limits, warm)
-    start, end = source_window(info, options)
-    if end <= start:
-        raise BadTrim("the trim window starts after the end of the video")
+    info = prepare(src, options, limits, warm)
     report = Progress(progress)
-    attempt, (size, *ran) = options, _convert_once(src, dst, info, options, limits, report)
+    attempt, (size, *ran) = options, convert_once(src, dst, info, options, limits, report)
     for _ in range(MAX_ATTEMPTS - 1):
         smaller = _shrink(info, attempt, size, limits.max_output_bytes)
         if size <= limits.max_output_bytes or smaller is None:
             break
         logger.info("GIF is %d bytes, over %d: retrying with %s", size, limits.max_output_bytes, smaller)
-        attempt, (size, *again) = smaller, _convert_once(src, dst, info, smaller, limits, report)
+        attempt, (size, *again) = smaller, convert_once(src, dst, info, smaller, limits, report)
         ran = [a + b for a, b in zip(ran, again, strict=True)]
     if size > limits.max_output_bytes:  # Telegram would refuse it (413): never try to send it
         dst.unlink(missing_ok=True)
@@ -80,21 +77,35 @@ def convert(
     return replace(done, ffmpeg_seconds=ran[0], ffmpeg_cpu_seconds=ran[1])
 
 
-def _convert_once(
+def prepare(src: Path, options: GifOptions, limits: Limits, warm: Warm | None = None) -> MediaInfo:
+    """Probe `src` (with the ffprobe runs `warm` holds, if any), check the window, and frame the
+    picture: the black bars found by one cropdetect run cut if options.crop, a centred square if
+    options.square."""
+    info = probe(src, limits, warm)
+    start, end = source_window(info, options)
+    if end <= start:
+        raise BadTrim("the trim window starts after the end of the video")
+    found = bars.detect(src, info, start, end, limits) if options.crop else None
+    return framing.framed(info, found, options.square)
+
+
+def convert_once(
     src: Path,
     dst: Path,
     info: MediaInfo,
     options: GifOptions,
     limits: Limits,
     report: Callable[[float], None],
+    build: Callable[..., list[str]] = build_convert_args,
 ) -> tuple[int, float, float]:
-    """Run one conversion; return the GIF's size in bytes, ffmpeg's wall and CPU seconds."""
+    """Run one conversion (argv from `build`, the GIF's by default); return the output's size in
+    bytes, ffmpeg's wall and CPU seconds."""
     start, end = source_window(info, options)
     expected_us = max((end - start) / options.speed, 0.001) * 1e6
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
     watch = RunProgress(report, src, expected_bytes, expected_us)
     try:
-        argv = build_convert_args(src, dst, info, options, limits, tonemap=toolbox.can_tonemap())
+        argv = build(src, dst, info, options, limits, tonemap=toolbox.can_tonemap())
         started, cpu = time.monotonic(), _children_cpu()
         run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
         ran, cpu = time.monotonic() - started, _children_cpu() - cpu

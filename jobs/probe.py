@@ -12,6 +12,7 @@ from typing import Any
 
 from core.errors import AudioOnly, BrokenVideo, Encrypted, NotAVideo, TooLarge, UnsupportedCodec
 from jobs import picture, toolbox
+from jobs.framing import Box
 from jobs.picture import Picture
 from jobs.recipe import FORMAT_WHITELIST, VIDEO_STREAM, Limits, file_url, input_hardening
 from jobs.runner import FFPROBE, FFmpegFailed, Warm, run
@@ -47,7 +48,7 @@ _JSON = ("-of", "json")
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """A probed input; width/height are the display size (pixel shape and rotation applied)."""
+    """A probed input; width/height are the display size (pixel shape, rotation and `crop` applied)."""
 
     width: int
     height: int
@@ -58,6 +59,7 @@ class MediaInfo:
     has_audio: bool
     picture: Picture = field(default_factory=Picture)
     still: bool = False  # the video stream holds a single picture
+    crop: Box | None = None  # the part of each decoded frame to keep (jobs.framing); None: all of it
 
 
 def warm_up(src: Path, limits: Limits, warm: Warm) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import ffmpeg
 
-from jobs import picture
+from jobs import framing, overlay, picture
 from jobs.runner import FFMPEG
 
 if TYPE_CHECKING:  # probe imports this module; MediaInfo is only a type here
@@ -52,6 +52,9 @@ class GifOptions:
     end: float | None = None  # optional trim window end
     speed: float = 1.0  # 0.5..2.0
     reverse: bool = False
+    meme: overlay.Meme | None = None  # text to draw (files in the attempt's temp dir)
+    crop: bool = False  # remove black bars (found by jobs.bars before converting)
+    square: bool = False  # centre-crop to a square
 
     def __post_init__(self) -> None:
         if self.width < 2 or self.fps < 1 or self.max_seconds <= 0 or self.start < 0:
@@ -84,18 +87,8 @@ def build_convert_args(
 
     `tonemap` False (an ffmpeg without zscale) converts HDR like SDR video.
     """
-    start, end = source_window(info, options)
     width, height = target_size(info.width, info.height, options.width)
-    stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits))
-    stream = stream[VIDEO_STREAM]
-    video = _sampled(picture.deinterlace(stream, info.picture), info, options, start, end)
-    if options.speed != 1.0:  # in microseconds: the fps filter's 1/rate time base would round PTS/1.5
-        video = video.filter("settb", "AVTB").filter("setpts", f"PTS/{_num(options.speed)}")
-    video = picture.to_display(
-        video, info.picture, width, height, tonemap, DENOISE, _thin_rate(info, options, start, end)
-    )
-    if options.reverse:  # after the scale: it holds every frame, so only GIF-sized ones
-        video = video.filter("reverse")
+    video = scaled_frames(src, info, options, limits, (width, height), tonemap)
     # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
     # grain makes nearly every pixel distinct: palettegen took ~85 % of a conversion. Rounding to
     # 6 bits per channel first makes the palette stage ~15x faster. bench's quick corpus against
@@ -118,6 +111,28 @@ def build_convert_args(
     rate = _num(output_fps(info, options))
     out = gif.output(file_url(dst), f="gif", loop=0, r=rate, fps_mode="passthrough")
     return ffmpeg.compile(out, cmd=[*head, "-progress", "pipe:1"])
+
+
+def scaled_frames(
+    src: Path, info: MediaInfo, options: GifOptions, limits: Limits, size: tuple[int, int], tonemap: bool
+) -> Any:
+    """The window's frames as `size` square-pixel SDR RGB, cropped (info.crop), sped up, reversed and
+    with the words drawn as asked: the common head of the GIF and the sticker graphs."""
+    start, end = source_window(info, options)
+    stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits))
+    stream = stream[VIDEO_STREAM]
+    video = _sampled(picture.deinterlace(stream, info.picture), info, options, start, end)
+    video = framing.crop_step(video, info.crop)  # before the scale: the bars never reach the GIF
+    if options.speed != 1.0:  # in microseconds: the fps filter's 1/rate time base would round PTS/1.5
+        video = video.filter("settb", "AVTB").filter("setpts", f"PTS/{_num(options.speed)}")
+    video = picture.to_display(
+        video, info.picture, *size, tonemap, DENOISE, _thin_rate(info, options, start, end)
+    )
+    if options.reverse:  # after the scale: it holds every frame, so only GIF-sized ones
+        video = video.filter("reverse")
+    if options.meme is not None:  # on the GIF-sized frames, so the text is as sharp as the GIF allows
+        video = overlay.draw(video, options.meme, *size)
+    return video
 
 
 def _sampled(video: Any, info: MediaInfo, options: GifOptions, start: float, end: float) -> Any:
