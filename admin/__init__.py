@@ -8,6 +8,7 @@ from flask import Flask
 
 from admin import context
 from core.connection import connect
+from core.logs import setup_logging
 from core.settings import Settings
 
 PASSWORD_HINT = """\
@@ -33,6 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings = app.config[context.SETTINGS_KEY] = Settings.from_env()
     if not settings.admin_password:
         raise MissingPasswordError()
+    if test_config is None:  # served (gunicorn, flask run): one line per event, secrets redacted
+        setup_logging(settings, "admin")
     if app.config.get(context.REDIS_KEY) is None:
         app.config[context.REDIS_KEY] = connect(settings)  # no round trip until the first command
 

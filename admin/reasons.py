@@ -20,14 +20,18 @@ ADMIN_WORDS: dict[str, str] = {
     "error_encrypted": "encrypted (DRM)",
     "error_codec": "video format not supported",
     "error_trim": "unreadable or out-of-range trim",
+    "error_local_file": "Bot API server's file path outside TELEGRAM_LOCAL_DIR (or local files off)",
     "blocked": "the user blocked the bot",
     "cancelled": "cancelled by the user",
     "job_deleted": "deleted in the RQ dashboard",
+    "text_gone": "its /text words expired before the job ran",
     # Refused by the bot before any job (core.stats.record_refused).
     "too_big": "file too big",
     "banned": "user is banned",
     "bad_trim": "unreadable or out-of-range trim",
     "quota": "over the hourly quota",
+    "text_too_long": "/text words too long",
+    "text_usage": "/text without words",
 }
 
 

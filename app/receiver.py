@@ -16,9 +16,9 @@ from redis import Redis
 
 from app import inbox
 from app.commands import lang_of
-from app.intake import find_video
 from app.lanes import ChatLanes
 from app.replies import Replier
+from app.videos import find_video
 from core.connection import REDIS_DOWN, replicated
 from core.outage import Outage
 from core.texts import text
@@ -75,6 +75,8 @@ class Receiver:
             message = telebot.types.Update.de_json(raw).message
             if message is None or raw["update_id"] in self.told or find_video(message) is None:
                 continue
+            if message.chat.type != "private":  # a group's videos may not even be for us: no spam
+                continue
             self.told.append(raw["update_id"])
             body = text("video_later", lang_of(message))
             self.lanes.call_soon(lambda m=message, b=body: self.replier.reply(m, b))
@@ -82,5 +84,5 @@ class Receiver:
     def notice_full(self, raw: dict[str, Any]) -> None:
         """Tell a chat whose inbox overflowed that the excess was not taken (once a minute at most)."""
         message = telebot.types.Update.de_json(raw).message
-        if message is not None:
+        if message is not None and message.chat.type == "private":  # a group's flood is everyone's
             self.replier.reply(message, text("inbox_full", lang_of(message), max_inbox=inbox.INBOX_MAX))

@@ -19,7 +19,6 @@ from typing import Any
 
 import telebot
 from flask import Flask, Response, request
-from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from app import command_menu
@@ -28,6 +27,7 @@ from app.lanes import ChatLanes
 from app.receiver import Receiver
 from core import telegram
 from core.connection import connect
+from core.gunicorn_logs import OneLineLogs
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,16 +66,6 @@ def build_webhook_app(receiver: Receiver, secret: str) -> Flask:
     return app
 
 
-class OurLogs(glogging.Logger):
-    """gunicorn's own log lines go through our root handler: one line each, secrets redacted."""
-
-    def setup(self, cfg: Any) -> None:
-        super().setup(cfg)
-        for logger in (self.error_log, self.access_log):
-            logger.handlers.clear()
-            logger.propagate = True
-
-
 class WebhookServer(BaseApplication):
     """gunicorn, configured in code: one worker process with threads, lanes in that worker."""
 
@@ -95,7 +85,7 @@ class WebhookServer(BaseApplication):
             "graceful_timeout": STOP_GRACE_S,
             "preload_app": False,  # load() runs in the worker, after the fork
             "control_socket_disable": True,  # no ~/.gunicorn/gunicorn.ctl shared with the admin's
-            "logger_class": OurLogs,
+            "logger_class": OneLineLogs,
             "loglevel": self.settings.log_level.lower(),
             "when_ready": self.when_ready,
             "worker_exit": self.worker_exit,

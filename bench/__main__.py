@@ -23,7 +23,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smaller corpus, fewer repeats (< 10 min)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE")
     parser.add_argument("--workdir", type=Path, help="keep corpus, GIFs and logs here (reused next time)")
-    parser.add_argument("--only", choices=suite.PARTS, help="run only one part (redis: Redis memory only)")
+    parser.add_argument(
+        "--only",
+        choices=suite.PARTS,
+        help="run only one part (redis: Redis memory only; overhead: job_fixed_overhead_ms only)",
+    )
     parser.add_argument("--repeat", type=int, help="runs per recipe command (the fastest counts)")
     parser.add_argument("--videos", type=int, help=f"videos for system_efficiency (>= {MIN_SYSTEM_VIDEOS})")
     parser.add_argument("--no-gifski", action="store_true", help="skip the gifski comparison")

@@ -10,17 +10,18 @@ The run waits on the fake API's log only, so the benchmark adds no Redis command
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.corpus import Clip
 from bench.stack import LiveStack, Sent
 from core.settings import Settings
-from tests.fakes.telegram_api import FILE_DOWNLOAD
+from tests.fakes.telegram_api import FILE_DOWNLOAD, Call
 
 CLK_TCK = 100  # os.sysconf("SC_CLK_TCK") on Linux
 IDLE_S = 3.0
@@ -162,6 +163,16 @@ def retained(live: LiveStack) -> dict[str, int]:
     return found
 
 
+# Where a job's time beyond ffmpeg goes, read from the fake API's log (steps add up to the overhead).
+STEPS = (
+    "bot",  # update served -> status reply answered (the bot stores, checks, replies)
+    "queue",  # -> getFile asked (enqueue, RQ dequeue, work horse fork, job set-up)
+    "download",  # -> file download answered (getFile, the file's bytes)
+    "probe_and_claim",  # -> sendAnimation asked, less ffmpeg's wall (ffprobe, job end, send claim)
+    "upload",  # -> sendAnimation answered
+)
+
+
 @dataclass(frozen=True)
 class Overhead:
     """Jobs on an idle stack: served-to-GIF, ffmpeg's own wall, and the CPU left beyond ffmpeg."""
@@ -169,6 +180,12 @@ class Overhead:
     served_to_gif_s: list[float]
     ffmpeg_s: list[float]
     cpu_ms_beyond_ffmpeg: float
+    steps_ms: list[dict[str, float]] = field(default_factory=list)  # per job, by STEPS
+
+    @property
+    def median_steps_ms(self) -> dict[str, float]:
+        """Each step's median over the jobs."""
+        return {k: statistics.median(s[k] for s in self.steps_ms) for k in STEPS} if self.steps_ms else {}
 
     @property
     def overhead_ms(self) -> list[float]:
@@ -179,16 +196,21 @@ class Overhead:
         return statistics.median(self.overhead_ms)
 
 
-_CONVERTED = re.compile(r"job=(\S+) converted .* \(ffmpeg ([\d.]+)s, ([\d.]+)s CPU\)")
+_CONVERTED = re.compile(r"ts=(\S+) .*job=(\S+) converted .* \(ffmpeg ([\d.]+)s, ([\d.]+)s CPU\)")
 
 
 def ffmpeg_runs(logdir: Path) -> dict[str, tuple[float, float]]:
-    """Each job's ffmpeg wall and CPU seconds, from the workers' log lines."""
-    found: dict[str, tuple[float, float]] = {}
+    """Each job's ffmpeg wall and CPU seconds, from the workers' log lines.
+
+    A reused --workdir keeps earlier runs' logs, with the same job ids (user and message ids start
+    over each run): the latest line of a job wins, whichever worker's log holds it."""
+    latest: dict[str, tuple[str, float, float]] = {}
     for log in logdir.glob("worker-*.log"):
         for match in _CONVERTED.finditer(log.read_text(errors="replace")):
-            found[match.group(1)] = (float(match.group(2)), float(match.group(3)))
-    return found
+            ts, job, wall, cpu = match.groups()
+            if job not in latest or ts >= latest[job][0]:  # ISO timestamps sort as text
+                latest[job] = (ts, float(wall), float(cpu))
+    return {job: (wall, cpu) for job, (_ts, wall, cpu) in latest.items()}
 
 
 def fixed_overhead(live: LiveStack, meter: Meter, clip: Clip, runs: int) -> Overhead:
@@ -197,17 +219,34 @@ def fixed_overhead(live: LiveStack, meter: Meter, clip: Clip, runs: int) -> Over
     A new chat takes the ack and the GIF back to back (its burst of two), and the status steps in
     between are optional, so no per-chat pacing wait is in it; the global budget is idle.
     """
-    data, served, sent_all = clip.path.read_bytes(), [], []
+    data, served, sent_all, gifs = clip.path.read_bytes(), [], [], []
     for _ in range(runs):
         [sent] = live.send([data])
         [gif] = live.wait_gifs([sent], GIF_TIMEOUT_S)
         wait_finished(live, [sent])
         served.append(gif.at - live.served_at(sent))
         sent_all.append(sent)
+        gifs.append(gif)
     cpu = meter.per_job(runs)[0]
     ffmpeg = [ffmpeg_runs(live.stack.logdir)[job_id(s)] for s in sent_all]
     beyond = (cpu - statistics.mean(f[1] for f in ffmpeg)) * 1000
-    return Overhead(served, [f[0] for f in ffmpeg], beyond)
+    steps = [steps_of(live, s, g, f[0]) for s, g, f in zip(sent_all, gifs, ffmpeg, strict=True)]
+    return Overhead(served, [f[0] for f in ffmpeg], beyond, steps)
+
+
+def steps_of(live: LiveStack, sent: Sent, gif: Call, ffmpeg_s: float) -> dict[str, float]:
+    """One job's STEPS in ms, from the fake API's log (they add up to its overhead)."""
+    served = live.served_at(sent)
+    ack = live.calls_after(served, "sendMessage", chat_id=sent.chat)[0].at
+    asked = next(
+        c for c in live.calls_after(served, "getFile") if c.params.get("file_id") == sent.record.file_id
+    )
+    path = sent.record.file_path
+    got = next(c for c in live.calls_after(served, FILE_DOWNLOAD) if c.params.get("file_path") == path)
+    marks = (served, ack, asked.started, got.at, gif.started, gif.at)
+    spans = [b - a for a, b in itertools.pairwise(marks)]
+    spans[3] -= ffmpeg_s  # download answered -> sendAnimation asked holds the conversion
+    return {k: round(span * 1000, 1) for k, span in zip(STEPS, spans, strict=True)}
 
 
 OVERHEAD_RUNS = 10
@@ -218,10 +257,7 @@ def measure(live: LiveStack, clips: list[Clip], small: Clip, log: Any, outcome: 
     """job_fixed_overhead_ms (median over OVERHEAD_RUNS jobs) and the cost of one job."""
     meter = Meter(live)
     over = fixed_overhead(live, meter, small, OVERHEAD_RUNS)
-    log(
-        f"fixed overhead: {', '.join(f'{ms:.0f}' for ms in over.overhead_ms)} ms beyond ffmpeg "
-        f"(CPU {over.cpu_ms_beyond_ffmpeg:.0f} ms a job)"
-    )
+    log_overhead(over, log)
     job = job_cost(live, meter, clips, COST_VIDEOS)
     log(
         f"one job: {job.cpu_s_per_video_s:.2f} CPU s per video s, {job.redis_commands:.0f} Redis commands, "
@@ -239,5 +275,15 @@ def measure(live: LiveStack, clips: list[Clip], small: Clip, log: Any, outcome: 
         "served_to_gif_s": [round(s, 4) for s in over.served_to_gif_s],
         "ffmpeg_s": over.ffmpeg_s,
         "overhead_cpu_ms": round(over.cpu_ms_beyond_ffmpeg, 1),
+        "overhead_steps_ms": over.median_steps_ms,
         "job": asdict(job),
     }
+
+
+def log_overhead(over: Overhead, log: Any) -> None:
+    """The fixed overhead of each run, its CPU and the median of each step."""
+    steps = ", ".join(f"{k} {v:.0f}" for k, v in over.median_steps_ms.items())
+    log(
+        f"fixed overhead: {', '.join(f'{ms:.0f}' for ms in over.overhead_ms)} ms beyond ffmpeg "
+        f"(CPU {over.cpu_ms_beyond_ffmpeg:.0f} ms a job); median steps, ms: {steps}"
+    )

@@ -103,6 +103,10 @@ class LiveStack:
         calls = self.api.calls("getUpdates")
         return next(c.at for c in calls if self._carries(c, sent.update_id))
 
+    def calls_after(self, since: float, method: str, chat_id: int | None = None) -> list[Call]:
+        """Calls of `method` (to `chat_id`) that arrived at or after `since` (monotonic), in order."""
+        return [c for c in self.api.calls(method, chat_id=chat_id) if (c.started or c.at) >= since]
+
     def ack_at(self, sent: Sent) -> float:
         """When the first reply (the status message) reached the fake API."""
         return self.api.calls("sendMessage", chat_id=sent.chat)[0].at

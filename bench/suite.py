@@ -19,7 +19,7 @@ from bench.stack import LiveStack
 from core.settings import Settings
 from tests import media
 
-PARTS = ("recipe", "system", "redis")
+PARTS = ("recipe", "system", "redis", "overhead")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ def run(plan: Plan, workdir: Path, log: Log) -> Outcome:
     outcome = Outcome()
     if "redis" in plan.parts:
         run_redis(plan, workdir / "redis", log, outcome)
+    if "overhead" in plan.parts and "system" not in plan.parts:  # else the system part measures it
+        run_overhead(plan, workdir, log, outcome)
     if not {"recipe", "system"} & set(plan.parts):
         return outcome
     log(f"corpus ({'quick' if plan.quick else 'full'}) in {workdir / 'corpus'}")
@@ -108,6 +110,22 @@ def run_redis(plan: Plan, workdir: Path, log: Log, outcome: Outcome) -> None:
     log(f"redis: used_memory {used:.2f} MB after the run, {day30:.2f} MB on day 30")
     outcome.figures.update(figures)
     outcome.details["redis"] = details
+
+
+def run_overhead(plan: Plan, workdir: Path, log: Log, outcome: Outcome) -> None:
+    """job_fixed_overhead_ms alone (~1 min): the small clip through a fresh stack, one job at a time."""
+    (workdir / "corpus").mkdir(parents=True, exist_ok=True)
+    small = corpus.make(corpus.small(), workdir / "corpus", corpus.find_photos()[0])
+    with stack.running(workdir / "overhead", plan.workers) as live:
+        system.warm_up(live, small)
+        over = cost.fixed_overhead(live, cost.Meter(live), small, cost.OVERHEAD_RUNS)
+    cost.log_overhead(over, log)
+    outcome.figures["job_fixed_overhead_ms"] = over.median_ms
+    outcome.details.setdefault("system", {})["cost"] = {
+        "overhead_clip": small.label,
+        "overhead_ms": [round(ms, 1) for ms in over.overhead_ms],
+        "overhead_steps_ms": over.median_steps_ms,
+    }
 
 
 def run_recipe(plan: Plan, clips: list[Clip], workdir: Path, log: Log, outcome: Outcome) -> None:

@@ -20,6 +20,8 @@ class CachedGif:
     file_id: str
     output: OutputKind
     size_bytes: int = 0
+    seconds: float = 0.0  # of the video it covers (0: unknown, cached by an older version)
+    more: bool = False  # the video goes on past it (core.redo.goes_on)
 
 
 def get(redis: Redis, file_unique_id: str, variant: str) -> CachedGif | None:
@@ -28,10 +30,22 @@ def get(redis: Redis, file_unique_id: str, variant: str) -> CachedGif | None:
     if raw is None:
         return None
     data = json.loads(raw)
-    return CachedGif(str(data["file_id"]), OutputKind(data["output"]), int(data.get("size_bytes", 0)))
+    return CachedGif(
+        str(data["file_id"]),
+        OutputKind(data["output"]),
+        int(data.get("size_bytes", 0)),
+        float(data.get("seconds", 0.0)),
+        bool(data.get("more", False)),
+    )
 
 
 def put(redis: Redis, file_unique_id: str, variant: str, gif: CachedGif) -> None:
     """Remember a delivered GIF's Telegram file_id."""
-    payload = {"file_id": gif.file_id, "output": gif.output.value, "size_bytes": gif.size_bytes}
+    payload = {
+        "file_id": gif.file_id,
+        "output": gif.output.value,
+        "size_bytes": gif.size_bytes,
+        "seconds": gif.seconds,
+        "more": gif.more,
+    }
     redis.set(keys.cache(file_unique_id, variant), json.dumps(payload), ex=CACHE_TTL_S)

@@ -3,7 +3,8 @@
 Deleted: the profile and counters, recent job ids and conversion times, /settings, slots and the
 waiting list, the user's entries in the users index and the active-users set, and for each of
 their ended jobs (the last 50 listed, plus any other job of their private chat, found by SCAN):
-its record, its per-message markers, RQ's job data and the GIF cache entry it made.
+its record, its per-message markers, RQ's job data and the GIF cache entry it made; and the
+recipes kept for the tweak buttons under their GIFs (core.redo, listed per user, in any chat).
 Kept: bans and quota overrides (keys.BANNED, keys.quota: an admin's decisions), the all-time
 totals and hour counters (anonymous), and the hourly quota counter (2 h; deleting it would reset
 the user's limit). A job that has not ended is left alone: the bot stops it first (app.privacy).
@@ -19,12 +20,12 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from core import keys, retention, stats
+from core import keys, redo, retention, stats
 from core.models import message_of
 
 SCAN_COUNT = 1000
 ENDED = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
-JOB_KEYS = (keys.job_record, keys.queued, keys.sent, keys.status, keys.told, keys.stuck)
+JOB_KEYS = (keys.job_record, keys.queued, keys.sent, keys.status, keys.told, keys.stuck, keys.meme_text)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def user_data_keys(user_id: int) -> tuple[str, ...]:
 
 def erase_user(redis: Redis, user_id: int) -> Erased:
     """Delete everything Redis holds about this user except an admin's decisions; see the module."""
-    doomed, gifs, erased = list(user_data_keys(user_id)), set[str](), []
+    doomed, gifs, erased = [*user_data_keys(user_id), *redo.user_record_keys(redis, user_id)], set[str](), []
     for job_id in sorted(job_ids_of(redis, user_id)):
         job = _rq_job(redis, job_id)
         if job is not None and job.get_status(refresh=False) not in ENDED:

@@ -108,3 +108,9 @@ class TelegramRetryAfter(TransientError):
 
 class ChatUnreachable(GifBotError):
     """Telegram answered 403: the user blocked the bot or left; never retried."""
+
+
+class LocalFileRefused(UserFacingError):
+    """getFile named a local file we must not read (outside TELEGRAM_LOCAL_DIR, or local files off)."""
+
+    text_key = "error_local_file"

@@ -155,3 +155,28 @@ def update_seen(update_id: int) -> str:
 def inbox_full(chat_id: int) -> str:
     """Set while a chat's inbox overflowed and the chat was told so (answered once)."""
     return f"{PREFIX}:inbox:full:{chat_id}"
+
+
+def group(chat_id: int) -> str:
+    """Hash: a group's settings, chosen by its admins (expires with the group's inactivity)."""
+    return f"{PREFIX}:group:{chat_id}"
+
+
+def group_admin(chat_id: int, user_id: int) -> str:
+    """'1' or '0' for a short while: whether a user is an admin of a group (getChatMember's answer)."""
+    return f"{PREFIX}:group:{chat_id}:admin:{user_id}"
+
+
+def meme_text(job_id: str) -> str:
+    """Hash with a TTL: the top and bottom text a user asked to draw on this job's GIF."""
+    return f"{PREFIX}:text:{job_id}"
+
+
+def redo(chat_id: int, message_id: int) -> str:
+    """JSON with a TTL: what the tweak-and-redo buttons under the GIF in this message need (core.redo)."""
+    return f"{PREFIX}:redo:{chat_id}:{message_id}"
+
+
+def user_redos(user_id: int) -> str:
+    """Zset: the keys.redo records of a user's GIFs -> when they expire, so /forget finds them."""
+    return f"{PREFIX}:user:{user_id}:redos"

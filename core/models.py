@@ -17,10 +17,12 @@ class MediaKind(StrEnum):
 
 
 class OutputKind(StrEnum):
-    """How the GIF is sent: inline animation (Telegram stores MP4) or a real .gif file."""
+    """How the GIF is sent: inline animation (Telegram stores MP4), a real .gif file, or a video
+    sticker (a WebM VP9 of at most 3 s, sent with sendSticker)."""
 
     ANIMATION = "animation"
     DOCUMENT = "document"
+    STICKER = "sticker"
 
 
 class Outcome(StrEnum):
@@ -53,6 +55,11 @@ class ConversionRequest:
     reverse: bool = False
     output: OutputKind = OutputKind.ANIMATION
     variant: str = ""  # settings + trim, for the cache of finished GIFs
+    reply_to: int = 0  # the message holding the video when a command (/gif in reply) asked; 0: message_id
+    has_text: bool = False  # words to draw wait in Redis under the job id (core.memetext), never here
+    redo: str = ""  # the tweak button pressed under the GIF in message_id (core.tweaks); "" for a video
+    crop: bool = False  # remove black bars (letterbox, pillarbox) found by cropdetect
+    square: bool = False  # centre-crop to a square
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", MediaKind(self.kind))  # a str from JSON becomes the enum
@@ -60,8 +67,14 @@ class ConversionRequest:
 
     @property
     def job_id(self) -> str:
-        """Deterministic id from the Telegram message: a re-delivered update maps to the same job."""
-        return job_id_for(self.chat_id, self.message_id)
+        """Deterministic id from the Telegram message (and the redo button): a re-delivered update, or
+        a second tap of one button under one GIF, maps to the same job."""
+        return job_id_for(self.chat_id, self.message_id, self.redo)
+
+    @property
+    def reply_target(self) -> int:
+        """The message the GIF and final messages reply to: the video's, not the command's."""
+        return self.reply_to or self.message_id
 
     def to_kwargs(self) -> dict[str, Any]:
         """The job's keyword arguments (JSON-safe: the enums are str)."""
@@ -104,16 +117,25 @@ class ConversionResult:
         return cls(**{k: v for k, v in (data or {}).items() if k in known})
 
 
-def job_id_for(chat_id: int, message_id: int) -> str:
-    """The RQ job id for the video in message `message_id` of chat `chat_id`."""
-    return f"gif_{chat_id}_{message_id}"
+def job_id_for(chat_id: int, message_id: int, redo: str = "") -> str:
+    """The RQ job id for the video in message `message_id` of chat `chat_id`; with `redo` (a letter
+    code of core.tweaks), for that tweak of the GIF in message `message_id`."""
+    return f"gif_{chat_id}_{message_id}" + (f"_{redo}" if redo else "")
+
+
+def parse_job_id(job_id: str) -> tuple[int, int, str] | None:
+    """(chat_id, message_id, redo) of a job id made by job_id_for; None for any other id."""
+    prefix, _, rest = job_id.partition("_")
+    parts = rest.split("_")
+    if prefix != "gif" or len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].isalpha()):
+        return None
+    try:
+        return int(parts[0]), int(parts[1]), parts[2] if len(parts) == 3 else ""
+    except ValueError:
+        return None
 
 
 def message_of(job_id: str) -> tuple[int, int] | None:
     """The (chat_id, message_id) a job id was made from by job_id_for; None for any other id."""
-    prefix, _, rest = job_id.partition("_")
-    chat, _, message = rest.rpartition("_")
-    try:
-        return (int(chat), int(message)) if prefix == "gif" and chat else None
-    except ValueError:
-        return None
+    parsed = parse_job_id(job_id)
+    return None if parsed is None else parsed[:2]

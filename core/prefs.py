@@ -19,7 +19,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "max_seconds": LENGTHS,
     "speed": ("0.5", "1", "1.5", "2"),
     "reverse": ("0", "1"),
-    "output": (OutputKind.ANIMATION.value, OutputKind.DOCUMENT.value),
+    "output": (OutputKind.ANIMATION.value, OutputKind.DOCUMENT.value, OutputKind.STICKER.value),
+    "crop": ("0", "1"),
+    "square": ("0", "1"),
 }
 
 
@@ -33,6 +35,8 @@ class UserPrefs:
     speed: float = 1.0
     reverse: bool = False
     output: OutputKind = OutputKind.ANIMATION
+    crop: bool = False  # remove black bars
+    square: bool = False  # centre-crop to a square
 
     @classmethod
     def defaults(cls, settings: Settings) -> UserPrefs:
@@ -53,7 +57,8 @@ class UserPrefs:
     def cache_key(self) -> str:
         """A stable string of everything that changes the GIF's bytes or how it is sent."""
         shape = f"w{self.width}f{self.fps}s{self.max_seconds:g}x{self.speed:g}"
-        return f"{shape}r{int(self.reverse)}{self.output[0]}"
+        framing = ("c1" if self.crop else "") + ("q1" if self.square else "")  # off: the old keys
+        return f"{shape}r{int(self.reverse)}{self.output[0]}{framing}"
 
 
 def choices(settings: Settings) -> dict[str, tuple[str, ...]]:

@@ -3,7 +3,8 @@ user was last active; bans and quota overrides (an admin's decisions) never expi
 
 Every write to a user's data refreshes the TTL of all of it (`refresh`), so it expires as a whole.
 The scheduler's hourly pass (`forget_inactive`) drops users past the cutoff from the users index,
-and deletes their data if an older version left it without a TTL.
+and deletes their data if an older version left it without a TTL. A group's settings
+(core.groups) expire the same way, by their TTL alone, refreshed whenever the group uses the bot.
 """
 
 from __future__ import annotations

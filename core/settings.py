@@ -14,6 +14,7 @@ from typing import Any
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
+from core.localfiles import input_size_problems, parse_local_dir
 from core.redis_url import parse_sentinel_url
 
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -124,6 +125,12 @@ def _chat_ids(raw: str) -> tuple[int, ...]:
     return tuple(found)
 
 
+def _flag(raw: str) -> bool:
+    if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError("must be true or false")
+    return raw.lower() in ("true", "1", "yes", "on")
+
+
 def _fraction(raw: str) -> float:
     value = float(raw)
     if not 0 < value <= 1:
@@ -141,6 +148,9 @@ class Settings:
 
     telegram_bot_token: str = _setting("", "TELEGRAM_BOT_TOKEN", _token, secret=True)
     telegram_api_url: str = _setting(DEFAULT_API_URL, "TELEGRAM_API_URL", _url(("http", "https")))
+    telegram_local_files: bool = _setting(False, "TELEGRAM_LOCAL_FILES", _flag)
+    telegram_local_dir: str = _setting("", "TELEGRAM_LOCAL_DIR", parse_local_dir)
+    telegram_file_url: str = _setting("", "TELEGRAM_FILE_URL", _url(("http", "https")), secret=True)
     telegram_global_rate: float = _setting(28.0, "TELEGRAM_GLOBAL_RATE", _non_negative_float)
     redis_url: str = _setting(DEFAULT_REDIS_URL, "REDIS_URL", _redis_url, secret=True)
     retry_max: int = _setting(3, "RETRY_MAX", _non_negative_int)
@@ -215,6 +225,7 @@ class Settings:
                 for name, key in (("WEBHOOK_URL", "webhook_url"), ("WEBHOOK_SECRET", "webhook_secret"))
                 if key not in values
             ]
+        problems += input_size_problems(values)  # may lower max_input_mb to the cloud's 20
         if problems:
             raise SettingsError(problems)
         return cls(**values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 import requests
@@ -14,12 +14,13 @@ import urllib3
 from telebot import apihelper
 from urllib3.exceptions import NewConnectionError
 
-from core import pace
+from core import localfiles, pace
 from core.errors import (
     BrokenVideo,
     ChatUnreachable,
     DeliveryInDoubt,
     GifTooBig,
+    LocalFileRefused,
     TelegramRetryAfter,
     TooBig,
     TransientError,
@@ -117,10 +118,16 @@ def call(method: str, fn: Callable[[], T], *, max_wait: float = MAX_RETRY_AFTER_
 
 
 def download(
-    bot: telebot.TeleBot, file_id: str, dest: Path, max_bytes: int, deadline: float | None = None
+    bot: telebot.TeleBot,
+    file_id: str,
+    dest: Path,
+    max_bytes: int,
+    deadline: float | None = None,
+    local: localfiles.LocalFiles | None = None,
 ) -> int:
     """Download a file by file_id into dest, stopping at max_bytes or at `deadline` (monotonic
-    seconds: a total limit, not only per read); returns the size."""
+    seconds: a total limit, not only per read); returns the size. `local`: a --local server's
+    files (TELEGRAM_LOCAL_FILES), whose getFile answers a path on its disk."""
     try:
         info = call("getFile", lambda: bot.get_file(file_id))
     except apihelper.ApiTelegramException as exc:  # a 4xx: the file itself is the problem
@@ -129,7 +136,32 @@ def download(
         raise BrokenVideo(f"getFile refused the file: {exc.error_code}") from None
     if info.file_size and info.file_size > max_bytes:
         raise TooBig(f"getFile says {info.file_size} bytes")
-    url = apihelper.FILE_URL.format(bot.token, info.file_path)
+    if PurePosixPath(info.file_path or "").is_absolute():
+        return _download_local(info.file_path, local, dest, max_bytes, deadline)
+    return _fetch(apihelper.FILE_URL.format(bot.token, info.file_path), dest, max_bytes, deadline)
+
+
+def _download_local(
+    path: str, local: localfiles.LocalFiles | None, dest: Path, max_bytes: int, deadline: float | None
+) -> int:
+    """A --local server's file: copy it if this box sees it, else fetch it from TELEGRAM_FILE_URL.
+
+    Not readable here and no file server: transient, since a worker on a box that shares the
+    server's disk may take the retry. The path (it holds the token) is never logged.
+    """
+    if local is None:
+        raise LocalFileRefused("getFile answered a local path, but TELEGRAM_LOCAL_FILES is off")
+    relative = localfiles.confine(path, local.root)
+    size = localfiles.copy(local.root, relative, dest, max_bytes, deadline)
+    if size is not None:
+        return size
+    if not local.file_url:
+        raise TransientError("the server's file is not readable on this box and TELEGRAM_FILE_URL is unset")
+    return _fetch(localfiles.file_url(local.file_url, relative), dest, max_bytes, deadline)
+
+
+def _fetch(url: str, dest: Path, max_bytes: int, deadline: float | None) -> int:
+    """Stream one file over HTTP into dest (the URL may hold the token: never shown)."""
     try:
         with requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT_S, _read_wait(deadline))) as resp:
             if resp.status_code != 200:
@@ -177,9 +209,15 @@ def send_gif(
     caption: str | None = None,
     size: tuple[int, int] | None = None,
     timeout: int | None = None,
+    reply_markup: telebot.types.InlineKeyboardMarkup | None = None,
 ) -> telebot.types.Message:
-    """Send a GIF (an upload or a file_id) as an inline animation or as a real .gif document."""
+    """Send a GIF (an upload or a file_id) as an inline animation or as a real .gif document, or a
+    video sticker (a .webm upload or a file_id) with sendSticker."""
     reply = telebot.types.ReplyParameters(reply_to, allow_sending_without_reply=True)
+    if output is OutputKind.STICKER:
+        return bot.send_sticker(
+            chat_id, media, reply_parameters=reply, timeout=timeout, reply_markup=reply_markup
+        )
     if output is OutputKind.DOCUMENT:
         return bot.send_document(
             chat_id,
@@ -188,8 +226,16 @@ def send_gif(
             reply_parameters=reply,
             disable_content_type_detection=True,
             timeout=timeout,
+            reply_markup=reply_markup,
         )
     width, height = size or (None, None)
     return bot.send_animation(
-        chat_id, media, width=width, height=height, caption=caption, reply_parameters=reply, timeout=timeout
+        chat_id,
+        media,
+        width=width,
+        height=height,
+        caption=caption,
+        reply_parameters=reply,
+        timeout=timeout,
+        reply_markup=reply_markup,
     )

@@ -16,7 +16,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "(mp4, mov, webm, mkv, avi, mts, mpg, vob, flv, wmv, 3gp, ogv) up to {max_mb} MB. The GIF covers the first {max_seconds} seconds, "
             "at most {width} px wide and {fps} frames a second.\n\n"
             "Write a time range like 3-8 or 0:03-0:08 as the caption to convert just that part.\n"
-            "/settings - width, frame rate, length, speed, reverse, GIF file or animation\n"
+            "/text TOP | BOTTOM in reply to a video - its GIF with your words on it\n"
+            "In a group, reply to a video with /gif (or /gif 3-8).\n"
+            "The buttons under each GIF make it again shorter, longer, slower, faster, reversed or as a file.\n"
+            "/settings - width, frame rate, length, speed, reverse, remove black bars, square, "
+            "GIF file, animation or video sticker (the first 3 s)\n"
             "/cancel - stop your videos in progress\n"
             "/stats - your numbers\n"
             "/privacy - what I keep about you\n"
@@ -127,9 +131,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "used me; then they are deleted\n"
             "- a video's record and its GIF's Telegram file id (so a repeat comes back at once): "
             "30 days\n"
+            "- what the buttons under a GIF need to make it again (the video's Telegram file id and "
+            "the settings used): 7 days\n"
             "- a conversion job (ids and your settings, never the video): 1 day after it worked, "
             "7 days after it failed\n"
             "- how many videos you sent this hour (the hourly limit): 2 hours\n"
+            "- words you ask me to draw on a GIF (/text): until that GIF is sent, at most 3 days\n"
             "- the server's logs note user and job ids, never the video; they are rotated away\n"
             "I never keep your videos or GIFs: each is deleted from my disk once it is sent; "
             "Telegram stores what you send.\n\n"
@@ -144,7 +151,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "我接受影片、GIF 動畫、圓形影片訊息與影片檔（mp4、mov、webm、mkv、avi、mts、mpg、vob、flv、wmv、3gp、ogv），大小上限 {max_mb} MB。"
             "GIF 最多包含前 {max_seconds} 秒，寬度最多 {width} 像素，每秒 {fps} 格。\n\n"
             "在說明文字寫上時間範圍（例如 3-8 或 0:03-0:08），就只轉換那一段。\n"
-            "/settings - 寬度、每秒格數、長度、速度、倒轉、GIF 檔或動畫\n"
+            "/text 上方文字 | 下方文字 回覆一段影片 - 做出寫上你的文字的 GIF\n"
+            "在群組中，用 /gif（或 /gif 3-8）回覆影片即可。\n"
+            "每個 GIF 下方的按鈕可以重新製作：短一點、長一點、慢一點、快一點、倒轉或改用檔案。\n"
+            "/settings - 寬度、每秒格數、長度、速度、倒轉、去除黑邊、正方形、GIF 檔、動畫或影片貼圖（前 3 秒）\n"
             "/cancel - 停止處理中的影片\n"
             "/stats - 你的統計\n"
             "/privacy - 我保存了你的哪些資料\n"
@@ -217,8 +227,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "- 你的名字、使用者名稱與語言、你的統計（/stats）、最近 50 段影片的紀錄與轉檔時間，"
             "以及你的 /settings：保存到你最後一次使用後 {days} 天，之後刪除\n"
             "- 每段影片的紀錄與其 GIF 在 Telegram 的檔案 ID（讓重複的影片能立刻傳回）：30 天\n"
+            "- GIF 下方按鈕重新製作所需的資料（影片在 Telegram 的檔案 ID 與所用的設定）：7 天\n"
             "- 轉檔工作（ID 與你的設定，不含影片本身）：成功後 1 天，失敗後 7 天\n"
             "- 你這個小時傳了幾段影片（每小時上限）：2 小時\n"
+            "- 你要我寫在 GIF 上的文字（/text）：保存到 GIF 傳出為止，最多 3 天\n"
             "- 伺服器日誌會記下使用者與工作的 ID，不含影片；日誌會定期輪替刪除\n"
             "我不保存你的影片或 GIF：每個檔案傳送後就從我的磁碟刪除；你傳送的內容由 Telegram 保存。\n\n"
             "/forget 會立刻刪除你的資料。它不會解除管理員對你的封鎖或限制（那是管理員的決定，會保留），"
@@ -230,7 +242,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 # Feature text packs: each module holds TEXTS = {EN: {...}, ZH: {...}} with keys of its own;
 # list it here, so core/texts.py stays one catalogue without growing past its size limit.
-PACKS: tuple[str, ...] = ()
+PACKS: tuple[str, ...] = (
+    "core.texts_localfiles",
+    "core.texts_groups",
+    "core.texts_text",
+    "core.texts_redo",
+    "core.texts_sticker",
+)
 
 
 def _merge_packs() -> None:

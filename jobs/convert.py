@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,21 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
-from core import admission, markers, telegram
-from core.errors import TransientError, UserFacingError
-from core.models import ConversionRequest, ConversionResult
+from core import admission, localfiles, markers, memetext, telegram
+from core.errors import LocalFileRefused, TransientError, UserFacingError
+from core.models import ConversionRequest, ConversionResult, OutputKind
 from core.settings import Settings
 from core.texts import text
-from jobs import fit, recipe, runtime, workdir
+from jobs import fit, overlay, probe, recipe, runtime, sticker, workdir
+from jobs.runner import Warm
 from jobs.status import StatusMessage
 
 log = logging.getLogger(__name__)
 GIF_NAME = "animation.gif"
+STICKER_NAME = "sticker.webm"
+# A smaller video downloads in well under a second: a "downloading" step would cost a Bot API round
+# trip before the download for a text shown a moment. Unknown sizes (0) are shown.
+DOWNLOAD_STATUS_MIN_BYTES = 5 * 1024 * 1024
 
 
 def convert_video(**kwargs: Any) -> dict[str, Any]:
@@ -56,7 +62,7 @@ def convert_video(**kwargs: Any) -> dict[str, Any]:
         result.ffmpeg_cpu_seconds,
     )
     return ConversionResult(
-        gif=GIF_NAME,
+        gif=result.path.name,
         workdir=folder.name,
         size_in=size_in,
         size_bytes=result.size_bytes,
@@ -80,28 +86,52 @@ def work_deadline(job: Job | None, started: float) -> float:
 def download_and_convert(
     request: ConversionRequest, settings: Settings, folder: Path, deadline: float
 ) -> tuple[int, fit.GifResult]:
-    """Download the video and convert it, showing each step in the status message."""
+    """Download the video and convert it, showing the steps that take a while in the status message.
+
+    The probe's ffprobe runs start during the download and wait for the file (runner.Warm): their
+    start-up overlaps the download instead of adding to it. No status edit stands between the
+    download and ffmpeg: the progress ticks (never waited for) show the conversion."""
     job = get_current_job()
     status = StatusMessage(runtime.client(), job.connection, request) if job is not None else None
     src = folder / f"in-{secrets.token_hex(8)}"
-    if status:
-        status.show("status_downloading")
-    size_in = telegram.download(runtime.client(), request.file_id, src, settings.max_input_bytes, deadline)
-    if status:
-        status.show("status_converting", percent=0)
-    limits = replace(
-        limits_for(settings), convert_timeout=min(settings.convert_timeout, deadline - time.monotonic())
-    )
-    if limits.convert_timeout <= 0:
-        raise TransientError("no time left to convert")
-    progress = status.progress if status else None
-    result = fit.convert(src, folder / GIF_NAME, options_for(request), limits, progress)
+    meme = None
+    if request.has_text and job is not None:  # the words wait in Redis, never in the job's arguments
+        meme = overlay.write(folder, memetext.load(job.connection, request.job_id), request.lang)
+    with Warm(folder) as warm:
+        if status and not 0 < request.file_size < DOWNLOAD_STATUS_MIN_BYTES:
+            status.show("status_downloading")
+        size_in = fetch(request, settings, src, deadline, warm)
+        limits = replace(
+            limits_for(settings), convert_timeout=min(settings.convert_timeout, deadline - time.monotonic())
+        )
+        if limits.convert_timeout <= 0:
+            raise TransientError("no time left to convert")
+        progress = status.progress if status else None
+        options = options_for(request, meme)
+        if request.output is OutputKind.STICKER:
+            result = sticker.convert(src, folder / STICKER_NAME, options, limits, progress, warm=warm)
+        else:
+            result = fit.convert(src, folder / GIF_NAME, options, limits, progress, warm)
     src.unlink(missing_ok=True)
     return size_in, result
 
 
-def options_for(request: ConversionRequest) -> recipe.GifOptions:
-    """The recipe options a request asks for."""
+def fetch(request: ConversionRequest, settings: Settings, src: Path, deadline: float, warm: Warm) -> int:
+    """Download the video to `src` while probe()'s ffprobe runs start in `warm` (each start forks
+    this process: ~10-30 ms that the download's network waits now hide); returns its size."""
+    client, local, max_bytes = runtime.client(), localfiles.from_settings(settings), settings.max_input_bytes
+    with ThreadPoolExecutor(1, thread_name_prefix="download") as pool:
+        fetched = pool.submit(telegram.download, client, request.file_id, src, max_bytes, deadline, local)
+        probe.warm_up(src, limits_for(settings), warm)
+        try:
+            return fetched.result()
+        except LocalFileRefused as exc:  # the reason, never the path: it holds the token
+            log.warning("job=%s refused the Bot API server's file: %s", request.job_id, exc.detail)
+            raise
+
+
+def options_for(request: ConversionRequest, meme: overlay.Meme | None = None) -> recipe.GifOptions:
+    """The recipe options a request asks for (with its text's files, if it has text)."""
     return recipe.GifOptions(
         width=request.width,
         fps=request.fps,
@@ -110,6 +140,9 @@ def options_for(request: ConversionRequest) -> recipe.GifOptions:
         end=request.end,
         speed=request.speed,
         reverse=request.reverse,
+        meme=meme,
+        crop=request.crop,
+        square=request.square,
     )
 
 

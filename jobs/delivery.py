@@ -8,14 +8,14 @@ from types import TracebackType
 from typing import Any
 
 import telebot
-from redis import Redis
+from redis import Redis, RedisError
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from core import admission, cache, markers, pace, stats, telegram
+from core import admission, cache, markers, memetext, pace, redo, stats, telegram, tweaks
 from core.connection import replicated
 from core.errors import ChatUnreachable, DeliveryInDoubt, TransientError, UserFacingError
-from core.models import ConversionRequest, ConversionResult, Outcome
+from core.models import ConversionRequest, ConversionResult, Outcome, OutputKind
 from core.outage import persist
 from core.texts import text
 from jobs import runtime, workdir
@@ -27,6 +27,9 @@ REDIS_WAIT_S = 30.0  # how long a send waits out a Redis outage to record what i
 # A replica that lags (say, just re-synced after a failover) gets longer to acknowledge a claim or a
 # sent mark than the bot's updates get: a claim lost in a failover could mean a second GIF.
 SEND_WAIT_MS = 3000
+# A smaller GIF uploads in well under a second: an "uploading" step would hold it back by a Bot API
+# round trip for a text shown a moment.
+UPLOAD_STATUS_MIN_BYTES = 5 * 1024 * 1024
 
 
 class WorkHorseDied(Exception):
@@ -67,10 +70,16 @@ def upload(
     """Send the file, then mark it sent; only a definite non-delivery releases the claim."""
     bot = runtime.client()
     status = StatusMessage(bot, connection, request)
-    status.show("status_uploading")
+    if done.size_bytes >= UPLOAD_STATUS_MIN_BYTES:
+        status.show("status_uploading")
     pace.reserve(connection, request.chat_id, kind=pace.Kind.GIF)
+    recipe = redo.delivered(request, done.duration, done.truncated)
+    # no buttons under a GIF with words: the words are deleted once it is sent, a redo could not draw them
+    buttons = (
+        None if request.has_text else tweaks.buttons(recipe, runtime.settings().max_seconds, request.lang)
+    )
     try:
-        sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path))
+        sent = telegram.call("sendAnimation", lambda: send_file(bot, request, done, path, buttons))
     except ChatUnreachable:
         _confirm(connection, job.id)  # nobody to send to; never retry
         stats.record_outcome(
@@ -85,8 +94,10 @@ def upload(
         # a retry may send, or (no retry left) the failure callback may tell the user.
         persist(lambda: markers.release_send(connection, job.id), "releasing a claim", REDIS_WAIT_S)
         raise
+    if buttons is not None:
+        keep_recipe(connection, request.chat_id, sent, recipe)  # first: its buttons are on screen now
     _confirm(connection, job.id)
-    remember(connection, request, done, sent)
+    remember(connection, request, done, sent, recipe)
     stats.record_outcome(
         connection,
         request.user_id,
@@ -107,7 +118,11 @@ def _confirm(connection: Redis, job_id: str) -> None:
 
 
 def send_file(
-    bot: telebot.TeleBot, request: ConversionRequest, done: ConversionResult, path: Path
+    bot: telebot.TeleBot,
+    request: ConversionRequest,
+    done: ConversionResult,
+    path: Path,
+    buttons: telebot.types.InlineKeyboardMarkup | None = None,
 ) -> telebot.types.Message:
     """Upload the GIF as the user chose, with a caption saying what was cut or shrunk."""
     notes = (
@@ -115,31 +130,48 @@ def send_file(
     )
     if done.shrunk:
         notes.append(text("shrunk", request.lang))
+    if request.output is OutputKind.STICKER:  # a sticker has no caption: its 3 s are in /help
+        notes = []
     with path.open("rb") as gif:
-        upload = telebot.types.InputFile(gif, file_name="animation.gif")
+        upload = telebot.types.InputFile(gif, file_name=path.name)
         return telegram.send_gif(
             bot,
             request.chat_id,
             upload,
             request.output,
-            request.message_id,
+            request.reply_target,
             caption="\n".join(notes) or None,
             size=(done.width, done.height),
             timeout=SEND_TIMEOUT_S,
+            reply_markup=buttons,
         )
 
 
-def remember(connection: Redis, request: ConversionRequest, done: ConversionResult, sent: Any) -> None:
+def remember(
+    connection: Redis, request: ConversionRequest, done: ConversionResult, sent: Any, recipe: redo.GifRecipe
+) -> None:
     """Cache the GIF's Telegram file_id so the same video with the same settings is answered at once."""
     media = getattr(sent, "animation", None) or getattr(sent, "document", None)
+    media = media or getattr(sent, "sticker", None)
     if media is None or not request.variant or done.truncated or done.shrunk:
         return
     cache.put(
         connection,
         request.file_unique_id,
         request.variant,
-        cache.CachedGif(media.file_id, request.output, done.size_bytes),
+        cache.CachedGif(media.file_id, request.output, done.size_bytes, recipe.seconds, recipe.more),
     )
+
+
+def keep_recipe(connection: Redis, chat_id: int, sent: Any, recipe: redo.GifRecipe) -> None:
+    """Keep what the GIF's tweak buttons need (best effort: without it they say 'no longer active')."""
+    message_id = getattr(sent, "message_id", None)
+    if not message_id:
+        return
+    try:
+        redo.save(connection, chat_id, message_id, recipe)
+    except RedisError as exc:
+        log.warning("GIF message %s: its redo buttons will not work: %s", message_id, type(exc).__name__)
 
 
 def report_stopped(job: Job, connection: Redis) -> None:
@@ -201,7 +233,9 @@ def _ttl() -> int:
 
 
 def finish(job: Job, connection: Redis, request: ConversionRequest) -> None:
-    """The job ended for good: free the user's slot and queue their next waiting video."""
+    """The job ended for good: drop its text, free the user's slot and queue their next waiting video."""
+    if request.has_text:
+        memetext.drop(connection, job.id)
     settings = runtime.settings()
     promoted = admission.release(admission.gif_queue(connection, settings), job.id, request.user_id, settings)
     if promoted is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import BadTrim, BrokenVideo, ConversionTimeout, GifTooBig, TooMuchMemory
-from jobs import palettes, toolbox
+from jobs import bars, framing, palettes, toolbox
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
@@ -24,7 +24,7 @@ from jobs.recipe import (
     source_window,
     target_size,
 )
-from jobs.runner import FFmpegFailed, run
+from jobs.runner import FFmpegFailed, Warm, run
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +56,11 @@ def convert(
     options: GifOptions,
     limits: Limits,
     progress: Callable[[float], None] | None = None,
+    warm: Warm | None = None,
 ) -> GifResult:
-    """Probe `src` and write a looping GIF to `dst`, lowering fps then width until it fits;
-    GifTooBig if it still does not."""
-    info = probe(src, limits)
-    start, end = source_window(info, options)
-    if end <= start:
-        raise BadTrim("the trim window starts after the end of the video")
+    """Probe `src` (with the ffprobe runs `warm` holds, if any) and write a looping GIF to `dst`,
+    lowering fps then width until it fits; GifTooBig if it still does not."""
+    info = prepare(src, options, limits, warm)
     report = Progress(progress)
     attempt, (size, *ran) = options, convert_once(src, dst, info, options, limits, report)
     for _ in range(MAX_ATTEMPTS - 1):
@@ -80,6 +78,18 @@ def convert(
     return replace(done, ffmpeg_seconds=ran[0], ffmpeg_cpu_seconds=ran[1])
 
 
+def prepare(src: Path, options: GifOptions, limits: Limits, warm: Warm | None = None) -> MediaInfo:
+    """Probe `src` (with the ffprobe runs `warm` holds, if any), check the window, and frame the
+    picture: the black bars found by one cropdetect run cut if options.crop, a centred square if
+    options.square."""
+    info = probe(src, limits, warm)
+    start, end = source_window(info, options)
+    if end <= start:
+        raise BadTrim("the trim window starts after the end of the video")
+    found = bars.detect(src, info, start, end, limits) if options.crop else None
+    return framing.framed(info, found, options.square)
+
+
 def convert_once(
     src: Path,
     dst: Path,
@@ -87,20 +97,23 @@ def convert_once(
     options: GifOptions,
     limits: Limits,
     report: Callable[[float], None] = lambda _fraction: None,
+    build: Callable[..., list[str]] = build_convert_args,
 ) -> tuple[int, float, float]:
-    """Run one conversion of a probed `src` (ffmpeg, and for per-frame palettes ffmpeg again and
-    gifsicle); return the GIF's size in bytes, the children's wall and CPU seconds."""
+    """Run one conversion (argv from `build`, the GIF's by default; a GIF whose colours change over
+    time runs ffmpeg again with a palette per frame, then gifsicle); return the output's size in
+    bytes, the children's wall and CPU seconds."""
     start, end = source_window(info, options)
     expected_us = max((end - start) / options.speed, 0.001) * 1e6
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
     watch = RunProgress(report, src, expected_bytes, expected_us)
-    measure = palettes.can_rewrite() and not info.still
+    gif = build is build_convert_args  # the sticker's graph has no palette to measure
+    measure = gif and palettes.can_rewrite() and not info.still
     stats = palettes.stats_paths(dst) if measure else None
     started, cpu = time.monotonic(), _children_cpu()
     try:
-        argv = build_convert_args(
-            src, dst, info, options, limits, toolbox.can_tonemap(), Palette(fit_stats=stats)
-        )
+        extra = {"palette": Palette(fit_stats=stats)} if gif else {}
+        argv = build(src, dst, info, options, limits, tonemap=toolbox.can_tonemap(), **extra)
+        started, cpu = time.monotonic(), _children_cpu()
         run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
         if stats is not None and palettes.per_frame_gain(stats) >= palettes.PER_FRAME_GAIN_MSE:
             _convert_per_frame(src, dst, info, options, limits, started + limits.convert_timeout)

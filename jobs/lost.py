@@ -19,7 +19,7 @@ from redis import Redis
 from rq import Queue
 
 from core import admission, keys, markers, stats, telegram
-from core.models import Outcome, job_id_for, message_of
+from core.models import Outcome, job_id_for, parse_job_id
 from core.settings import Settings
 from core.texts import language_for
 from jobs.status import StatusMessage
@@ -38,11 +38,12 @@ class LostJob:
     message_id: int
     status_message_id: int
     lang: str
+    redo: str = ""  # the tweak button of a redo job (its message_id is then the GIF's)
 
     @property
     def job_id(self) -> str:
-        """The job's id (made from the video message, as for every job)."""
-        return job_id_for(self.chat_id, self.message_id)
+        """The job's id (made from the video message, or the GIF and button, as for every job)."""
+        return job_id_for(self.chat_id, self.message_id, self.redo)
 
 
 Tell = Callable[[LostJob], None]
@@ -92,12 +93,13 @@ def notify(redis: Redis, job_id: str, user_id: int, tell: Tell, ttl_s: int) -> N
 
 def lost_job(redis: Redis, job_id: str, user_id: int) -> LostJob | None:
     """Rebuild where to reply from the job id, the remembered status message and the user's language."""
-    message = message_of(job_id)
-    if message is None:
+    parsed = parse_job_id(job_id)
+    if parsed is None:
         return None
+    chat_id, message_id, redo = parsed
     status_id = markers.status_message_id(redis, job_id) or 0
     lang = language_for(stats.user_language(redis, user_id))
-    return LostJob(message[0], user_id, message[1], status_id, lang)
+    return LostJob(chat_id, user_id, message_id, status_id, lang, redo)
 
 
 def teller(redis: Redis, settings: Settings) -> Tell:

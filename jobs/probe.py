@@ -12,9 +12,10 @@ from typing import Any
 
 from core.errors import AudioOnly, BrokenVideo, Encrypted, NotAVideo, TooLarge, UnsupportedCodec
 from jobs import picture, toolbox
+from jobs.framing import Box
 from jobs.picture import Picture
 from jobs.recipe import FORMAT_WHITELIST, VIDEO_STREAM, Limits, file_url, input_hardening
-from jobs.runner import FFPROBE, FFmpegFailed, run
+from jobs.runner import FFPROBE, FFmpegFailed, Warm, run
 
 PROBE_PACKETS = 12  # packets decoded to prove the stream yields a frame (first may not be a key)
 # Demuxers whose header has no streams (MPEG-PS, FLV: they appear while packets are read) or only a
@@ -32,11 +33,22 @@ _DECODED = (
     "color_range,color_space,color_transfer,color_primaries"
     ":packet=flags:packet_side_data=side_data_type"
 )
+# probe()'s two runs: the container's header, and the first packets decoded.
+_HEADER_ARGS = ("-nofind_stream_info", "-show_format", "-show_streams")
+_DECODE_ARGS = (
+    "-select_streams",
+    VIDEO_STREAM,
+    "-read_intervals",
+    f"%+#{PROBE_PACKETS}",
+    "-show_entries",
+    _DECODED,
+)
+_JSON = ("-of", "json")
 
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """A probed input; width/height are the display size (pixel shape and rotation applied)."""
+    """A probed input; width/height are the display size (pixel shape, rotation and `crop` applied)."""
 
     width: int
     height: int
@@ -47,18 +59,29 @@ class MediaInfo:
     has_audio: bool
     picture: Picture = field(default_factory=Picture)
     still: bool = False  # the video stream holds a single picture
+    crop: Box | None = None  # the part of each decoded frame to keep (jobs.framing); None: all of it
 
 
-def probe(src: Path, limits: Limits) -> MediaInfo:
-    """Check that `src` is a video we accept and describe it, or raise a UserFacingError."""
+def warm_up(src: Path, limits: Limits, warm: Warm) -> None:
+    """Start probe()'s two ffprobe runs on `src` before it exists (they wait: see runner.Warm)."""
+    if not toolbox.ffprobe_writes_to_file():
+        return
+    warm.start(_argv(src, limits, (*_HEADER_ARGS, *_JSON), capped=False))
+    warm.start(_argv(src, limits, (*_DECODE_ARGS, *_JSON), capped=True))
+
+
+def probe(src: Path, limits: Limits, warm: Warm | None = None) -> MediaInfo:
+    """Check that `src` is a video we accept and describe it, or raise a UserFacingError.
+
+    Runs started ahead by warm_up() are used when `warm` holds them."""
     if src.stat().st_size == 0:
         raise BrokenVideo("empty file")
     # The first frames decode (hardened and pixel-capped, like every ffprobe run) while the header is
     # read, so the two ffprobe starts (each loads ffmpeg's ~200 shared libraries) overlap. The header's
     # verdicts still come first; the decode's result is looked at only once the header passed.
     with ThreadPoolExecutor(1, thread_name_prefix="probe") as pool:
-        decoded = pool.submit(_decode_first, src, limits)
-        return _describe(src, limits, _header(src, limits), decoded)
+        decoded = pool.submit(_decode_first, src, limits, warm)
+        return _describe(src, limits, _header(src, limits, warm), decoded)
 
 
 def _describe(src: Path, limits: Limits, header: dict[str, Any], decoded: Future[Decoded]) -> MediaInfo:
@@ -93,12 +116,10 @@ def _describe(src: Path, limits: Limits, header: dict[str, Any], decoded: Future
     return MediaInfo(*display, duration, fps, format_name, codec_name, has_audio, look, still)
 
 
-def _header(src: Path, limits: Limits) -> dict[str, Any]:
+def _header(src: Path, limits: Limits, warm: Warm | None = None) -> dict[str, Any]:
     """Read the container's header: its format and streams; refuse a format off the whitelist."""
     try:  # headers only, uncapped: nothing is decoded, and the cap would hide the size to check
-        header = _ffprobe_json(
-            src, limits, "-nofind_stream_info", "-show_format", "-show_streams", capped=False
-        )
+        header = _ffprobe_json(src, limits, *_HEADER_ARGS, capped=False, warm=warm)
     except FFmpegFailed as exc:
         kind = BrokenVideo if _looks_like_container(src) else NotAVideo
         raise kind("ffprobe could not open the input") from exc
@@ -117,21 +138,13 @@ def _header(src: Path, limits: Limits) -> dict[str, Any]:
 Decoded = tuple[dict[str, Any], list[dict[str, Any]], int]
 
 
-def _decode_first(src: Path, limits: Limits) -> Decoded:
+def _decode_first(src: Path, limits: Limits, warm: Warm | None = None) -> Decoded:
     """Decode the first packets (pixel-capped) to prove frames come out.
 
     Return the stream, its frames and how many packets it had (fewer than PROBE_PACKETS: all of them).
     """
-    args = [
-        "-select_streams",
-        VIDEO_STREAM,
-        "-read_intervals",
-        f"%+#{PROBE_PACKETS}",
-        "-show_entries",
-        _DECODED,
-    ]
     try:
-        data = _ffprobe_json(src, limits, *args)
+        data = _ffprobe_json(src, limits, *_DECODE_ARGS, warm=warm)
     except FFmpegFailed as exc:
         raise BrokenVideo("the video stream does not decode") from exc
     both = data.get("packets_and_frames") or []
@@ -155,19 +168,30 @@ def _check_pixels(stream: dict[str, Any], limits: Limits) -> None:
         raise TooLarge(f"{width}x{height}", max_pixels=limits.max_pixels)
 
 
-def _ffprobe(
-    src: Path, limits: Limits, args: list[str], on_line: Callable[[str], None], capped: bool
-) -> None:
-    """Run a hardened ffprobe on `src` (it has no -nostdin; its stdin is /dev/null anyway)."""
+def _argv(src: Path, limits: Limits, args: tuple[str, ...], capped: bool) -> list[str]:
+    """The hardened ffprobe argv for `args` on `src` (no -nostdin: its stdin is /dev/null anyway)."""
     flags = [part for key, value in input_hardening(limits, capped).items() for part in (f"-{key}", value)]
-    argv = [FFPROBE, "-hide_banner", "-loglevel", "error", *flags, *args, file_url(src)]
-    run(argv, limits.probe_timeout, on_line)
+    return [FFPROBE, "-hide_banner", "-loglevel", "error", *flags, *args, file_url(src)]
 
 
-def _ffprobe_json(src: Path, limits: Limits, *args: str, capped: bool = True) -> dict[str, Any]:
+def _ffprobe(
+    src: Path,
+    limits: Limits,
+    args: tuple[str, ...],
+    on_line: Callable[[str], None],
+    capped: bool,
+    warm: Warm | None = None,
+) -> None:
+    """Run a hardened ffprobe on `src` (the one warm holds for the same argv, if any)."""
+    run(_argv(src, limits, args, capped), limits.probe_timeout, on_line, warm=warm)
+
+
+def _ffprobe_json(
+    src: Path, limits: Limits, *args: str, capped: bool = True, warm: Warm | None = None
+) -> dict[str, Any]:
     """Run a hardened ffprobe with `args` and return its parsed JSON output."""
     lines: list[str] = []
-    _ffprobe(src, limits, [*args, "-of", "json"], lines.append, capped)
+    _ffprobe(src, limits, (*args, *_JSON), lines.append, capped, warm)
     try:
         data = json.loads("\n".join(lines))
     except ValueError as exc:
@@ -190,14 +214,8 @@ def _packet_duration(src: Path, limits: Limits) -> float:
         times = [_float(part) for part in line.split(",")[:2]]
         end[0] = max(end[0], sum(times))
 
-    args = [
-        "-select_streams",
-        VIDEO_STREAM,
-        "-show_entries",
-        "packet=pts_time,duration_time",
-        "-of",
-        "csv=p=0",
-    ]
+    args = ("-select_streams", VIDEO_STREAM, "-show_entries", "packet=pts_time,duration_time")
+    args += ("-of", "csv=p=0")
     try:
         _ffprobe(src, limits, args, on_line, capped=True)
     except FFmpegFailed as exc:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import ffmpeg
 
-from jobs import palettes, picture
+from jobs import framing, overlay, palettes, picture
 from jobs.runner import FFMPEG
 
 if TYPE_CHECKING:  # probe imports this module; MediaInfo is only a type here
@@ -53,6 +53,9 @@ class GifOptions:
     end: float | None = None  # optional trim window end
     speed: float = 1.0  # 0.5..2.0
     reverse: bool = False
+    meme: overlay.Meme | None = None  # text to draw (files in the attempt's temp dir)
+    crop: bool = False  # remove black bars (found by jobs.bars before converting)
+    square: bool = False  # centre-crop to a square
 
     def __post_init__(self) -> None:
         if self.width < 2 or self.fps < 1 or self.max_seconds <= 0 or self.start < 0:
@@ -104,16 +107,7 @@ def build_convert_args(
     palette = palette or Palette()
     start, end = source_window(info, options)
     width, height = target_size(info.width, info.height, options.width)
-    stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits))
-    stream = stream[VIDEO_STREAM]
-    video = _sampled(picture.deinterlace(stream, info.picture), info, options, start, end)
-    if options.speed != 1.0:  # in microseconds: the fps filter's 1/rate time base would round PTS/1.5
-        video = video.filter("settb", "AVTB").filter("setpts", f"PTS/{_num(options.speed)}")
-    video = picture.to_display(
-        video, info.picture, width, height, tonemap, DENOISE, _thin_rate(info, options, start, end)
-    )
-    if options.reverse:  # after the scale: it holds every frame, so only GIF-sized ones
-        video = video.filter("reverse")
+    video = scaled_frames(src, info, options, limits, (width, height), tonemap)
     # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
     # grain makes nearly every pixel distinct: palettegen took ~85 % of a conversion. Rounding to
     # 6 bits per channel first makes the palette stage ~15x faster. bench's quick corpus against
@@ -148,6 +142,28 @@ def _paletted(frames: Any, stats: Any, per_frame: bool) -> Any:
     # stats_mode=diff scored lower (starves a still background of colours), so the palette is full.
     palette = stats.filter("palettegen", max_colors=MAX_COLORS)
     return ffmpeg.filter([frames, palette], "paletteuse", dither="none", diff_mode="rectangle")
+
+
+def scaled_frames(
+    src: Path, info: MediaInfo, options: GifOptions, limits: Limits, size: tuple[int, int], tonemap: bool
+) -> Any:
+    """The window's frames as `size` square-pixel SDR RGB, cropped (info.crop), sped up, reversed and
+    with the words drawn as asked: the common head of the GIF and the sticker graphs."""
+    start, end = source_window(info, options)
+    stream = ffmpeg.input(file_url(src), t=_num(end + INPUT_MARGIN_SECONDS), **input_hardening(limits))
+    stream = stream[VIDEO_STREAM]
+    video = _sampled(picture.deinterlace(stream, info.picture), info, options, start, end)
+    video = framing.crop_step(video, info.crop)  # before the scale: the bars never reach the GIF
+    if options.speed != 1.0:  # in microseconds: the fps filter's 1/rate time base would round PTS/1.5
+        video = video.filter("settb", "AVTB").filter("setpts", f"PTS/{_num(options.speed)}")
+    video = picture.to_display(
+        video, info.picture, *size, tonemap, DENOISE, _thin_rate(info, options, start, end)
+    )
+    if options.reverse:  # after the scale: it holds every frame, so only GIF-sized ones
+        video = video.filter("reverse")
+    if options.meme is not None:  # on the GIF-sized frames, so the text is as sharp as the GIF allows
+        video = overlay.draw(video, options.meme, *size)
+    return video
 
 
 def _sampled(video: Any, info: MediaInfo, options: GifOptions, start: float, end: float) -> Any:

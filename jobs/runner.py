@@ -9,12 +9,15 @@ import logging
 import os
 import re
 import resource
+import secrets
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from core.errors import ConversionTimeout, GifBotError, TooMuchMemory
@@ -41,6 +44,56 @@ _OUT_OF_MEMORY = re.compile(
 _PIXEL_CAP = re.compile(r"exceeds specified max pixel count")  # libavutil's words for -max_pixels
 
 
+@dataclass(frozen=True)
+class Held:
+    """A child started ahead of its input, blocked opening its output FIFO until a reader opens it."""
+
+    proc: subprocess.Popen[bytes]
+    fifo: Path
+
+
+class Warm:
+    """ffprobe children started while their input is still downloading; run() takes the one for its
+    argv. ffprobe opens its -o output after loading its ~200 shared libraries and reading its options,
+    and before it opens its input: with a FIFO as output it waits there, hardened like any child (own
+    session, memory cap, dies with us), until run() opens the FIFO. Its start-up (~100-200 ms, most of
+    a short probe) is then off the job's path. Children nobody took are killed on close()."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.held: dict[tuple[str, ...], Held] = {}
+
+    def start(self, argv: list[str]) -> None:
+        """Start `argv` (an ffprobe whose last argument is its input) to write to a new FIFO."""
+        fifo = self.folder / f"probe-{secrets.token_hex(8)}.out"
+        try:
+            os.mkfifo(fifo, 0o600)
+        except OSError as exc:  # a temp dir that holds no FIFOs: run() starts this one when asked
+            logger.info("no FIFO in %s (%s); ffprobe starts cold", self.folder, type(exc).__name__)
+            return
+        held = [*argv[:-1], "-o", "file:" + str(fifo), argv[-1]]
+        self.held[tuple(argv)] = Held(_spawn(held, stdout=subprocess.DEVNULL), fifo)
+
+    def take(self, argv: list[str]) -> Held | None:
+        """The child started for exactly this argv, if any (each is taken once)."""
+        return self.held.pop(tuple(argv), None)
+
+    def close(self) -> None:
+        """Kill (and reap) every child nobody took."""
+        for held in self.held.values():
+            _kill_group(held.proc)
+            if held.proc.stderr is not None:
+                held.proc.stderr.close()
+            held.fifo.unlink(missing_ok=True)
+        self.held.clear()
+
+    def __enter__(self) -> Warm:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 class FFmpegKilled(GifBotError):
     """An ffmpeg/ffprobe child was killed by a signal (the OOM killer, say): run() tries once more."""
 
@@ -62,22 +115,26 @@ def run(
     timeout: float,
     on_line: Callable[[str], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    warm: Warm | None = None,
 ) -> None:
     """Run one ffmpeg/ffprobe child in its own session; SIGKILL the whole group after `timeout`.
 
     Stdout lines go to `on_line` from a reader thread; only a short stderr tail is kept, for the log.
     Running out of memory (an allocation failing under MEMORY_LIMIT_BYTES, or a kill by a signal
     twice in a row) raises TooMuchMemory; one kill is retried within what is left of `timeout`.
+    A child `warm` started ahead for this very argv is used instead of a new one (a retry is cold).
     """
     deadline = time.monotonic() + timeout
+    held = warm.take(argv) if warm is not None else None
     for attempt in range(KILL_RETRIES + 1):
         try:
-            _run_once(argv, max(0.0, deadline - time.monotonic()), on_line, on_start)
+            _run_once(argv, max(0.0, deadline - time.monotonic()), on_line, on_start, held)
             return
         except FFmpegKilled as exc:
             if attempt == KILL_RETRIES or deadline - time.monotonic() <= 1.0:
                 raise TooMuchMemory(str(exc)) from exc
             logger.warning("%s; running it once more", exc)
+        held = None
 
 
 def _run_once(
@@ -85,14 +142,18 @@ def _run_once(
     timeout: float,
     on_line: Callable[[str], None] | None,
     on_start: Callable[[int], None] | None,
+    held: Held | None = None,
 ) -> None:
-    """Run the child once; raise on a timeout, a signal death or a non-zero exit."""
+    """Run the child once (or let a held one go); raise on a timeout, a signal death or a non-zero exit."""
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-    proc = _spawn(argv)
+    proc = held.proc if held is not None else _spawn(argv)
     if on_start is not None:
         on_start(proc.pid)
+    out = threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True)
+    if held is not None:  # its output is the FIFO: opening it lets the child go on
+        out = threading.Thread(target=_pump_fifo, args=(held.fifo, on_line), daemon=True)
     readers = [
-        threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True),
+        out,
         threading.Thread(target=_pump, args=(proc.stderr, lambda s: tail.append(s[:200])), daemon=True),
     ]
     for reader in readers:
@@ -105,24 +166,31 @@ def _run_once(
         if proc.returncode is None:  # timed out, or interrupted (e.g. by RQ's job timeout)
             _kill_group(proc)
         for reader in readers:
-            reader.join(5.0)
-    if proc.returncode < 0:  # killed by a signal (OOM killer, our parent dying): not the file's fault
-        raise FFmpegKilled(f"{argv[0]} killed by signal {-proc.returncode}")
+            reader.join(5.0 if held is None else 0.5)
+        if held is not None:  # a child that died before opening its output leaves the reader waiting
+            _unblock_fifo(held.fifo, readers)
+    _check(argv, proc.returncode, tail)
+
+
+def _check(argv: list[str], returncode: int, tail: deque[str]) -> None:
+    """Raise for a child that was killed, ran out of memory or exited non-zero."""
+    if returncode < 0:  # killed by a signal (OOM killer, our parent dying): not the file's fault
+        raise FFmpegKilled(f"{argv[0]} killed by signal {-returncode}")
     out_of_memory = any(_OUT_OF_MEMORY.search(line) for line in tail)
-    if proc.returncode != 0 or out_of_memory:
-        logger.warning("%s exited %s; stderr tail: %s", argv[0], proc.returncode, " | ".join(tail))
+    if returncode != 0 or out_of_memory:
+        logger.warning("%s exited %s; stderr tail: %s", argv[0], returncode, " | ".join(tail))
     if out_of_memory:
         raise TooMuchMemory(f"{argv[0]} ran out of memory (limit {MEMORY_LIMIT_BYTES} bytes)")
-    if proc.returncode != 0:
-        raise FFmpegFailed(argv[0], proc.returncode, any(_PIXEL_CAP.search(line) for line in tail))
+    if returncode != 0:
+        raise FFmpegFailed(argv[0], returncode, any(_PIXEL_CAP.search(line) for line in tail))
 
 
-def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
-    """Start `argv` in a new session with stdin from /dev/null and both outputs piped."""
+def _spawn(argv: list[str], stdout: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    """Start `argv` in a new session with stdin from /dev/null and its outputs piped."""
     return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         start_new_session=True,
         preexec_fn=functools.partial(_in_child, os.getpid(), MEMORY_LIMIT_BYTES),
@@ -140,6 +208,23 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def _pump_fifo(fifo: Path, sink: Callable[[str], None] | None) -> None:
+    """Open a held child's output FIFO (which lets it go on) and feed its lines to `sink`."""
+    with open(fifo, "rb") as stream:
+        _pump(stream, sink)
+
+
+def _unblock_fifo(fifo: Path, readers: list[threading.Thread]) -> None:
+    """End a reader still waiting to open `fifo` (its writer never came) by opening it once to write."""
+    deadline = time.monotonic() + 5.0
+    while any(r.is_alive() for r in readers) and time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # ENXIO: no reader is waiting in open() right now
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        for reader in readers:
+            reader.join(0.05)
+    fifo.unlink(missing_ok=True)
 
 
 def _pump(stream: IO[bytes], sink: Callable[[str], None] | None) -> None:

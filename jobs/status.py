@@ -89,7 +89,7 @@ class StatusMessage:
         if self.show(key, wait=True, **params):
             return
         body = text(key, self.request.lang, **params)
-        reply = telebot.types.ReplyParameters(self.request.message_id, allow_sending_without_reply=True)
+        reply = telebot.types.ReplyParameters(self.request.reply_target, allow_sending_without_reply=True)
         pace.reserve(self.redis, self.request.chat_id, kind=pace.Kind.STATUS)
         telegram.call(
             "sendMessage", lambda: self.bot.send_message(self.request.chat_id, body, reply_parameters=reply)

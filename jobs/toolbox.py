@@ -1,4 +1,5 @@
-"""What this box's ffmpeg can do: which video codecs it decodes and which filters it has.
+"""What this box's ffmpeg can do: which video codecs it decodes, which filters it has, and whether
+its ffprobe can write to a file.
 
 Asked once per process (the worker asks before forking, so every work horse starts knowing).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from jobs.runner import FFMPEG, FFmpegFailed, run
+from jobs.runner import FFMPEG, FFPROBE, FFmpegFailed, run
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,23 @@ def filters() -> frozenset[str]:
     return found
 
 
+@functools.cache
+def ffprobe_writes_to_file() -> bool:
+    """Tell whether this ffprobe has `-o` (FFmpeg 5.0 and later), which runner.Warm relies on; an
+    older one is started when its run comes, as before."""
+    lines: list[str] = []
+    try:
+        run([FFPROBE, "-hide_banner", "-h"], LIST_TIMEOUT_S, lines.append)
+    except FFmpegFailed:
+        return False
+    return any(line.startswith("-o ") for line in lines)
+
+
 def warm_up() -> None:
     """Ask ffmpeg now (in the worker, before forking) so no job pays for it."""
     video_decoders()
     filters()
+    ffprobe_writes_to_file()
 
 
 def _listing(flag: str) -> list[tuple[str, str, str]]:

@@ -44,11 +44,12 @@ say() { printf '\n==> %s\n' "$*"; }
 have_system_packages() {
     command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null &&
         command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null &&
+        [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] &&
         { [ "$MODE" = workers ] || command -v redis-server >/dev/null; }
 }
 
 install_system_packages() {
-    local packages=(python3 python3-venv ffmpeg)
+    local packages=(python3 python3-venv ffmpeg fonts-noto-cjk) # the font: /text draws with it
     [ "$MODE" = workers ] || packages+=(redis-server)
     if have_system_packages; then
         say "System packages already present (${packages[*]})"

@@ -16,16 +16,20 @@ venv_ready() {
 }
 
 # acl (setfacl): tests/e2e/test_install.py runs setup.sh, which lets its user in through ACLs.
+# fonts-noto-cjk: the font /text draws with (tests compare its CJK glyphs with a Latin-only font's).
+# gifsicle: rewrites GIFs that get a palette per frame (tests/test_palettes.py).
+CJK_FONT=/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc
 if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && command -v redis-server >/dev/null &&
+    [ -e "$CJK_FONT" ] && command -v gifsicle >/dev/null &&
     { command -v setfacl >/dev/null || [ "$(id -u)" -ne 0 ]; } && { [ -x .venv/bin/python ] || venv_ready; }; then
     :
 elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    echo "==> Installing ffmpeg, redis-server, python3-venv, acl"
+    echo "==> Installing ffmpeg, redis-server, python3-venv, acl, fonts-noto-cjk, gifsicle"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends ffmpeg redis-server python3 python3-venv acl
+    apt-get install -y --no-install-recommends ffmpeg redis-server python3 python3-venv acl fonts-noto-cjk gifsicle
 else
-    echo "Tests need ffmpeg, ffprobe, redis-server and python3-venv; run this as root on" >&2
+    echo "Tests need ffmpeg, ffprobe, redis-server, python3-venv, fonts-noto-cjk and gifsicle; run this as root on" >&2
     echo "Debian/Ubuntu to install them, or install them yourself." >&2
     exit 1
 fi

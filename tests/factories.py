@@ -234,3 +234,47 @@ def make_callback_update(
         "data": data,
     }
     return make_update(update_id=update_id, callback_query={**query, **overrides})
+
+
+def make_reply_update(
+    text: str,
+    replied: Json,
+    *,
+    user_id: int = DEFAULT_USER_ID,
+    language_code: str = "en",
+    update_id: int | None = None,
+    **overrides: Any,
+) -> Json:
+    """Build a text Update (e.g. "/gif 3-8") sent in reply to `replied`, a Message, in its chat."""
+    chat = replied["chat"]
+    return make_text_update(
+        text,
+        user_id=user_id,
+        chat_id=chat["id"],
+        language_code=language_code,
+        update_id=update_id,
+        chat=chat,
+        reply_to_message=replied,
+        **overrides,
+    )
+
+
+def make_press_update(
+    message: Json,
+    data: str,
+    *,
+    user_id: int = DEFAULT_USER_ID,
+    language_code: str = "en",
+    update_id: int | None = None,
+) -> Json:
+    """Build a callback_query Update: `user_id` pressed a button carrying `data` under `message`
+    (a Message the bot sent, e.g. `FakeTelegramAPI.message(chat, id)`)."""
+    chat_id = message["chat"]["id"]
+    return make_callback_update(
+        data,
+        user_id=user_id,
+        chat_id=chat_id,
+        language_code=language_code,
+        update_id=update_id,
+        message=message,
+    )

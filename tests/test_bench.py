@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as bench_main
-from bench import corpus, memory, quality, recipe, redis_memory, report, suite, system
+from bench import corpus, cost, memory, quality, recipe, redis_memory, report, suite, system
+from bench.stack import Sent
 from jobs.probe import MediaInfo, probe
 from jobs.recipe import GifOptions, build_convert_args
 from jobs.runner import run
 from tests import media
+from tests.fakes.telegram_api import FILE_DOWNLOAD, Call, FileRecord
 
 SSIM_STDERR = """\
 [Parsed_ssim_10 @ 0x55d0c8] SSIM Y:0.901234 (10.05) U:0.975000 (16.02) V:0.970000 (15.23) All:0.935123 (11.88)
@@ -239,3 +241,42 @@ def test_every_clip_the_bench_sends_fits_the_bots_input_limit() -> None:
         args = corpus.bitrate_cap(seconds)
         kbps = int(args[1].rstrip("kM")) * (1000 if args[1].endswith("M") else 1)
         assert (kbps + corpus.AUDIO_KBPS) * seconds / 8 / 1000 < 20, seconds
+
+
+def test_overhead_steps_add_up_to_served_to_gif_less_ffmpeg() -> None:
+    """Each job's steps (bot, queue, download, probe_and_claim, upload) sum to its fixed overhead."""
+    record = FileRecord("f1", "u1", 100, "videos/f1.mp4")
+    sent = Sent(chat=7, message_id=3, update_id=9, pushed_at=0.0, record=record)
+
+    def call(method: str, started: float, at: float, **params: str) -> Call:
+        return Call(method, params, {}, {}, 200, at, started=started)
+
+    calls = [
+        call("sendMessage", 10.010, 10.020, chat_id="7"),
+        call("getFile", 10.100, 10.101, file_id="f1"),
+        call(FILE_DOWNLOAD, 0.0, 10.120, file_path="videos/f1.mp4"),
+        call("sendAnimation", 11.400, 11.430, chat_id="7"),
+    ]
+
+    class Live:
+        def served_at(self, _sent: Sent) -> float:
+            return 10.0
+
+        def calls_after(self, since: float, method: str, chat_id: int | None = None) -> list[Call]:
+            return [c for c in calls if c.method == method and (c.started or c.at) >= since]
+
+    steps = cost.steps_of(Live(), sent, calls[-1], ffmpeg_s=1.0)  # type: ignore[arg-type]
+    assert list(steps) == list(cost.STEPS)
+    assert steps == {"bot": 20.0, "queue": 80.0, "download": 20.0, "probe_and_claim": 280.0, "upload": 30.0}
+    assert sum(steps.values()) == pytest.approx((11.430 - 10.0 - 1.0) * 1000)
+
+
+def test_ffmpeg_runs_takes_each_jobs_latest_line_across_worker_logs(tmp_path: Path) -> None:
+    """A reused workdir's older run (same job id, other worker's log) never stands in for this run's."""
+    line = "ts=2026-12-01T{}Z level=info proc=worker logger=jobs.convert msg="
+    line += '"job=gif_1_2 converted 9 B -> 8 B in {}s (ffmpeg {}s, 0.5s CPU)"\n'
+    (tmp_path / "worker-0.log").write_text(line.format("17:00:00.000", 1.2, 1.0))
+    (tmp_path / "worker-1.log").write_text(line.format("16:00:00.000", 3.2, 3.0))
+    assert cost.ffmpeg_runs(tmp_path) == {"gif_1_2": (1.0, 0.5)}
+    (tmp_path / "worker-1.log").write_text(line.format("18:00:00.000", 2.2, 2.0))
+    assert cost.ffmpeg_runs(tmp_path) == {"gif_1_2": (2.0, 0.5)}

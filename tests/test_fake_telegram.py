@@ -15,8 +15,10 @@ from telebot.apihelper import ApiHTTPException, ApiTelegramException
 
 from tests.factories import (
     make_callback_update,
+    make_chat,
     make_document_update,
     make_photo_update,
+    make_reply_update,
     make_text_update,
     make_video_update,
 )
@@ -385,3 +387,38 @@ def test_wait_for_returns_the_value_or_fails_with_a_call_summary(
         AssertionError, match=r"no GIF within 0.1s; 1 calls recorded: sendMessage\(chat=4242\)->200"
     ):
         fake_api.wait_for(lambda: fake_api.sent_animations(), timeout=0.1, message="no GIF")
+
+
+def test_privacy_mode_shows_a_group_only_commands_mentions_and_replies_to_the_bot(
+    bot: telebot.TeleBot, fake_api: FakeTelegramAPI
+) -> None:
+    """With privacy mode on, plain group chatter and /cmd@otherbot stay back; the rest arrives."""
+    fake_api.set_privacy_mode(True)
+    group = make_chat(-5, chat_type="group")
+    said = {
+        "/gif": True,
+        "/gif@GIF_test_bot 3-8": True,
+        "/gif@other_bot": False,
+        "hello": False,
+        "hi @gif_test_bot": True,
+    }
+    fake_api.push_updates([make_text_update(t, chat_id=-5, chat=group) for t in said])
+    bots_message = {"message_id": 999, "from": fake_api.bot_user, "chat": group, "date": 0, "text": "hi"}
+    fake_api.push_update(make_reply_update("thanks", bots_message))
+    fake_api.push_update(make_text_update("hello", user_id=CHAT))  # a private chat: always
+    got = [u.message.text for u in bot.get_updates(timeout=0)]
+    assert got == [t for t, shown in said.items() if shown] + ["thanks", "hello"]
+    assert [u["message"]["text"] for u in fake_api.withheld()] == ["/gif@other_bot", "hello"]
+
+
+def test_get_chat_member_answers_the_status_set_for_the_user(
+    bot: telebot.TeleBot, fake_api: FakeTelegramAPI
+) -> None:
+    """getChatMember: creator and administrator as set, anyone else a plain member."""
+    fake_api.set_chat_member(-5, 1, "creator")
+    fake_api.set_chat_member(-5, 2, "administrator")
+    assert [bot.get_chat_member(-5, user).status for user in (1, 2, 3)] == [
+        "creator",
+        "administrator",
+        "member",
+    ]

@@ -1,11 +1,11 @@
-"""app.intake.find_video: which messages carry a video to convert (the rest of intake runs in e2e)."""
+"""app.videos.find_video: which messages carry a video to convert (the rest of intake runs in e2e)."""
 
 from __future__ import annotations
 
 import pytest
 from telebot.types import Update
 
-from app.intake import VIDEO_EXTENSIONS, find_video, is_video_document
+from app.videos import VIDEO_EXTENSIONS, find_video, is_video_document
 from core.models import MediaKind
 from tests import factories
 from tests.fakes.telegram_api import FileRecord

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
+import subprocess
 import sys
+from pathlib import Path
+
+import requests
 
 from core.logs import OneLine, setup_logging
 from core.redis_url import passwords_in
 from core.settings import Settings
+from tests.services import free_port, wait_until
 
 TOKEN = "123456:SECRETsecretSECRET"
 
@@ -58,3 +65,41 @@ def test_redis_passwords_in_the_url_are_redacted_as_written_and_decoded(capsys):
     assert "lost redis+sentinel://:<redacted>@127.0.0.1:26379/gifbot?sentinel_password=<redacted>" in line
     assert not any(s in line for s in ("dis-pw", "sent-pw", "admin-pw", TOKEN)), line
     assert passwords_in("redis://127.0.0.1:6379/0") == ()
+
+
+def test_admin_panel_under_gunicorn_logs_one_redacted_line_per_event(tmp_path):
+    """The admin panel as supervisord runs it: gunicorn's boot, access and error lines are our logfmt
+    lines, and a Redis password in REDIS_URL never appears, even when Redis is away."""
+    port, dead_redis = free_port(), free_port()
+    password = "hunter2-admin-redis-secret"
+    conf = Path(__file__).resolve().parents[1] / "supervisord.conf"
+    [command] = [x for x in conf.read_text().splitlines() if x.startswith("command=python -m gunicorn")]
+    address = "%(ENV_ADMIN_HOST)s:%(ENV_ADMIN_PORT)s"
+    bind = command.removeprefix("command=").replace(address, f"127.0.0.1:{port}")
+    argv = [sys.executable, *shlex.split(bind)[1:]]
+    env = {
+        **os.environ,
+        "REDIS_URL": f"redis://:{password}@127.0.0.1:{dead_redis}/0",
+        "ADMIN_PASSWORD": "panel-password-not-logged",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+    }
+    out = tmp_path / "admin.log"
+    with out.open("wb") as sink:
+        server = subprocess.Popen(argv, cwd=conf.parent, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}/healthz"
+            wait_until(lambda: _answers(url), 30, what="gunicorn serving the admin panel")
+            wait_until(lambda: "/healthz" in out.read_text() and "Redis" in out.read_text(), 10, what="logs")
+        finally:
+            server.terminate()
+            server.wait(20)
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
+    assert lines and all(line.startswith("ts=") and "proc=admin" in line for line in lines), lines
+    assert not any(secret in out.read_text() for secret in (password, "panel-password-not-logged", TOKEN))
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code in (200, 503)
+    except requests.RequestException:
+        return False

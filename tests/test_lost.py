@@ -5,6 +5,7 @@ Real redis-server, real RQ jobs made through core.admission, the fake Bot API fo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,25 @@ def test_a_deleted_job_frees_its_slot_queues_the_next_video_and_tells_the_user_o
     assert times_told(fake_api, first, notice) == 1
 
 
+def test_a_deleted_redo_job_tells_its_user_once(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, tell
+):
+    """A redo job (a tweak button under a GIF) lost like any other: slot freed, its user told once."""
+    redo = replace(video(redis_client, settings), redo="s")
+    stats.record_video(redis_client, stats.Profile(redo.user_id), redo.job_id, redo.file_size)
+    markers.remember_status(redis_client, redo.job_id, redo.status_message_id)
+    assert admission.submit(queue, redo, settings, ONE_AT_A_TIME) is Admission.QUEUED
+    delete_like_rq_dashboard(queue, redo.job_id)
+
+    assert lost.free_lost_slots(redis_client, settings, tell) == 1
+
+    notice = text("job_deleted")
+    assert fake_api.message_text(redo.chat_id, redo.status_message_id) == notice
+    assert job_record(redis_client, redo).reason == "job_deleted"
+    assert lost.free_lost_slots(redis_client, settings, tell) == 0
+    assert times_told(fake_api, redo, notice) == 1
+
+
 def test_live_jobs_keep_their_slots(redis_client: redis.Redis, queue: Queue, settings: Settings, tell):
     """While the job exists in RQ the pass frees nothing and promotes nothing."""
     first, _ = two_videos(queue, settings)
@@ -204,7 +224,14 @@ def test_the_scheduler_runs_the_pass_and_records_it(
 
 @pytest.mark.parametrize(
     ("job_id", "expected"),
-    [("gif_4242_17", (4242, 17)), ("gif_-1001234_5", (-1001234, 5)), ("other_1_2", None), ("gif_x_2", None)],
+    [
+        ("gif_4242_17", (4242, 17)),
+        ("gif_-1001234_5", (-1001234, 5)),
+        ("gif_-1001234_5_s", (-1001234, 5)),  # a redo of the GIF in message 5 (core.tweaks)
+        ("other_1_2", None),
+        ("gif_x_2", None),
+        ("gif_1_2_3", None),
+    ],
 )
 def test_message_of_reads_back_the_chat_and_message_of_a_job_id(job_id: str, expected):
     """message_of inverts job_id_for, negative (group) chat ids included; other ids give None."""

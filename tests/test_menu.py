@@ -60,3 +60,23 @@ def test_stored_lengths_stay_valid_and_one_past_the_cap_falls_back(redis_client,
     prefs.save_choice(redis_client, 72, "max_seconds", "30")
     assert prefs.load(redis_client, 72, default).max_seconds == 30.0
     assert prefs.load(redis_client, 72, capped).max_seconds == 15.0  # the operator lowered the cap
+
+
+def test_menu_offers_and_stores_crop_square_and_sticker_without_changing_old_cache_keys(
+    redis_client, tmp_path: Path
+) -> None:
+    """The new rows and the sticker output are offered and saved; with them off the cache key is as before."""
+    settings = install(tmp_path)
+    before = prefs.load(redis_client, 73, settings)
+    assert before.cache_key() == "w480f12s30x1r0a"  # what an install before these options stored
+    buttons = [b.callback_data for row in menu.settings_menu(before, "zh-TW", settings).keyboard for b in row]
+    for data in ("set:crop:1", "set:square:1", "set:output:sticker"):
+        assert data in buttons and menu.parse_callback(data, settings) is not None
+        prefs.save_choice(redis_client, 73, *data.split(":")[1:])
+    after = prefs.load(redis_client, 73, settings)
+    assert (after.crop, after.square, after.output) == (True, True, "sticker")
+    assert after.cache_key() == "w480f12s30x1r0sc1q1"
+    marked = [
+        b.text for row in menu.settings_menu(after, "en", settings).keyboard for b in row if "•" in b.text
+    ]
+    assert marked.count("• on") == 2 and "• sticker" in marked

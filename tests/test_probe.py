@@ -21,6 +21,7 @@ from jobs import probe as probing
 from jobs.fit import convert
 from jobs.probe import _float, _rate, _rotated, probe
 from jobs.recipe import GifOptions, Limits
+from jobs.runner import Warm
 from tests import media
 from tests.gifcheck import gif_info
 
@@ -132,10 +133,10 @@ def test_every_ffprobe_run_is_hardened(tmp_path: Path, monkeypatch: pytest.Monke
     argvs: list[list[str]] = []
     real_run = probing.run
 
-    def recording_run(argv: list[str], *args: Any) -> None:
+    def recording_run(argv: list[str], *args: Any, **kwargs: Any) -> None:
         """Keep each argv, then really run it."""
         argvs.append(argv)
-        real_run(argv, *args)
+        real_run(argv, *args, **kwargs)
 
     monkeypatch.setattr(probing, "run", recording_run)
     src = media.make_webm(tmp_path, live=True)  # no duration: header, first frames, then packets
@@ -178,3 +179,38 @@ def test_rate_parses_ffprobe_fractions(value: object, rate: float) -> None:
 def test_float_gives_zero_for_anything_not_a_finite_number(value: object, number: float) -> None:
     """Missing, 'N/A', NaN and infinite values all read as 0.0."""
     assert _float(value) == number
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "error"),
+    [
+        ("clip", media.make_clip, None),
+        *[c for c in BAD_INPUTS if c[0] in ("text", "huge-resolution", "hls_disguise")],
+    ],
+)
+def test_a_warm_probe_judges_like_a_cold_one(
+    tmp_path: Path, name: str, make: Callable, error: type | None
+) -> None:
+    """probe() with its ffprobe runs started before the file arrived describes or refuses it alike."""
+    made = make(tmp_path, media.make_secret(tmp_path)) if make in media.DISGUISES else make(tmp_path)
+    (tmp_path / "work").mkdir()
+    src = tmp_path / "work" / "in-upload"
+    with Warm(tmp_path / "work") as warm:
+        probing.warm_up(src, Limits(), warm)
+        made.rename(src)
+        if error is None:
+            assert probe(src, Limits(), warm) == probe(src, Limits())
+        else:
+            with pytest.raises(error):
+                probe(src, Limits(), warm)
+        assert not warm.held, "both warm runs were used"
+
+
+def test_an_ffprobe_without_dash_o_probes_cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older ffprobe (no -o) gets no runs started ahead: probe() starts them itself, as before."""
+    monkeypatch.setattr(probing.toolbox, "ffprobe_writes_to_file", lambda: False)
+    src = media.make_clip(tmp_path)
+    with Warm(tmp_path / "work") as warm:
+        probing.warm_up(src, Limits(), warm)
+        assert not warm.held
+        assert probe(src, Limits(), warm).width > 0

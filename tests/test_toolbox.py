@@ -31,3 +31,8 @@ def test_tone_mapping_needs_both_zscale_and_tonemap() -> None:
     """can_tonemap says yes exactly when ffmpeg lists both filters."""
     assert toolbox.can_tonemap() == ({"zscale", "tonemap"} <= toolbox.filters())
     assert "scale" in toolbox.filters() and "paletteuse" in toolbox.filters()
+
+
+def test_this_ffprobe_writes_to_a_file() -> None:
+    """Debian 12's ffprobe (FFmpeg 5.1) has -o, so the worker starts its probes ahead of the file."""
+    assert toolbox.ffprobe_writes_to_file()

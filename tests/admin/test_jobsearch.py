@@ -121,7 +121,7 @@ def test_every_reason_the_product_records_has_admin_words():
     """Each error's text key, each refusal and each plain reason the workers record is mapped."""
     recorded = {cls.text_key for cls in all_subclasses(errors.UserFacingError)}
     recorded |= {"error_failed", "blocked", "cancelled", lost.NOTICE}  # jobs/delivery.py, jobs/lost.py
-    recorded |= set(re.findall(r'self\.refuse\(\s*message, profile, "(\w+)"', source(intake)))
+    recorded |= set(re.findall(r'self\.refuse\(\s*ask, "(\w+)"', source(intake)))
     assert {"too_big", "banned", "bad_trim", "quota"} <= recorded
     assert sorted(recorded - reasons.ADMIN_WORDS.keys()) == []
     assert reasons.words("something_new") == "other (something_new)"

@@ -78,6 +78,17 @@ def test_status_moves_in_order_no_faster_than_one_edit_a_second(stack, fake_api,
     assert len(calls) - 2 <= window / 1.0 + 1, "more than one message a second on average (+1 burst)"
 
 
+def test_a_small_video_shows_no_download_or_upload_step_before_its_gif(stack, fake_api, clip_bytes):
+    """A small video gets no "downloading" or "uploading" edit before its GIF, even with its chat free."""
+    stack.bot()
+    stack.worker()
+    fake_api.set_delay("sendMessage", 1.2)  # the job starts with the chat's slot free again
+    chat, _msg, _ = send_video(fake_api, clip_bytes, next(_user_ids))
+    gif_of(fake_api, chat)
+    texts = [c.params.get("text", "") for c in chat_calls(fake_api, chat) if c.method == "editMessageText"]
+    assert not [t for t in texts if matches("status_downloading", t) or matches("status_uploading", t)], texts
+
+
 def marker_x(gif: bytes, frame: int, tmp: Path) -> float:
     """The white square's mean x in one GIF frame (the marker moves right as time passes)."""
     path = tmp / "m.gif"

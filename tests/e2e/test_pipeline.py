@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core import groups
 from tests import factories, media
 from tests.gifcheck import all_done, gif_info
 from tests.services import wait_until
@@ -132,10 +133,12 @@ def test_text_photo_and_pdf_get_a_reply_and_no_job(stack, fake_api, redis_client
 
 
 def test_in_a_group_chatter_is_ignored_but_videos_become_gifs(stack, fake_api, redis_client, clip_bytes):
-    """In a group, text gets no reply (no spam) while a video still comes back as a GIF."""
+    """In a group whose admins turned on "every video", text gets no reply (no spam) while a video
+    still comes back as a GIF."""
     stack.bot()
     stack.worker()
     group, user = -100_777, next(_user_ids)
+    groups.set_every_video(redis_client, group, True)
     fake_api.push_update(factories.make_text_update("lol nice", user_id=user, chat_id=group))
     record = fake_api.add_file(clip_bytes)
     fake_api.push_update(factories.make_video_update(record, user_id=user, chat_id=group))

@@ -8,7 +8,7 @@ import time
 import redis
 from rq.job import JobStatus
 
-from app.command_menu import MENU
+from app.command_menu import GROUP_MENU, MENU
 from app.menu import callback_data
 from core import keys, limits
 from core.texts import EN, ZH, text
@@ -30,18 +30,24 @@ def replies(fake_api: FakeTelegramAPI, chat: int, count: int = 1) -> list[str]:
 
 
 def test_command_menu_is_set_in_both_languages_and_every_entry_works(stack, fake_api, redis_client):
-    """At start the bot sets an English default menu and a zh one from core.texts; each listed
-    command gets a real answer, never "I don't know that command"."""
+    """At start the bot sets an English default menu and a zh one from core.texts, and a group menu
+    in both; each listed command gets a real answer, never "I don't know that command"."""
     stack.bot()
     for lang, code in ((EN, ""), (ZH, "zh")):
         menu = fake_api.wait_for(lambda code=code: fake_api.menu(code), timeout=30, message=f"menu {code!r}")
         assert menu == [{"command": name, "description": text(f"cmd_{name}", lang)} for name in MENU]
-    assert len(fake_api.calls("setMyCommands")) == 2, "set once per start, per language"
+        groups = fake_api.wait_for(lambda code=code: fake_api.menu(code, "all_group_chats"), timeout=30)
+        assert groups == [{"command": name, "description": text(f"cmd_{name}", lang)} for name in GROUP_MENU]
+    assert len(fake_api.calls("setMyCommands")) == 4, "set once per start, per scope and language"
     users = {name: next(_user_ids) for name in MENU}
     fake_api.push_updates([factories.make_text_update(f"/{n}", user_id=u) for n, u in users.items()])
     for name, user in users.items():
         [reply] = replies(fake_api, user)
         assert reply != text("unknown_command"), f"/{name} is in the menu but not handled"
+    group = -next(_user_ids)  # in a group an unknown command gets no answer: each listed one does
+    chat = factories.make_chat(group, chat_type="group")
+    fake_api.push_updates([factories.make_text_update(f"/{n}", chat_id=group, chat=chat) for n in GROUP_MENU])
+    assert len(replies(fake_api, group, len(GROUP_MENU))) == len(GROUP_MENU)
 
 
 def test_a_failing_set_my_commands_does_not_stop_the_bot(stack, fake_api, redis_client):

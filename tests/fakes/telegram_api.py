@@ -25,9 +25,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message as MimeHeader
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.fakes.stickers import StickerRefused, check_video_sticker
 
 T = TypeVar("T")
 Params = dict[str, str]
@@ -35,6 +37,7 @@ Params = dict[str, str]
 DEFAULT_TOKEN = "123456:TEST-fake-token"
 FIRST_BOT_MESSAGE_ID = 1000  # above user message ids of tests, so they never collide
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # cloud Bot API: getFile refuses larger files
+MAX_LOCAL_DOWNLOAD_BYTES = 2000 * 1024 * 1024  # a --local telegram-bot-api server: 2 GB
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # cloud Bot API: larger request bodies get 413
 MAX_TEXT_CHARS = 4096
 MAX_CAPTION_CHARS = 1024
@@ -44,6 +47,12 @@ MAX_BOT_COMMANDS = 100
 MAX_COMMAND_DESCRIPTION = 256
 BOT_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 FILE_DOWNLOAD = "file"  # Call.method recorded for GET /file/bot<token>/<file_path>
+GROUP_TYPES = frozenset({"group", "supergroup"})
+ADMIN_RIGHTS = (
+    "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+    "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
+    "can_edit_stories", "can_delete_stories",
+)  # fmt: skip
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -481,6 +490,7 @@ class FakeTelegramAPI:
         self._delays: dict[str, float] = {}
         self._late: dict[str, list[tuple[float, bool]]] = {}  # method -> [(hold, reset)] per call
         self._file_rate = 0  # bytes a second for file downloads; 0 sends them at once
+        self._local_dir: Path | None = None  # --local mode: getFile writes files here, answers paths
         self._global_limit = 0  # message methods a second over every chat; 0: no limit
         self._message_times: collections.deque[float] = collections.deque()  # within the last second
         self._global_429s = 0
@@ -488,6 +498,9 @@ class FakeTelegramAPI:
         self._commands: dict[tuple[str, str], list[Any]] = {}  # (scope type, language code) -> menu
         self._connections: set[socket.socket] = set()
         self._connections_opened = 0
+        self._members: dict[tuple[int, int], str] = {}  # (chat, user) -> status; others are "member"
+        self._privacy_mode = False
+        self._withheld: list[dict[str, Any]] = []  # group updates privacy mode kept from the bot
         self._methods: dict[str, tuple[str, Callable[[Params, dict[str, bytes], Params], Any]]] = {
             name.lower(): (name, handler)
             for name, handler in {
@@ -505,8 +518,10 @@ class FakeTelegramAPI:
                 "deleteMessage": self._delete_message,
                 "sendAnimation": lambda p, f, n: self._send_media("animation", p, f, n),
                 "sendDocument": lambda p, f, n: self._send_media("document", p, f, n),
+                "sendSticker": self._send_sticker,
                 "sendChatAction": self._send_chat_action,
                 "answerCallbackQuery": self._answer_callback_query,
+                "getChatMember": self._get_chat_member,
             }.items()
         }
 
@@ -597,10 +612,42 @@ class FakeTelegramAPI:
                 update.setdefault("update_id", self._next_update_id)
                 self._next_update_id = max(self._next_update_id, update["update_id"] + 1)
                 self._remember(update)
-                self._updates.append(update)
                 ids.append(update["update_id"])
+                if self._privacy_mode and not self._delivered_in_privacy_mode(update):
+                    self._withheld.append(update)
+                    continue
+                self._updates.append(update)
             self._cond.notify_all()
             return ids
+
+    def set_privacy_mode(self, on: bool) -> None:
+        """Like a bot's privacy mode (BotFather /setprivacy): with it on, a group message reaches the
+        bot only if it is a command (bare or naming this bot), mentions the bot or replies to it;
+        push_update keeps the others back (see `withheld`)."""
+        with self._cond:
+            self._privacy_mode = on
+
+    def withheld(self) -> list[dict[str, Any]]:
+        """Updates privacy mode kept from the bot, in order."""
+        with self._cond:
+            return copy.deepcopy(self._withheld)
+
+    def _delivered_in_privacy_mode(self, update: dict[str, Any]) -> bool:
+        message = update.get("message") or update.get("edited_message")
+        if not message or message.get("chat", {}).get("type") not in GROUP_TYPES:
+            return True
+        words = (message.get("text") or message.get("caption") or "").split()
+        me = "@" + self.bot_user["username"].lower()
+        if words and words[0].startswith("/"):
+            named = words[0].partition("@")[2].lower()
+            return not named or "@" + named == me
+        replied = (message.get("reply_to_message") or {}).get("from") or {}
+        return me in (w.lower() for w in words) or replied.get("id") == self.bot_user["id"]
+
+    def set_chat_member(self, chat_id: int, user_id: int, status: str) -> None:
+        """What getChatMember answers for a user in a chat: creator, administrator, member, left..."""
+        with self._cond:
+            self._members[(chat_id, user_id)] = status
 
     def pending_updates(self) -> int:
         """Count updates not yet confirmed by a getUpdates offset."""
@@ -670,6 +717,13 @@ class FakeTelegramAPI:
         with self._cond:
             self._file_rate = bytes_per_second
 
+    def use_local_dir(self, directory: Path) -> None:
+        """Act like `telegram-bot-api --local --dir=directory`: getFile writes the file to
+        directory/<token>/<file_path> and answers that absolute path (an absolute file_path given
+        to add_file is answered as it is, and nothing is written); files up to 2 GB; /file/ is 404."""
+        with self._cond:
+            self._local_dir = directory
+
     def set_global_limit(self, per_second: int) -> None:
         """Answer 429 (with retry_after) to a message method (send*, edit*, delete*...) that would be
         the (per_second + 1)th in any sliding second, over every chat (0: no limit)."""
@@ -721,6 +775,12 @@ class FakeTelegramAPI:
         """Return a message's current text (after edits), or None if unknown, deleted or textless."""
         message = self.message(chat_id, message_id)
         return None if message is None else message.get("text")
+
+    def buttons(self, chat_id: int, message_id: int) -> list[tuple[str, str]]:
+        """Return a message's inline buttons as (text, callback_data), row after row ([] if none)."""
+        markup = (self.message(chat_id, message_id) or {}).get("reply_markup") or {}
+        rows = markup.get("inline_keyboard", [])
+        return [(button["text"], button.get("callback_data", "")) for row in rows for button in row]
 
     def wait_for(
         self, predicate: Callable[[], T], timeout: float = 60, interval: float = 0.05, message: str = ""
@@ -833,7 +893,7 @@ class FakeTelegramAPI:
             self._raise_fault(FILE_DOWNLOAD, params)
             with self._cond:
                 data = self._blobs.get(file_path) if file_path else None
-            if data is None:
+            if data is None or self._local_dir is not None:  # a --local server serves no files
                 raise ApiError(404)
         except ApiError as error:
             self._record(Call(FILE_DOWNLOAD, params, {}, {}, error.status, time.monotonic()))
@@ -991,13 +1051,21 @@ class FakeTelegramAPI:
             record = self._files.get(params.get("file_id", ""))
         if record is None:
             raise bad_request("invalid file_id")
-        if record.file_size > MAX_DOWNLOAD_BYTES:
+        local_dir = self._local_dir
+        if record.file_size > (MAX_DOWNLOAD_BYTES if local_dir is None else MAX_LOCAL_DOWNLOAD_BYTES):
             raise bad_request("file is too big")
+        file_path = record.file_path
+        if local_dir is not None and not file_path.startswith("/"):
+            target = local_dir / self.token / file_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self._cond:
+                target.write_bytes(self._blobs[record.file_path])
+            file_path = str(target)
         return {
             "file_id": record.file_id,
             "file_unique_id": record.file_unique_id,
             "file_size": record.file_size,
-            "file_path": record.file_path,
+            "file_path": file_path,
         }
 
     def _send_message(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
@@ -1087,6 +1155,29 @@ class FakeTelegramAPI:
             fields["animation"] = {**document, **sizes}
         return self._new_message(chat_id, fields)
 
+    def _send_sticker(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
+        """Send a video sticker: a .webm upload checked like Telegram does (stored), or a file_id."""
+        chat_id = self._chat_id(params)
+        if "sticker" in files:
+            try:
+                seen = check_video_sticker(files["sticker"])
+            except StickerRefused as exc:
+                raise bad_request(str(exc)) from None
+            record = self.add_file(files["sticker"], file_path=f"stickers/file_{next(self._file_seq)}.webm")
+            sticker = {"type": "regular", "width": seen.width, "height": seen.height}
+            sticker.update(is_animated=False, is_video=True, duration=math.ceil(seen.duration))
+            with self._cond:
+                self._media[record.file_id] = sticker
+        else:
+            with self._cond:
+                record = self._files.get(params.get("sticker", ""))
+                if record is None or "is_video" not in self._media[record.file_id]:
+                    raise bad_request("wrong file identifier/HTTP URL specified")
+        with self._cond:
+            sticker = {**self._media[record.file_id], "file_id": record.file_id}
+        sticker.update(file_unique_id=record.file_unique_id, file_size=record.file_size)
+        return self._new_message(chat_id, {"sticker": sticker, "reply_markup": _markup(params)})
+
     def _send_chat_action(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
         self._chat_id(params)
         if params.get("action") not in CHAT_ACTIONS:
@@ -1099,6 +1190,20 @@ class FakeTelegramAPI:
                 raise bad_request("query is too old and response timeout expired or query ID is invalid")
             self._callback_ids.discard(params["callback_query_id"])
         return True
+
+    def _get_chat_member(self, params: Params, files: dict[str, bytes], names: Params) -> Any:
+        chat_id, user_id = self._chat_id(params), _int(params, "user_id")
+        with self._cond:
+            status = self._members.get((chat_id, user_id), "member")
+        member: dict[str, Any] = {
+            "user": {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"},
+            "status": status,
+        }
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update(dict.fromkeys(ADMIN_RIGHTS, True), can_be_edited=False, is_anonymous=False)
+        return member
 
 
 def main(argv: list[str] | None = None) -> None:
