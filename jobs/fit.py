@@ -107,7 +107,9 @@ def convert_once(
     expected_bytes = max(1, int(src.stat().st_size * min(1.0, end / max(info.duration, 0.001))))
     watch = RunProgress(report, src, expected_bytes, expected_us)
     gif = build is build_convert_args  # the sticker's graph has no palette to measure
-    measure = gif and palettes.can_rewrite() and not info.still
+    width, height = target_size(info.width, info.height, options.width)
+    frames = (end - start) / options.speed * output_fps(info, options)
+    measure = gif and not info.still and palettes.worth_measuring(frames, width, height)
     stats = palettes.stats_paths(dst) if measure else None
     started, cpu = time.monotonic(), _children_cpu()
     try:

@@ -35,6 +35,11 @@ FIT_DOWNSCALE = 4  # the measuring copy is 1/4 of the GIF's width and height (1/
 # bench's corpus at 480 px: slideshow 11.3, Mandelbrot zoom 15.6; every other clip 3.3 or less
 # (fast motion 3.3, flat test graphics 2.2, camera footage 0.5-1.4, text 0.03).
 PER_FRAME_GAIN_MSE = 5.0
+# The measuring branch makes ffmpeg hold more decoded frames: +76 MB on bench's 30 s 1080x1920 clip
+# (ffmpeg 410 MB instead of 334; the worker tree 528 MB, over its 500 MB bound). So it runs only on
+# GIFs of at most this many pixels in all (15 s at the default 480x270, 12 fps); longer ones keep
+# one palette.
+MEASURE_MAX_PIXELS = 15 * 12 * 480 * 270
 STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a palette per frame
 _MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
 
@@ -43,6 +48,11 @@ _MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
 def can_rewrite() -> bool:
     """Tell whether gifsicle is installed here (without it every GIF keeps one palette)."""
     return shutil.which(GIFSICLE) is not None
+
+
+def worth_measuring(frames: float, width: int, height: int) -> bool:
+    """Whether a GIF of `frames` frames of width x height is measured for per-frame palettes."""
+    return can_rewrite() and frames * width * height <= MEASURE_MAX_PIXELS
 
 
 def stats_paths(dst: Path) -> tuple[Path, Path]:

@@ -106,3 +106,12 @@ def test_a_failed_rewrite_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch:
     size = convert_probed(src, dst)
     assert size == dst.stat().st_size and local_palettes(dst) <= 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
+
+
+@needs_gifsicle
+def test_long_gifs_are_not_measured_so_memory_stays_in_bound():
+    """The measuring branch makes ffmpeg hold more frames: a 15 s default GIF is measured, the 30 s
+    1080x1920 phone clip's (270x480, 12 fps) is not, and keeps one palette."""
+    assert palettes.worth_measuring(15 * 12, 480, 270)
+    assert not palettes.worth_measuring(30 * 12, 270, 480)
+    assert not palettes.worth_measuring(16 * 12, 480, 270)
