@@ -263,7 +263,9 @@ def test_a_gif_books_anyway_after_its_max_wait(redis_client, budget, monkeypatch
     gif_at = sent_at(redis_client, 1, pace.Kind.GIF)
     acks = sorted(t for f in futures for t in f.result())
     pool.shutdown()
-    assert gif_at - started < 0.3 + 8 * SLOT + 0.3
+    # Generous for a loaded CI box (it once took 1.06 s); not starving is the second assert: most of
+    # the ~4 s of acks are still to come when the GIF goes.
+    assert gif_at - started < 0.3 + 8 * SLOT + 1.0
     assert sum(1 for t in acks if t > gif_at) >= 40, "the GIF should have gone long before the acks ended"
 
 
