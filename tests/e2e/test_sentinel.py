@@ -39,7 +39,7 @@ DELIVERY_TIMEOUT_S = 150
 LOOP_KILLS = 10
 STOP_BUDGET_S = 5  # a plain-Redis worker stops in well under a second
 RETRY_BUDGET_S = 45  # RETRY_INTERVAL=1, RQ's scheduler polls each second; the retried job then queues behind
-# the burst's jobs (20.3 s once on a loaded 2-core box); without a scheduler it waits minutes
+# the burst's jobs (20.3 s once on a loaded 2-core box); a scheduler lock left behind holds it ~60 s
 ADMIN_PASSWORD = "sentinel admin password"
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
