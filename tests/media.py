@@ -21,6 +21,13 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, timeout=60)
 
 
+def lavfi_clip(dst: Path, source: str) -> Path:
+    """Encode the lavfi `source` (e.g. "color=c=red:s=64x64:d=1") as a small H.264 MP4 at `dst`."""
+    encode = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    ffmpeg("-f", "lavfi", "-i", source, *encode, str(dst))
+    return dst
+
+
 def make_clip(
     directory: Path,
     name: str = "clip.mp4",

@@ -20,20 +20,7 @@ def boxed_clip(directory: Path, inner: tuple[int, int], at: tuple[int, int]) -> 
     """A 2 s test pattern of size `inner` placed at `at` on a black 640x360 frame."""
     dst = directory / "boxed.mp4"
     pattern = f"testsrc2=s={inner[0]}x{inner[1]}:r=25:d=2,pad={FRAME[0]}:{FRAME[1]}:{at[0]}:{at[1]}:black"
-    media.ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        pattern,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(dst),
-    )
-    return dst
+    return media.lavfi_clip(dst, pattern)
 
 
 def darkest_edge(path: Path, size: tuple[int, int]) -> float:

@@ -30,20 +30,7 @@ def flat_clip(directory: Path, size: tuple[int, int] = (256, 144)) -> Path:
     """A 1 s clip of one flat colour: after the GIF palette its frame is the same everywhere."""
     dst = directory / "flat.mp4"
     colour = f"color=c=0x406080:s={size[0]}x{size[1]}:r=10:d=1"
-    media.ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        colour,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(dst),
-    )
-    return dst
+    return media.lavfi_clip(dst, colour)
 
 
 def first_frame(gif: Path) -> Frame:
