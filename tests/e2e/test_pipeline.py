@@ -80,7 +80,7 @@ def test_ten_users_at_once_each_get_their_own_gif_once(stack, fake_api, redis_cl
     assert len(fake_api.sent_animations()) == 10
 
 
-@pytest.mark.slow  # 73 s; the default tier keeps the 60-user budget burst and the 20-video overtake
+@pytest.mark.slow  # 73 s; the default tier keeps the 30-user budget burst and the 20-video overtake
 def test_burst_of_100_users_in_one_batch_all_get_gifs(stack, fake_api, redis_client, clip_bytes):
     """100 users in one getUpdates batch: each is acknowledged, each gets one GIF, nothing dies."""
     procs = [stack.bot(), stack.worker(), stack.worker()]
