@@ -20,7 +20,7 @@ from core.errors import LocalFileRefused, TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult, OutputKind
 from core.settings import Settings
 from core.texts import text
-from jobs import fit, overlay, probe, recipe, runtime, sticker, workdir
+from jobs import fit, overlay, probe, recipe, runtime, spare, sticker, workdir
 from jobs.runner import Warm
 from jobs.status import StatusMessage
 
@@ -88,16 +88,20 @@ def download_and_convert(
 ) -> tuple[int, fit.GifResult]:
     """Download the video and convert it, showing the steps that take a while in the status message.
 
-    The probe's ffprobe runs start during the download and wait for the file (runner.Warm): their
-    start-up overlaps the download instead of adding to it. No status edit stands between the
+    The probe's ffprobe runs wait for the file (runner.Warm): the worker's spare pair, started
+    before this horse forked (jobs.spare), or a pair started during the download. Either way their
+    start-up is off the job's path. No status edit stands between the
     download and ffmpeg: the progress ticks (never waited for) show the conversion."""
     job = get_current_job()
     status = StatusMessage(runtime.client(), job.connection, request) if job is not None else None
-    src = folder / f"in-{secrets.token_hex(8)}"
+    waiting = spare.take()  # the worker's ffprobe runs for this input path, if any (jobs.spare)
+    src = waiting.src if waiting is not None else folder / f"in-{secrets.token_hex(8)}"
     meme = None
     if request.has_text and job is not None:  # the words wait in Redis, never in the job's arguments
         meme = overlay.write(folder, memetext.load(job.connection, request.job_id), request.lang)
     with Warm(folder) as warm:
+        if waiting is not None:
+            warm.adopt(waiting.warm)
         if status and not 0 < request.file_size < DOWNLOAD_STATUS_MIN_BYTES:
             status.show("status_downloading")
         size_in = fetch(request, settings, src, deadline, warm)

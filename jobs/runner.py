@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -46,10 +46,15 @@ _PIXEL_CAP = re.compile(r"exceeds specified max pixel count")  # libavutil's wor
 
 @dataclass(frozen=True)
 class Held:
-    """A child started ahead of its input, blocked opening its output FIFO until a reader opens it."""
+    """A child started ahead of its input, blocked opening its output FIFO until a reader opens it.
+
+    `adopted`: the worker started it before forking this work horse (jobs.spare), so it is the
+    worker's child, not ours: we cannot wait() for it, and read its exit status from /proc instead.
+    """
 
     proc: subprocess.Popen[bytes]
     fifo: Path
+    adopted: bool = False
 
 
 class Warm:
@@ -64,7 +69,10 @@ class Warm:
         self.held: dict[tuple[str, ...], Held] = {}
 
     def start(self, argv: list[str]) -> None:
-        """Start `argv` (an ffprobe whose last argument is its input) to write to a new FIFO."""
+        """Start `argv` (an ffprobe whose last argument is its input) to write to a new FIFO,
+        unless one is held for it already (adopted from the worker's spare)."""
+        if tuple(argv) in self.held:
+            return
         fifo = self.folder / f"probe-{secrets.token_hex(8)}.out"
         try:
             os.mkfifo(fifo, 0o600)
@@ -74,6 +82,12 @@ class Warm:
         held = [*argv[:-1], "-o", "file:" + str(fifo), argv[-1]]
         self.held[tuple(argv)] = Held(_spawn(held, stdout=subprocess.DEVNULL), fifo)
 
+    def adopt(self, other: Warm) -> None:
+        """Hold the children `other` holds (the worker's spare, started before this horse forked)."""
+        for argv, held in other.held.items():
+            self.held[argv] = replace(held, adopted=True)
+        other.held.clear()
+
     def take(self, argv: list[str]) -> Held | None:
         """The child started for exactly this argv, if any (each is taken once)."""
         return self.held.pop(tuple(argv), None)
@@ -81,7 +95,10 @@ class Warm:
     def close(self) -> None:
         """Kill (and reap) every child nobody took."""
         for held in self.held.values():
-            _kill_group(held.proc)
+            if held.adopted:  # the worker that started it reaps it
+                _signal_group(held.proc.pid)
+            else:
+                _kill_group(held.proc)
             if held.proc.stderr is not None:
                 held.proc.stderr.close()
             held.fifo.unlink(missing_ok=True)
@@ -126,6 +143,13 @@ def run(
     """
     deadline = time.monotonic() + timeout
     held = warm.take(argv) if warm is not None else None
+    if held is not None and held.adopted:
+        try:
+            _run_once(argv, timeout, on_line, on_start, held)
+            return
+        except (lifeline.NoExitStatus, FFmpegKilled) as exc:  # e.g. killed while it waited: run it anew
+            logger.warning("a spare %s: %s; starting it anew", argv[0], exc)
+        held = None
     for attempt in range(KILL_RETRIES + 1):
         try:
             _run_once(argv, max(0.0, deadline - time.monotonic()), on_line, on_start, held)
@@ -144,32 +168,43 @@ def _run_once(
     on_start: Callable[[int], None] | None,
     held: Held | None = None,
 ) -> None:
-    """Run the child once (or let a held one go); raise on a timeout, a signal death or a non-zero exit."""
+    """Run the child once (or let a held one go); raise on a timeout, a signal death or a non-zero exit.
+
+    An adopted child's lines reach `on_line` only once its exit status is known to be read."""
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     proc = held.proc if held is not None else _spawn(argv)
+    adopted = held is not None and held.adopted
+    kept: list[str] = []
+    sink = kept.append if adopted else on_line
     if on_start is not None:
         on_start(proc.pid)
-    out = threading.Thread(target=_pump, args=(proc.stdout, on_line), daemon=True)
+    out = threading.Thread(target=_pump, args=(proc.stdout, sink), daemon=True)
     if held is not None:  # its output is the FIFO: opening it lets the child go on
-        out = threading.Thread(target=_pump_fifo, args=(held.fifo, on_line), daemon=True)
+        out = threading.Thread(target=_pump_fifo, args=(held.fifo, sink), daemon=True)
     readers = [
         out,
         threading.Thread(target=_pump, args=(proc.stderr, lambda s: tail.append(s[:200])), daemon=True),
     ]
     for reader in readers:
         reader.start()
+    returncode: int | None = None
     try:
-        proc.wait(timeout)
+        returncode = lifeline.exit_status(proc.pid, timeout) if adopted else proc.wait(timeout)
     except subprocess.TimeoutExpired:
         raise ConversionTimeout(f"{argv[0]} ran past {timeout:g}s") from None
     finally:
-        if proc.returncode is None:  # timed out, or interrupted (e.g. by RQ's job timeout)
-            _kill_group(proc)
+        if returncode is None:  # timed out, or interrupted (e.g. by RQ's job timeout)
+            if adopted:
+                _signal_group(proc.pid)
+            else:
+                _kill_group(proc)
         for reader in readers:
             reader.join(5.0 if held is None else 0.5)
         if held is not None:  # a child that died before opening its output leaves the reader waiting
             _unblock_fifo(held.fifo, readers)
-    _check(argv, proc.returncode, tail)
+    _check(argv, returncode, tail)
+    for line in kept if on_line is not None else ():
+        on_line(line)
 
 
 def _check(argv: list[str], returncode: int, tail: deque[str]) -> None:
@@ -205,9 +240,14 @@ def _in_child(parent_pid: int, memory_limit: int) -> None:
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL `proc` and every process in its group (its children too), then reap it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    _signal_group(proc.pid)
     proc.wait()
+
+
+def _signal_group(pid: int) -> None:
+    """SIGKILL the process group `pid` leads (a child started in its own session), if it is there."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _pump_fifo(fifo: Path, sink: Callable[[str], None] | None) -> None:

@@ -21,6 +21,8 @@ MIB = 1024 * 1024
 
 
 ATTEMPT_NAME = re.compile(r"[A-Za-z0-9_-]+\.[0-9a-f]{8}")
+SPARE_PREFIX = "spare-"  # jobs.spare's folders: spare-<worker pid>-<random>
+_SPARE_NAME = re.compile(rf"{SPARE_PREFIX}([0-9]+)-[0-9a-f]+")
 _current: Path | None = None  # the attempt dir of the job this work horse runs
 
 
@@ -92,7 +94,7 @@ def sweep(root: Path, older_than_s: float = STALE_AFTER_S) -> int:
     removed = 0
     for entry in root.iterdir():
         try:
-            if entry.stat().st_mtime < cutoff:
+            if entry.stat().st_mtime < cutoff and not _live_spare(entry.name):
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
                 removed += 1
         except OSError as exc:
@@ -100,6 +102,20 @@ def sweep(root: Path, older_than_s: float = STALE_AFTER_S) -> int:
     if removed:
         log.info("sweep removed %d stale temp entries", removed)
     return removed
+
+
+def _live_spare(name: str) -> bool:
+    """Whether `name` is the spare folder of a worker that still runs (it may wait for hours)."""
+    found = _SPARE_NAME.fullmatch(name)
+    if found is None:
+        return False
+    try:
+        os.kill(int(found.group(1)), 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def free_mb(root: Path) -> int:

@@ -25,7 +25,8 @@ from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
 from core.outage import Outage, backoff, wait_for_redis
 from core.settings import Settings
-from jobs import convert, delivery, lifeline, maintenance, runtime, toolbox, workdir
+from jobs import convert, delivery, lifeline, maintenance, runtime, spare, toolbox, workdir
+from jobs.recipe import Limits
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class GifWorker(Worker):
     out Redis outages: a job in progress keeps running, an idle worker waits for Redis, and a
     worker whose temp disk is nearly full takes no job until it has room again."""
 
+    probe_limits: Limits | None = None  # the jobs' ffprobe limits, for spare runs (jobs.spare); None: none
+
     def __init__(
         self, *args: Any, tmp_root: Path | None = None, min_free_disk_mb: int = 0, **kwargs: Any
     ) -> None:
@@ -62,10 +65,18 @@ class GifWorker(Worker):
         self.box = socket.gethostname()
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
-        """RQ's dequeue, but no job is taken while the temp disk is nearly full."""
+        """RQ's dequeue (no job while the temp disk is nearly full); the next ffprobes start (jobs.spare)."""
         if not self.wait_for_disk(burst=timeout is None):
             return None  # burst mode, or asked to stop: leave the work loop
+        spare.start(self.tmp_root, self.probe_limits)
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """RQ's fork, run and wait; then the spare ffprobe runs the job used are replaced."""
+        try:
+            super().execute_job(job, queue)
+        finally:
+            spare.after_job(self.tmp_root, self.probe_limits)
 
     def wait_for_disk(self, *, burst: bool) -> bool:
         """Wait (heartbeating, shown as suspended) while the temp dir is unsafe or its free space is
@@ -212,7 +223,7 @@ class GifWorker(Worker):
 def build_worker(settings: Settings, name: str | None = None, redis: Redis | None = None) -> GifWorker:
     """A worker on settings.queue_name with the JSON serializer and fast crash detection."""
     redis = redis or connect(settings)
-    return GifWorker(
+    worker = GifWorker(
         [gif_queue(redis, settings)],
         connection=redis,
         serializer=JSONSerializer,
@@ -223,6 +234,8 @@ def build_worker(settings: Settings, name: str | None = None, redis: Redis | Non
         tmp_root=settings.tmp_root,
         min_free_disk_mb=settings.min_free_disk_mb,
     )
+    worker.probe_limits = convert.limits_for(settings)
+    return worker
 
 
 def main() -> int:
@@ -256,6 +269,8 @@ def main() -> int:
             time.sleep(delay)
     except StopRequested:  # SIGTERM while waiting for Redis between two work loops
         log.info("worker %s stopping on request", base_name)
+    finally:
+        spare.close()
     return 0
 
 
