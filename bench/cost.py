@@ -217,13 +217,16 @@ def fixed_overhead(live: LiveStack, meter: Meter, clip: Clip, runs: int) -> Over
     """`runs` times, one at a time: the clip from a new user, served-to-GIF minus ffmpeg's wall.
 
     A new chat takes the ack and the GIF back to back (its burst of two), and the status steps in
-    between are optional, so no per-chat pacing wait is in it; the global budget is idle.
+    between are optional, so no per-chat pacing wait is in it; the global budget is idle. Each
+    video goes OVERHEAD_SETTLE_S after the last one ended, so no job's tail (the worker starting
+    its next spare ffprobe runs, RQ's bookkeeping, the bot's) runs during the next one.
     """
     data, served, sent_all, gifs = clip.path.read_bytes(), [], [], []
     for _ in range(runs):
         [sent] = live.send([data])
         [gif] = live.wait_gifs([sent], GIF_TIMEOUT_S)
         wait_finished(live, [sent])
+        time.sleep(OVERHEAD_SETTLE_S)
         served.append(gif.at - live.served_at(sent))
         sent_all.append(sent)
         gifs.append(gif)
@@ -250,6 +253,7 @@ def steps_of(live: LiveStack, sent: Sent, gif: Call, ffmpeg_s: float) -> dict[st
 
 
 OVERHEAD_RUNS = 10
+OVERHEAD_SETTLE_S = 1.0  # the stack's quiet time between two of those videos
 COST_VIDEOS = 10
 
 
