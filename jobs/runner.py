@@ -189,7 +189,7 @@ def _run_once(
         reader.start()
     returncode: int | None = None
     try:
-        returncode = lifeline.exit_status(proc.pid, timeout) if adopted else proc.wait(timeout)
+        returncode = _wait_adopted(proc.pid, readers[1], timeout) if adopted else proc.wait(timeout)
     except subprocess.TimeoutExpired:
         raise ConversionTimeout(f"{argv[0]} ran past {timeout:g}s") from None
     finally:
@@ -205,6 +205,13 @@ def _run_once(
     _check(argv, returncode, tail)
     for line in kept if on_line is not None else ():
         on_line(line)
+
+
+def _wait_adopted(pid: int, stderr_reader: threading.Thread, timeout: float) -> int:
+    """The exit status of the worker's child `pid`: its stderr ends when it exits, then /proc has it."""
+    deadline = time.monotonic() + timeout
+    stderr_reader.join(timeout)
+    return lifeline.exit_status(pid, max(0.0, deadline - time.monotonic()))
 
 
 def _check(argv: list[str], returncode: int, tail: deque[str]) -> None:
