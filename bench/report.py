@@ -47,10 +47,10 @@ FIGURES = (
     Figure("cache_repeat_s", "repeat of a converted video: served-to-GIF (median)", "<=", 0.5, 3),
     Figure("worker_idle_rss_mb", "idle worker tree (one worker also runs RQ's scheduler)", digits=0),
     Figure("worker_peak_rss_mb", "worker tree (horse, ffprobe, ffmpeg) on the longest clip", "<=", 500, 0),
-    Figure("worker_peak_rss_hd60_mb", "worker tree, 15 s 1080p60 reversed at 2x, 20 fps", "<=", 500, 0),
+    Figure("worker_peak_rss_hd60_mb", "worker tree, MAX_SECONDS of 1080p60 reversed at 2x, 20 fps", "<=", 500, 0),
     Figure(
         "worker_peak_rss_most_frames_mb",
-        "worker tree, 15 s 1080p60 reversed at 0.5x, 20 fps, 640 px",
+        "worker tree, MAX_SECONDS of 1080p60 reversed at 0.5x, 20 fps, 640 px",
         digits=0,
     ),
     Figure("redis_used_memory_mb", "Redis used_memory after the run (500 videos, 100 users)", "<=", 25),
