@@ -91,6 +91,6 @@ def take() -> Spare | None:
     """In a work horse: the spare the worker started before forking it, once (None if none)."""
     global _spare
     spare, _spare = _spare, None
-    if spare is None or not spare.folder.is_dir():
-        return None
+    if spare is None or not all(held.fifo.exists() for held in spare.warm.held.values()):
+        return None  # none, or its FIFOs are gone: a run waiting on one would never start
     return spare

@@ -145,6 +145,21 @@ def test_the_worker_keeps_an_unused_spare_and_replaces_a_used_one(root: Path, tm
     assert [p.name for p in root.iterdir()] == [spare._spare.folder.name]
 
 
+def test_a_spare_whose_fifos_are_gone_is_not_taken(root: Path, tmp_path: Path):
+    """A run whose output FIFO is gone could never start: the horse starts its own instead."""
+    video = make_clip(tmp_path, "clip.mp4", seconds=1.0, size=(320, 240))
+    spare.start(root, LIMITS)
+    assert spare._spare is not None
+    for held in spare._spare.warm.held.values():
+        held.fifo.unlink()
+
+    def horse() -> object:
+        assert spare.take() is None
+        return described(probe.probe(video, LIMITS))
+
+    assert in_horse(horse) == cold(video)
+
+
 def test_closing_leaves_no_process_and_no_folder(root: Path):
     spare.start(root, LIMITS)
     assert spare._spare is not None
