@@ -201,7 +201,9 @@ class GifWorker(Worker):
             maintenance.rescue_stuck(queue)
 
     def register_death(self) -> None:
-        """RQ's death record, then our status goes too (it would expire on its own anyway)."""
+        """The work loop's end: the spare ffprobe runs go (the next loop starts its own), RQ's death
+        record is made, then our status goes too (it would expire on its own anyway)."""
+        spare.close()
         super().register_death()
         boxes.forget(self.connection, self.name)
 
@@ -269,8 +271,6 @@ def main() -> int:
             time.sleep(delay)
     except StopRequested:  # SIGTERM while waiting for Redis between two work loops
         log.info("worker %s stopping on request", base_name)
-    finally:
-        spare.close()
     return 0
 
 

@@ -14,13 +14,17 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from core.admission import gif_queue
 from core.errors import UserFacingError
-from jobs import probe, spare, workdir
+from core.settings import Settings
+from jobs import probe, runtime, spare, workdir
 from jobs.recipe import Limits
 from jobs.runner import Warm
+from jobs.worker import build_worker
 from tests.media import make_clip
 
 LIMITS = Limits()
@@ -196,3 +200,38 @@ def dead_pid() -> int:
         os._exit(0)
     os.waitpid(pid, 0)
     return pid
+
+
+def ffprobe_children() -> list[int]:
+    """The pids of this process's ffprobe children."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if name == "ffprobe" and int(rest[1]) == os.getpid():
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_work_loop_that_ends_takes_its_spare_with_it(
+    tmp_path: Path, redis_server: Any, redis_client: Any, monkeypatch: pytest.MonkeyPatch
+):
+    """The real worker, one job, burst mode: the spare it kept while it worked is gone when it stops."""
+    settings = Settings(redis_url=redis_server.url, tmp_dir=str(tmp_path / "work"), admin_password="x")
+    monkeypatch.setattr(runtime, "_settings", settings)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    job = gif_queue(redis_client, settings).enqueue("builtins.len", [1, 2])
+    before = ffprobe_children()
+    try:
+        assert build_worker(settings, "spare-test.1", redis_client).work(burst=True) is True
+    finally:
+        for sig, handler in saved.items():  # RQ's loop installs its own in this process
+            signal.signal(sig, handler)
+
+    assert job.get_status(refresh=True) == "finished"
+    assert spare._spare is None
+    assert not any(p.name.startswith(workdir.SPARE_PREFIX) for p in settings.tmp_root.iterdir())
+    assert ffprobe_children() == before
