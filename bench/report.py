@@ -47,7 +47,9 @@ FIGURES = (
     Figure("cache_repeat_s", "repeat of a converted video: served-to-GIF (median)", "<=", 0.5, 3),
     Figure("worker_idle_rss_mb", "idle worker tree (one worker also runs RQ's scheduler)", digits=0),
     Figure("worker_peak_rss_mb", "worker tree (horse, ffprobe, ffmpeg) on the longest clip", "<=", 500, 0),
-    Figure("worker_peak_rss_hd60_mb", "worker tree, MAX_SECONDS of 1080p60 reversed at 2x, 20 fps", "<=", 500, 0),
+    Figure(
+        "worker_peak_rss_hd60_mb", "worker tree, MAX_SECONDS of 1080p60 reversed at 2x, 20 fps", "<=", 500, 0
+    ),
     Figure(
         "worker_peak_rss_most_frames_mb",
         "worker tree, MAX_SECONDS of 1080p60 reversed at 0.5x, 20 fps, 640 px",
