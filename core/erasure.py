@@ -3,7 +3,8 @@
 Deleted: the profile and counters, recent job ids and conversion times, /settings, slots and the
 waiting list, the user's entries in the users index and the active-users set, and for each of
 their ended jobs (the last 50 listed, plus any other job of their private chat, found by SCAN):
-its record, its per-message markers, RQ's job data and the GIF cache entry it made; and the
+its record, its per-message markers, RQ's job data (with any execution record RQ's own heartbeat
+wrote back after the job ended: see _stray_executions) and the GIF cache entry it made; and the
 recipes kept for the tweak buttons under their GIFs (core.redo, listed per user, in any chat).
 Kept: bans and quota overrides (keys.BANNED, keys.quota: an admin's decisions), the all-time
 totals and hour counters (anonymous), and the hourly quota counter (2 h; deleting it would reset
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from redis import Redis
+from rq.defaults import RQ_KEY_PREFIX
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -25,6 +27,7 @@ from core.models import message_of
 
 SCAN_COUNT = 1000
 ENDED = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
+EXECUTION_PREFIX = f"{RQ_KEY_PREFIX}:execution:"  # rq.executions.Execution.key: ...:<job id>:<execution id>
 JOB_KEYS = (keys.job_record, keys.queued, keys.sent, keys.status, keys.told, keys.stuck, keys.meme_text)
 
 
@@ -57,6 +60,7 @@ def erase_user(redis: Redis, user_id: int) -> Erased:
         if job is not None:
             job.delete()
         doomed += [key(job_id) for key in JOB_KEYS]
+        doomed += _stray_executions(redis, job_id)
         erased.append(job_id)
     with redis.pipeline() as pipe:
         pipe.delete(*doomed, *gifs)
@@ -91,6 +95,22 @@ def _private_chat_jobs(redis: Redis, user_id: int) -> Iterator[str]:
             message = message_of(part)
             if message is not None and message[0] == user_id:
                 yield part
+
+
+def _stray_executions(redis: Redis, job_id: str) -> list[str]:
+    """The job's `rq:execution:<job>:<id>` keys that no registry lists any more.
+
+    RQ's work horse deletes an execution when its job ends, but the worker's heartbeat (HSET and
+    EXPIRE, on its own timer) can land just after and write the key back with only its last
+    heartbeat; job.delete() no longer finds it. It would expire with the heartbeat TTL; /forget
+    deletes it now."""
+    pattern = f"{EXECUTION_PREFIX}{_glob_escaped(job_id)}:*"
+    return [raw.decode() for raw in redis.scan_iter(match=pattern, count=SCAN_COUNT)]
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` with Redis glob's special characters escaped (a job id holds none; this keeps it so)."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 def _rq_job(redis: Redis, job_id: str) -> Job | None:
