@@ -22,7 +22,8 @@ MIB = 1024 * 1024
 
 ATTEMPT_NAME = re.compile(r"[A-Za-z0-9_-]+\.[0-9a-f]{8}")
 SPARE_PREFIX = "spare-"  # jobs.spare's folders: spare-<worker pid>-<random>
-_SPARE_NAME = re.compile(rf"{SPARE_PREFIX}([0-9]+)-[0-9a-f]+")
+# A pid is never 0 (kill(0, 0) would ask about our own process group and say "alive" for ever).
+_SPARE_NAME = re.compile(rf"{SPARE_PREFIX}([1-9][0-9]*)-[0-9a-f]+")
 _current: Path | None = None  # the attempt dir of the job this work horse runs
 
 

@@ -182,15 +182,17 @@ def test_the_sweep_leaves_a_live_workers_spare_and_removes_a_dead_ones(root: Pat
     assert spare._spare is not None
     live = spare._spare.folder
     dead = root / f"{workdir.SPARE_PREFIX}{dead_pid()}-0badcafe"
-    dead.mkdir(mode=0o700)
-    (dead / spare.INPUT_NAME).write_bytes(b"a video left behind")
+    no_pid = root / f"{workdir.SPARE_PREFIX}0-0badcafe"  # kill(0, 0) would answer for our own group
+    for path in (dead, no_pid):
+        path.mkdir(mode=0o700)
+        (path / spare.INPUT_NAME).write_bytes(b"a video left behind")
     old = time.time() - 3 * workdir.STALE_AFTER_S
-    for path in (live, dead):
+    for path in (live, dead, no_pid):
         os.utime(path, (old, old))
 
-    assert workdir.sweep(root) == 1
+    assert workdir.sweep(root) == 2
 
-    assert live.is_dir() and not dead.exists()
+    assert live.is_dir() and not dead.exists() and not no_pid.exists()
 
 
 def dead_pid() -> int:
