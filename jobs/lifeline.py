@@ -4,7 +4,6 @@ how another process's child ended."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import subprocess
@@ -12,7 +11,23 @@ import time
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_libc = None
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    """The C library's prctl (None where there is none), looked up once, when this module loads.
+
+    Not in the forked child that needs it: ctypes.util.find_library runs `ldconfig -p` in a
+    subprocess, which cost every work horse ~5 ms of its start and every ffmpeg and ffprobe start
+    (the runner calls die_with_parent between fork and exec) one more process."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)  # dlopen(NULL): the process's own symbols, libc's too
+        libc.prctl  # noqa: B018 (Linux only: AttributeError elsewhere)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_libc = _load_libc()
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
@@ -21,12 +36,8 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
     Called in a forked child; RQ puts each work horse in its own process group and our runner
     puts ffmpeg in its own session, so a process-group kill of the worker would miss them.
     """
-    global _libc
     if _libc is None:
-        name = ctypes.util.find_library("c")
-        if name is None:
-            return
-        _libc = ctypes.CDLL(name, use_errno=True)
+        return
     _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect (we were re-parented)
         os.kill(os.getpid(), sig)

@@ -179,3 +179,24 @@ def test_without_a_fifo_the_ffprobe_simply_starts_cold(tmp_path: Path) -> None:
         assert not warm.held
         run(argv, timeout=20, on_line=lines.append, warm=warm)
     assert '"format_name": "matroska,webm"' in "\n".join(lines)
+
+
+def test_a_child_dies_with_the_process_that_started_it() -> None:
+    """A child started by the runner (ffmpeg, ffprobe) gets SIGKILL when its parent dies (a work
+    horse killed by /cancel or the OOM killer), though it runs in its own session."""
+    read_end, write_end = os.pipe()
+    parent = os.fork()
+    if parent == 0:  # the horse: starts a long child, says its pid, waits to be killed
+        try:
+            child = runner._spawn(["sleep", "60"])
+            os.write(write_end, str(child.pid).encode())
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    pid = int(os.read(read_end, 32))
+    os.close(read_end)
+    assert procs.alive(pid)
+    os.kill(parent, 9)
+    os.waitpid(parent, 0)
+    wait_until(lambda: not procs.alive(pid), 10, what="the child gone with its parent")
