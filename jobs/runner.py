@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 FFMPEG = "ffmpeg"
 FFPROBE = "ffprobe"
 STDERR_TAIL_LINES = 8
+STDERR_WAIT_STEP_S = 1.0  # _wait: how often a child whose stderr stays open is looked at
 # Address space (RLIMIT_AS) of each child: one conversion can never take the box. The heaviest
 # legitimate runs measured peak at ~1.1 GB of it (a 15 s 1080p60 clip at 0.5x, 20 fps, 640 px,
 # reversed: 650 MB resident; 4K HEVC 10-bit: 820 MB); virtual size also counts thread stacks and
@@ -212,9 +213,11 @@ def _run_once(
 
 def _wait(proc: subprocess.Popen[bytes], stderr_reader: threading.Thread, timeout: float) -> int:
     """Our child's exit status, seen as soon as its stderr ends (it exits), not by Popen.wait's poll,
-    whose sleeps double up to 50 ms: ~25 ms late on average for every conversion."""
+    whose sleeps double up to 50 ms: ~25 ms late on average for every conversion. A grandchild that
+    kept the stderr pipe would hold the end back: the child itself is looked at every second."""
     deadline = time.monotonic() + timeout
-    stderr_reader.join(timeout)
+    while stderr_reader.is_alive() and proc.poll() is None and (left := deadline - time.monotonic()) > 0:
+        stderr_reader.join(min(left, STDERR_WAIT_STEP_S))
     return proc.wait(max(0.0, deadline - time.monotonic()))  # exited (or still there: TimeoutExpired)
 
 

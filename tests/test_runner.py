@@ -200,3 +200,16 @@ def test_a_child_dies_with_the_process_that_started_it() -> None:
     os.kill(parent, 9)
     os.waitpid(parent, 0)
     wait_until(lambda: not procs.alive(pid), 10, what="the child gone with its parent")
+
+
+def test_a_grandchild_holding_stderr_does_not_hold_back_the_childs_end() -> None:
+    """The runner sees a child end when its stderr closes; a grandchild left with that pipe (ffmpeg
+    has none, but a wrapper might) delays it by at most a step, never to the timeout."""
+    lines: list[str] = []
+    started = time.monotonic()
+    try:  # the sleep keeps stderr open; its pid is the child's one line of output
+        run(["sh", "-c", "sleep 60 >/dev/null & echo $!; exit 0"], timeout=20, on_line=lines.append)
+        assert time.monotonic() - started < 15, "waited for the timeout"
+    finally:
+        for line in lines:
+            os.kill(int(line), 9)
