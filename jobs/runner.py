@@ -212,9 +212,8 @@ def _run_once(
 
 
 def _wait(proc: subprocess.Popen[bytes], stderr_reader: threading.Thread, timeout: float) -> int:
-    """Our child's exit status, seen as soon as its stderr ends (it exits), not by Popen.wait's poll,
-    whose sleeps double up to 50 ms: ~25 ms late on average for every conversion. A grandchild that
-    kept the stderr pipe would hold the end back: the child itself is looked at every second."""
+    """Our child's exit status, seen when its stderr ends (Popen.wait's poll sleeps up to 50 ms);
+    a grandchild holding that pipe would hold the end back, so the child is looked at each step."""
     deadline = time.monotonic() + timeout
     while stderr_reader.is_alive() and proc.poll() is None and (left := deadline - time.monotonic()) > 0:
         stderr_reader.join(min(left, STDERR_WAIT_STEP_S))
