@@ -76,7 +76,7 @@ def users() -> Response:
     )
 
 
-@bp.get("/api/users/<int:user_id>")
+@bp.get("/api/users/<int(signed=True):user_id>")
 def user(user_id: int) -> Response:
     """One user's counters, limits and recent jobs (404 if the bot never saw them)."""
     redis_client = context.redis()

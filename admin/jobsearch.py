@@ -15,7 +15,7 @@ from redis import Redis
 from rq.job import Job
 
 from core import jobindex, keys, stats
-from core.models import Outcome
+from core.models import Outcome, parse_user_id
 from core.stats import JobRecord
 
 PAGE_SIZE = 50
@@ -130,7 +130,8 @@ def matching_users(redis: Redis, text: str) -> set[int]:
     """User ids a search text names: the id itself if it is a number, and every recently seen user
     whose username or name contains it (any case, @ optional)."""
     needle = text.strip().lstrip("@").casefold()
-    found = {int(needle)} if needle.isdigit() else set()
+    wanted = parse_user_id(needle)
+    found = {wanted} if wanted is not None else set()
     ids = [int(raw) for raw in redis.zrevrange(keys.USERS, 0, USERS_SCANNED - 1)]
     for user_id, profile in zip(ids, _profiles(redis, ids), strict=True):
         if any(needle in part.casefold() for part in profile):

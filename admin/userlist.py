@@ -9,6 +9,7 @@ from typing import Any
 from redis import Redis
 
 from core import keys, stats
+from core.models import parse_user_id
 from core.stats import UserStats
 
 USERS_SCANNED = 1000  # the most recently seen users; an exact id finds anyone
@@ -72,8 +73,9 @@ class UserPage:
 def find_users(redis: Redis, query: UserQuery, page_size: int = PAGE_SIZE) -> UserPage:
     """Filter, sort and cut one page out of the recently seen users (plus an exact id match)."""
     found = [u for u in stats.list_users(redis, limit=USERS_SCANNED) if query.matches(u)]
-    if query.q.isdigit() and all(u.user_id != int(query.q) for u in found) and known(redis, int(query.q)):
-        found.append(stats.user_stats(redis, int(query.q)))
+    wanted = parse_user_id(query.q)
+    if wanted is not None and all(u.user_id != wanted for u in found) and known(redis, wanted):
+        found.append(stats.user_stats(redis, wanted))
     found.sort(key=SORT_KEYS[query.sort], reverse=query.order == "desc")
     pages = max(1, -(-len(found) // page_size))
     page = min(query.page, pages)

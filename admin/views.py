@@ -40,7 +40,7 @@ def users() -> str:
     return render_template("users.html", query=query, result=userlist.find_users(context.redis(), query))
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get("/users/<int(signed=True):user_id>")
 def user(user_id: int) -> str:
     """One user's counters, limits, ban state and recent jobs."""
     redis = _known_user(user_id)
@@ -54,7 +54,7 @@ def user(user_id: int) -> str:
     )
 
 
-@bp.post("/users/<int:user_id>/ban")
+@bp.post("/users/<int(signed=True):user_id>/ban")
 def ban(user_id: int) -> Response:
     """Refuse this user's videos from now on."""
     limits.ban(_known_user(user_id), user_id)
@@ -63,7 +63,7 @@ def ban(user_id: int) -> Response:
     return _back_to(user_id)
 
 
-@bp.post("/users/<int:user_id>/unban")
+@bp.post("/users/<int(signed=True):user_id>/unban")
 def unban(user_id: int) -> Response:
     """Accept this user's videos again."""
     limits.unban(_known_user(user_id), user_id)
@@ -72,7 +72,7 @@ def unban(user_id: int) -> Response:
     return _back_to(user_id)
 
 
-@bp.post("/users/<int:user_id>/quota")
+@bp.post("/users/<int(signed=True):user_id>/quota")
 def set_quota(user_id: int) -> Response:
     """Override the user's limits; an empty field leaves that limit as it is."""
     redis = _known_user(user_id)
@@ -90,7 +90,7 @@ def set_quota(user_id: int) -> Response:
     return _back_to(user_id)
 
 
-@bp.post("/users/<int:user_id>/quota/clear")
+@bp.post("/users/<int(signed=True):user_id>/quota/clear")
 def clear_quota(user_id: int) -> Response:
     """Drop the user's overrides: the defaults apply again."""
     limits.clear_quota(_known_user(user_id), user_id)

@@ -9,6 +9,7 @@ from telebot.types import CallbackQuery, Message
 
 from app import menu
 from app.cancel import cancel_user_jobs
+from app.intake import actor_id
 from app.replies import Replier
 from core import prefs, stats
 from core.settings import Settings
@@ -45,7 +46,7 @@ class Commands:
 
     def on_settings(self, message: Message) -> None:
         """Show the settings menu with the user's current choices."""
-        lang, user_id = lang_of(message), message.from_user.id
+        lang, user_id = lang_of(message), actor_id(message)
         choice = prefs.load(self.queue.connection, user_id, self.settings)
         markup = menu.settings_menu(choice, lang, self.settings)
         self.replier.reply(message, text("settings_title", lang), reply_markup=markup)
@@ -74,7 +75,7 @@ class Commands:
     def on_cancel(self, message: Message) -> None:
         """Stop the user's waiting, queued or running videos and say what happened."""
         lang = lang_of(message)
-        cancelled = cancel_user_jobs(self.queue, message.from_user.id, self.settings)
+        cancelled = cancel_user_jobs(self.queue, actor_id(message), self.settings)
         for request in cancelled.requests:
             if request.status_message_id:
                 self.replier.edit(
@@ -85,7 +86,7 @@ class Commands:
 
     def on_stats(self, message: Message) -> None:
         """Show the user their own numbers."""
-        mine = stats.user_stats(self.queue.connection, message.from_user.id)
+        mine = stats.user_stats(self.queue.connection, actor_id(message))
         median = f"{mine.median_seconds:.1f}" if mine.median_seconds is not None else "-"
         body = text(
             "my_stats",

@@ -37,13 +37,26 @@ def asked_for(
 
 def profile_of(message: Message | CallbackQuery) -> stats.Profile:
     """Who sent the message or pressed the button (names are untrusted text, stored as given and
-    escaped when shown)."""
+    escaped when shown).
+
+    A message sent on behalf of a chat (an anonymous group admin posts as the group, a member may
+    post as their channel) counts as that chat's, by its negative id: Telegram shows its from_user
+    as one shared bot account (GroupAnonymousBot, Channel_Bot) for every such message in every
+    group, so quotas, slots, /cancel and /stats keyed by it would be shared by all of them."""
+    sender = getattr(message, "sender_chat", None)  # a button press always comes from a person
+    if sender is not None:
+        return stats.Profile(user_id=sender.id, username=sender.username or "", first_name=sender.title or "")
     user = message.from_user
     if user is None:
         return stats.Profile(user_id=message.chat.id)
     return stats.Profile(
         user.id, user.username or "", user.first_name or "", user.last_name or "", user.language_code or ""
     )
+
+
+def actor_id(message: Message) -> int:
+    """Whose quota, videos and numbers a message's command is about (see profile_of)."""
+    return profile_of(message).user_id
 
 
 def answering(reply_to: int) -> dict[str, ReplyParameters]:

@@ -139,3 +139,11 @@ def message_of(job_id: str) -> tuple[int, int] | None:
     """The (chat_id, message_id) a job id was made from by job_id_for; None for any other id."""
     parsed = parse_job_id(job_id)
     return None if parsed is None else parsed[:2]
+
+
+def parse_user_id(text: str) -> int | None:
+    """A user id typed into a search box: digits, negative for a chat that posts on its own behalf
+    (an anonymous group admin, a channel: see app.intake.profile_of); None for anything else."""
+    text = text.strip()
+    digits = text[1:] if text.startswith("-") else text
+    return int(text) if digits.isdigit() and digits.isascii() and len(digits) <= 19 else None

@@ -48,6 +48,20 @@ def test_api_user_has_limits_and_recent_jobs(client: FlaskClient, redis_client: 
     assert jobs == [("gif_2_2", "failed"), ("gif_2_1", "delivered")]
 
 
+def test_a_group_posting_as_itself_is_a_user_with_a_negative_id(
+    client: FlaskClient, admin: FlaskClient, redis_client: Redis
+):
+    """An anonymous admin's videos count for their group (app.intake.profile_of): its negative id
+    opens and is found by a search like any user's."""
+    group = -1001234567890
+    seed_user(redis_client, group, username="somegroup", delivered=1)
+    assert client.get(f"/api/users/{group}", headers=basic_auth()).get_json()["user"]["user_id"] == group
+    found = client.get(f"/api/users?q={group}", headers=basic_auth()).get_json()["users"]
+    assert [u["user_id"] for u in found] == [group]
+    page = admin.get(f"/users/{group}")
+    assert page.status_code == 200 and b"somegroup" in page.data
+
+
 def test_api_unknown_user_is_a_json_404(client: FlaskClient):
     """An unknown id gives 404 with a JSON error body."""
     response = client.get("/api/users/12345", headers=basic_auth())

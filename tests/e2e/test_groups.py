@@ -8,10 +8,11 @@ import itertools
 import json
 
 from app.groups import callback_data
+from core import groups as core_groups
 from core import keys, limits, stats
 from core.texts import EN, ZH, text
 from tests import factories
-from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.telegram_api import FILE_DOWNLOAD, FakeTelegramAPI
 from tests.gifcheck import gif_info
 from tests.services import wait_until
 from tests.textmatch import matches
@@ -155,3 +156,52 @@ def test_plain_group_videos_wait_for_an_admin_to_turn_them_on(stack, fake_api, r
     [gif] = fake_api.wait_for(lambda: fake_api.sent_animations(group), timeout=90, message="the GIF")
     assert reply_target(gif) == wanted["message_id"]
     assert not fake_api.calls(chat_id=channel) and hourly_used(redis_client, member) == 1
+
+
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+
+
+def anonymous_post(fake_api: FakeTelegramAPI, update: dict, group: int) -> dict:
+    """Push `update` as Telegram shows an anonymous admin's message: from GroupAnonymousBot, sent
+    on behalf of the group (sender_chat); return its Message."""
+    chat = factories.make_chat(group, chat_type="supergroup", title=f"group {group}")
+    message = {**update["message"], "from": ANONYMOUS_ADMIN, "sender_chat": chat, "chat": chat}
+    fake_api.push_update({**update, "message": message})
+    return message
+
+
+def next_reply(fake_api: FakeTelegramAPI, group: int, before: int) -> str:
+    """The first message the bot sends to `group` after its first `before` ones."""
+    said = fake_api.wait_for(lambda: fake_api.messages_to(group)[before:], timeout=30, message="a reply")
+    return said[0]
+
+
+def test_anonymous_admins_of_two_groups_have_a_quota_and_a_cancel_each(
+    stack, fake_api, redis_client, clip_bytes
+):
+    """Telegram shows every anonymous admin, in every group, as the same GroupAnonymousBot user.
+    Their videos count against their group's quota, not one shared by all groups, and /cancel from
+    one group's anonymous admin leaves another group's video alone."""
+    stack.bot(HOURLY_QUOTA="1")
+    stack.worker()
+    first, second = -next(_ids), -next(_ids)
+    for group in (first, second):
+        core_groups.set_every_video(redis_client, group, True)
+        anonymous_post(fake_api, factories.make_video_update(fake_api.add_file(clip_bytes)), group)
+        fake_api.wait_for(lambda g=group: fake_api.sent_animations(g), timeout=90, message="the GIF")
+    assert hourly_used(redis_client, first) == hourly_used(redis_client, second) == 1
+    assert hourly_used(redis_client, ANONYMOUS_ADMIN["id"]) == 0
+    assert {u.user_id for u in stats.list_users(redis_client, limit=100)} >= {first, second}
+
+    before = len(fake_api.messages_to(first))
+    anonymous_post(fake_api, factories.make_video_update(fake_api.add_file(clip_bytes)), first)
+    assert matches("quota", next_reply(fake_api, first, before)), "the first group's hour is used up"
+    redis_client.delete(keys.user_hour(second, limits.hour_bucket()))  # a new hour for the second
+    fake_api.set_delay(FILE_DOWNLOAD, 5)  # its next video stays in its download a while
+    anonymous_post(fake_api, factories.make_video_update(fake_api.add_file(clip_bytes)), second)
+    wait_until(lambda: len(fake_api.calls(FILE_DOWNLOAD)) == 3, 60, what="the second group's download")
+    before = len(fake_api.messages_to(first))
+    anonymous_post(fake_api, factories.make_text_update("/cancel", chat_id=first), first)
+    assert next_reply(fake_api, first, before) == text("nothing_to_cancel", EN)
+    fake_api.wait_for(lambda: fake_api.sent_animations(second)[1:], timeout=90, message="its second GIF")
+    fake_api.set_delay(FILE_DOWNLOAD, 0)
