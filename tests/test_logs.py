@@ -18,6 +18,8 @@ from tests.services import free_port, wait_until
 
 TOKEN = "123456:SECRETsecretSECRET"
 
+GUNICORN_STOP_S = 40  # its graceful_timeout (30 s) and a margin
+
 
 def record(msg: str, *args: object, exc: bool = False) -> logging.LogRecord:
     exc_info = None
@@ -92,7 +94,13 @@ def test_admin_panel_under_gunicorn_logs_one_redacted_line_per_event(tmp_path):
             wait_until(lambda: "/healthz" in out.read_text() and "Redis" in out.read_text(), 10, what="logs")
         finally:
             server.terminate()
-            server.wait(20)
+            try:  # gunicorn gives a worker in the middle of a request up to 30 s (graceful_timeout)
+                server.wait(GUNICORN_STOP_S)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+                log = out.read_text()
+                raise AssertionError(f"gunicorn still up {GUNICORN_STOP_S} s after SIGTERM:\n{log}") from None
     lines = [line for line in out.read_text().splitlines() if line.strip()]
     assert lines and all(line.startswith("ts=") and "proc=admin" in line for line in lines), lines
     assert not any(secret in out.read_text() for secret in (password, "panel-password-not-logged", TOKEN))
