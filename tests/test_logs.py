@@ -18,7 +18,7 @@ from tests.services import free_port, wait_until
 
 TOKEN = "123456:SECRETsecretSECRET"
 
-GUNICORN_STOP_S = 40  # its graceful_timeout (30 s) and a margin
+GUNICORN_STOP_S = 30  # supervisord.conf's --graceful-timeout (15 s) and a margin
 
 
 def record(msg: str, *args: object, exc: bool = False) -> logging.LogRecord:
@@ -94,7 +94,7 @@ def test_admin_panel_under_gunicorn_logs_one_redacted_line_per_event(tmp_path):
             wait_until(lambda: "/healthz" in out.read_text() and "Redis" in out.read_text(), 10, what="logs")
         finally:
             server.terminate()
-            try:  # gunicorn gives a worker in the middle of a request up to 30 s (graceful_timeout)
+            try:  # gunicorn gives a worker in the middle of a request up to --graceful-timeout
                 server.wait(GUNICORN_STOP_S)
             except subprocess.TimeoutExpired:
                 server.kill()
