@@ -8,13 +8,19 @@ lines, each centred on its own, and the font shrinks until the widest line fits 
 
 from __future__ import annotations
 
+import bisect
+import functools
+import logging
 import re
+import subprocess
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.memetext import MemeText, face_for
+from core.memetext import FACES, MemeText, face_for
+
+log = logging.getLogger(__name__)
 
 MAX_LINES = 4  # per side (top, bottom)
 MARGIN = 0.04  # of the frame's width on each side, of its height above and below
@@ -33,10 +39,12 @@ ASCII_WIDTHS = (
     67, 77, 68, 63, 63, 75, 62, 92, 63, 58, 62, 38, 39, 38, 59, 57, 63, 59, 65, 53, 65, 58, 37, 60,
     64, 31, 31, 61, 32, 97, 64, 63, 65, 65, 44, 50, 42, 64, 58, 87, 56, 58, 51, 38, 30, 38, 59,
 )  # fmt: skip
+FC_MATCH_TIMEOUT_S = 10
 BOLD = ":style=Bold"  # a fontconfig pattern: drawtext tries `fontfile` as a file, then as a pattern
 # What a text file's path may hold: the graph is escaped by ffmpeg-python anyway, but a path of
 # plain characters cannot mean anything to the filter parser even if that escaping were wrong.
 SAFE_PATH = re.compile(r"[A-Za-z0-9_./-]+")
+_SPACES = re.compile(" {2,}")
 
 
 class UnsafeTextPath(Exception):
@@ -116,10 +124,56 @@ def wrap(text: str, count: int) -> list[str]:
         limit *= 1.05
 
 
+def drawable(text: str, face: str) -> str:
+    """`text` without the characters `face` has no glyph for (emoji, say: drawtext would draw each
+    as an empty box), spaces closed up; as it is if fontconfig cannot tell."""
+    ranges = charset(face)
+    if ranges is None:
+        return text
+    kept = "".join(char if char == " " or _covered(ranges, ord(char)) else " " for char in text)
+    return _SPACES.sub(" ", kept).strip(" ")
+
+
+@functools.cache
+def charset(face: str) -> tuple[tuple[int, int], ...] | None:
+    """The code point ranges of the font drawtext finds for `face` (fontconfig's own match), or
+    None if fc-match is missing or says nothing (then no character is dropped)."""
+    try:
+        done = subprocess.run(
+            ["fc-match", "-f", "%{charset}", face + BOLD],
+            capture_output=True,
+            text=True,
+            timeout=FC_MATCH_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    ranges = []
+    for part in done.stdout.split():
+        low, _, high = part.partition("-")
+        try:
+            ranges.append((int(low, 16), int(high or low, 16)))
+        except ValueError:
+            return None
+    return tuple(sorted(ranges)) if done.returncode == 0 and ranges else None
+
+
+def warm_up() -> None:
+    """Ask fontconfig now (in the worker, before forking) so no job with text pays for it."""
+    for face in {face_for(""), *FACES.values()}:
+        charset(face)
+
+
+def _covered(ranges: tuple[tuple[int, int], ...], code: int) -> bool:
+    at = bisect.bisect_right(ranges, (code, 0x10FFFF)) - 1
+    return at >= 0 and ranges[at][0] <= code <= ranges[at][1]
+
+
 def write(folder: Path, text: MemeText, lang: str) -> Meme:
     """Write every line of every wrapping into its own file in `folder` (the attempt's temp dir)."""
-    sides = {}
-    for side, words in (("top", text.top), ("bottom", text.bottom)):
+    sides, face = {}, face_for(lang)
+    for side, raw in (("top", text.top), ("bottom", text.bottom)):
+        words = drawable(raw, face)
         wrappings, seen = [], set()
         for count in range(1, MAX_LINES + 1) if words else ():
             lines = tuple(wrap(words, count))
@@ -133,7 +187,7 @@ def write(folder: Path, text: MemeText, lang: str) -> Meme:
                 files.append(Line(checked(path), ems(line)))
             wrappings.append(tuple(files))
         sides[side] = tuple(wrappings)
-    return Meme(face_for(lang), **sides)
+    return Meme(face, **sides)
 
 
 def checked(path: Path) -> Path:

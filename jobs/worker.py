@@ -25,7 +25,7 @@ from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
 from core.outage import Outage, backoff, wait_for_redis
 from core.settings import Settings
-from jobs import convert, delivery, lifeline, maintenance, runtime, spare, toolbox, workdir
+from jobs import convert, delivery, lifeline, maintenance, overlay, runtime, spare, toolbox, workdir
 from jobs.recipe import Limits
 
 log = logging.getLogger(__name__)
@@ -246,6 +246,7 @@ def main() -> int:
     setup_logging(settings, "worker")
     runtime.init(settings)
     toolbox.warm_up()  # before forking: every work horse knows this ffmpeg's decoders and filters
+    overlay.warm_up()  # and which characters the text faces have
     workdir.sweep(settings.tmp_root, older_than_s=settings.job_timeout * 2)
     redis = connect(settings)
     base_name = settings.worker_name or f"{socket.gethostname()}.{os.getpid()}"

@@ -95,6 +95,17 @@ def test_traditional_chinese_is_drawn_with_its_glyphs_in_the_tc_face(tmp_path: P
     assert textdraw.differing(gif, jp) > 0.005, "the JP face, not TC"  # measured: 0.016
 
 
+def test_characters_the_font_lacks_are_left_out_not_drawn_as_boxes(tmp_path: Path, flat: dict[str, Path]):
+    """Emoji (Noto Sans CJK has none) are dropped and the spaces closed up: the GIF shows the words
+    around them as if they had been sent alone, and no empty box."""
+    sent = MemeText("GIF 😂 time", "🎉🎉")
+    gif = textdraw.first_frame(textdraw.gif_of(flat["clip"], tmp_path / "t.gif", sent, "en", tmp_path))
+    words = textdraw.reference(flat["plain"], MemeText("GIF time", ""), "en", _dir(tmp_path, "words"))
+    boxes = textdraw.reference(flat["plain"], sent, "en", _dir(tmp_path, "boxes"))
+    assert textdraw.differing(gif, words) < 0.0005  # measured: 0.0 (0.066 with the emoji kept)
+    assert textdraw.differing(gif, boxes) > 0.005, "the emoji would show as boxes"  # measured: 0.066
+
+
 def _dir(parent: Path, name: str) -> Path:
     path = parent / name
     path.mkdir()
