@@ -28,7 +28,7 @@ REDIS_DOWN = (redis.exceptions.RedisError,)
 log = logging.getLogger(__name__)
 # What redis-py tells Redis it is (CLIENT SETINFO), worked out once: left to itself it reads its own
 # version from the package's metadata on disk (importlib.metadata, an email parser) for every new
-# connection, ~4 ms, and a forked work horse opens new ones for every job.
+# connection (2.32 -> 1.81 ms per new connection and PING), and a work horse opens new ones each job.
 DRIVER = DriverInfo()
 
 

@@ -60,8 +60,8 @@ def erase_user(redis: Redis, user_id: int) -> Erased:
         if job is not None:
             job.delete()
         doomed += [key(job_id) for key in JOB_KEYS]
-        doomed += _stray_executions(redis, job_id)
         erased.append(job_id)
+    doomed += _stray_executions(redis, set(erased))
     with redis.pipeline() as pipe:
         pipe.delete(*doomed, *gifs)
         pipe.zrem(keys.USERS, user_id)
@@ -97,20 +97,17 @@ def _private_chat_jobs(redis: Redis, user_id: int) -> Iterator[str]:
                 yield part
 
 
-def _stray_executions(redis: Redis, job_id: str) -> list[str]:
-    """The job's `rq:execution:<job>:<id>` keys that no registry lists any more.
+def _stray_executions(redis: Redis, job_ids: set[str]) -> list[str]:
+    """The `rq:execution:<job>:<id>` keys of these (ended) jobs, found by one SCAN.
 
     RQ's work horse deletes an execution when its job ends, but the worker's heartbeat (HSET and
     EXPIRE, on its own timer) can land just after and write the key back with only its last
-    heartbeat; job.delete() no longer finds it. It would expire with the heartbeat TTL; /forget
-    deletes it now."""
-    pattern = f"{EXECUTION_PREFIX}{_glob_escaped(job_id)}:*"
-    return [raw.decode() for raw in redis.scan_iter(match=pattern, count=SCAN_COUNT)]
-
-
-def _glob_escaped(text: str) -> str:
-    """`text` with Redis glob's special characters escaped (a job id holds none; this keeps it so)."""
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+    heartbeat, listed in no registry, so job.delete() does not find it. It would expire with the
+    heartbeat TTL; /forget deletes it now."""
+    if not job_ids:
+        return []
+    found = (raw.decode() for raw in redis.scan_iter(match=f"{EXECUTION_PREFIX}*", count=SCAN_COUNT))
+    return [key for key in found if key[len(EXECUTION_PREFIX) :].rpartition(":")[0] in job_ids]
 
 
 def _rq_job(redis: Redis, job_id: str) -> Job | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import logging
 import re
 import subprocess
 import unicodedata
@@ -19,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from core.memetext import FACES, MemeText, face_for
-
-log = logging.getLogger(__name__)
 
 MAX_LINES = 4  # per side (top, bottom)
 MARGIN = 0.04  # of the frame's width on each side, of its height above and below
