@@ -101,3 +101,9 @@ def _mean_mse(path: Path) -> float | None:
 def rewrite_args(src: Path, dst: Path) -> list[str]:
     """gifsicle's argv: crop each frame of `src` to what changed on screen, write `dst` (lossless)."""
     return [GIFSICLE, "--no-warnings", "-O1", "-o", str(dst), str(src)]
+
+
+def repack_args(src: Path, dst: Path) -> list[str]:
+    """gifsicle's argv: optimise the one-palette GIF `src` into `dst` with its own choice of changed
+    rectangles and transparency (-O2; lossless: every frame shows the same pixels)."""
+    return [GIFSICLE, "--no-warnings", "-O2", "-o", str(dst), str(src)]

@@ -171,11 +171,12 @@ def test_reverse_holds_gif_sized_frames_not_source_frames(tmp_path: Path) -> Non
 
 
 def test_default_length_gives_a_gif_covering_30_seconds(tmp_path: Path) -> None:
-    """At the install's defaults, a 31 s clip gives a GIF of ~30 s (frames x delay), whole, under the cap."""
+    """At the install's defaults, a 31 s clip gives a GIF of ~30 s (the sum of its delays), whole,
+    under the cap; a repeated frame may be one frame with a longer delay (gifsicle's repack)."""
     settings = Settings.from_env({}, env_file=tmp_path / "none")
     options = GifOptions(width=settings.gif_width, fps=settings.gif_fps, max_seconds=settings.max_seconds)
     src = media.make_clip(tmp_path, seconds=31.0, size=(64, 36), fps=12)
     result = convert(src, tmp_path / "out.gif", options, Limits(max_output_bytes=settings.max_output_bytes))
     _, _, frames, seconds = gif_stats(result.path)
     assert result.truncated and not result.shrunk and result.seconds == 30.0
-    assert frames == pytest.approx(30 * 12, abs=2) and seconds == pytest.approx(30.0, abs=0.3)
+    assert 0 < frames <= 30 * 12 + 2 and seconds == pytest.approx(30.0, abs=0.3)

@@ -115,3 +115,67 @@ def test_long_gifs_are_not_measured_so_memory_stays_in_bound():
     assert palettes.worth_measuring(15 * 12, 480, 270)
     assert not palettes.worth_measuring(30 * 12, 270, 480)
     assert not palettes.worth_measuring(16 * 12, 480, 270)
+
+
+def make_grainy(directory: Path) -> Path:
+    """2 s of test graphics under temporal grain, like a camera's: few pixels repeat exactly."""
+    return media.lavfi_clip(directory / "grainy.mp4", "testsrc2=s=480x270:r=24:d=2,noise=alls=14:allf=t")
+
+
+def shown_frames(gif: Path) -> bytes:
+    """What a player shows at 12 fps: every frame's RGB pixels, delays applied."""
+    argv = ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(gif), "-vf", "fps=12", "-f", "rawvideo"]
+    done = subprocess.run([*argv, "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
+    return done.stdout
+
+
+def ffmpeg_only(src: Path, dst: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """The GIF ffmpeg alone writes for `src` (no gifsicle on this 'box')."""
+    with monkeypatch.context() as patch:
+        patch.setattr(palettes, "can_rewrite", lambda: False)
+        convert_probed(src, dst)
+    return dst.read_bytes()
+
+
+@needs_gifsicle
+def test_one_palette_gif_is_repacked_smaller_with_the_same_pixels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grainy footage: gifsicle's repack of ffmpeg's GIF is smaller, shows the very same pixels at
+    the same times, and leaves no file behind."""
+    src = make_grainy(tmp_path)
+    plain = ffmpeg_only(src, tmp_path / "plain.gif", monkeypatch)
+    size = convert_probed(src, tmp_path / "out.gif")
+    print(f"\nffmpeg's GIF {len(plain)} B, repacked {size} B ({size / len(plain):.3f})")
+    assert size < len(plain) and local_palettes(tmp_path / "out.gif") <= 1
+    assert shown_frames(tmp_path / "out.gif") == shown_frames(tmp_path / "plain.gif")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grainy.mp4", "out.gif", "plain.gif"]
+
+
+@needs_gifsicle
+@pytest.mark.parametrize(
+    "repack",
+    [
+        ["gifsicle", "--no-warnings", "--comment", "x" * 4000],  # a valid GIF, only bigger
+        ["gifsicle", "--no-such-option"],  # gifsicle fails
+    ],
+    ids=["bigger", "failed"],
+)
+def test_ffmpegs_gif_stays_when_the_repack_is_not_smaller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repack: list[str]
+) -> None:
+    """A repack that is bigger, or that fails, leaves ffmpeg's GIF byte for byte; no temp file."""
+    src = make_grainy(tmp_path)
+    plain = ffmpeg_only(src, tmp_path / "plain.gif", monkeypatch)
+    monkeypatch.setattr(palettes, "repack_args", lambda src, dst: [*repack, "-o", str(dst), str(src)])
+    convert_probed(src, tmp_path / "out.gif")
+    assert (tmp_path / "out.gif").read_bytes() == plain
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grainy.mp4", "out.gif", "plain.gif"]
+
+
+def test_repack_is_lossless_and_writes_a_new_file() -> None:
+    """The repack only optimises (-O2: no --lossy or colour reduction) and writes to the given path."""
+    argv = palettes.repack_args(Path("/w/ffmpeg.gif"), Path("/w/out.gif"))
+    assert argv[0] == "gifsicle" and "-O2" in argv and argv[-1] == "/w/ffmpeg.gif"
+    assert argv[argv.index("-o") + 1] == "/w/out.gif"
+    assert not any(a.startswith(("--lossy", "--colors", "-k")) for a in argv)

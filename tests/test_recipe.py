@@ -9,6 +9,7 @@ import pytest
 
 from jobs.probe import MediaInfo
 from jobs.recipe import (
+    MAX_COLORS,
     GifOptions,
     Limits,
     Palette,
@@ -136,7 +137,8 @@ def test_near_copies_of_a_frame_become_exact_copies_after_the_denoise(tmp_path: 
 def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> None:
     """The default graph has one full palette with rectangle diffs; Palette(True) one per frame."""
     one = graph(argv_for(tmp_path))
-    assert "palettegen=max_colors=224[" in one and "diff_mode=rectangle" in one and "new=1" not in one
+    assert f"palettegen=max_colors={MAX_COLORS}[" in one and MAX_COLORS < 256
+    assert "diff_mode=rectangle" in one and "new=1" not in one
     per_frame = build_convert_args(
         tmp_path / "in.mp4", tmp_path / "out.gif", LANDSCAPE, GifOptions(), Limits(), palette=Palette(True)
     )
