@@ -159,9 +159,9 @@ def _repack(dst: Path, deadline: float) -> None:
     """Let gifsicle optimise the one-palette GIF `dst` and keep whichever of the two is smaller.
 
     Lossless (the same pixels at the same times; a repeated frame may become a longer delay). On
-    bench's corpus it took 3-5 % off camera footage and films and made flat graphics and a still
-    scene 1-4 % bigger, hence the comparison (README, Performance). If gifsicle fails or runs out
-    of time, ffmpeg's GIF stays.
+    bench's corpus it took 1-8 % off camera footage, films and grainy gradients and made screen
+    text and a still scene 2-4 % bigger, hence the comparison (README, Performance). If gifsicle
+    fails or runs out of time, ffmpeg's GIF stays.
     """
     repacked = dst.with_name(f"{dst.stem}-repacked.gif")
     try:
