@@ -25,7 +25,7 @@ from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
 from core.outage import Outage, backoff, wait_for_redis
 from core.settings import Settings
-from jobs import convert, delivery, lifeline, maintenance, overlay, runtime, spare, toolbox, workdir
+from jobs import convert, delivery, lifeline, maintenance, overlay, runtime, spare, stopping, toolbox, workdir
 from jobs.recipe import Limits
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ DISK_CHECK_S = 5.0  # how often a worker paused for disk space looks again
 PRELOADED = (convert, delivery)  # imported before forking so each work horse starts warm
 
 
-class GifWorker(Worker):
+class GifWorker(stopping.StopsWhenIdle, Worker):
     """RQ's forking worker with a short job heartbeat (RQ adds a fixed 60 s otherwise) that rides
     out Redis outages: a job in progress keeps running, an idle worker waits for Redis, and a
     worker whose temp disk is nearly full takes no job until it has room again."""

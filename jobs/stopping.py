@@ -1,0 +1,73 @@
+"""An idle RQ worker that stops when told to, even when the stop's exception is lost on the way.
+
+RQ's SIGTERM handler, in a worker waiting for a job, raises StopRequested wherever the main thread
+happens to be. Raised inside a finalizer, it is dropped: redis-py's `__del__` methods run
+`try: self.close() except Exception: pass`, and whatever a `__del__` or an at-fork hook lets out
+is printed and dropped. The worker then went on waiting for jobs, deaf to the stop, until
+supervisord killed it (one loaded test run: "warm shut down requested", then a minute of waiting).
+
+So the stop of an idle worker is also noted, and while the worker still waits for a job,
+StopRequested is raised again every STOP_AGAIN_S from SIGALRM. RQ uses SIGALRM in the worker only
+while it watches a busy work horse (its death penalty, which then leaves SIGALRM at its default),
+so our handler is installed when an idle worker is told to stop. A fork does not inherit the timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+from typing import Any
+
+from rq.exceptions import StopRequested
+from rq.worker import WorkerStatus
+
+log = logging.getLogger(__name__)
+
+STOP_AGAIN_S = 0.5
+
+
+class StopsWhenIdle:
+    """Mixed into an rq Worker (before it in the bases): a stop while idle cannot be lost."""
+
+    _waiting_for_job = False
+    _armed = False  # our SIGALRM timer runs
+    _stops_raised_again = 0
+    _stop_requested: bool  # RQ's, set by the worker
+    get_state: Any  # RQ's
+
+    def _shutdown(self) -> None:
+        """RQ's stop (in the signal handler): a busy worker finishes its job, an idle one raises
+        StopRequested. Idle, the stop is also noted and raised again until the wait is left."""
+        if self.get_state() != WorkerStatus.BUSY:
+            self._stop_requested = True
+            signal.signal(signal.SIGALRM, self._stop_again)
+            signal.setitimer(signal.ITIMER_REAL, STOP_AGAIN_S, STOP_AGAIN_S)
+            self._armed = True
+        super()._shutdown()
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's wait for a job, left at once (None: no job) when a stop came before it."""
+        if self._stop_requested:  # its StopRequested was lost on the way here
+            return None
+        self._waiting_for_job = True
+        try:
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        finally:
+            self._waiting_for_job = False
+
+    def _stop_again(self, _signum: int, _frame: FrameType | None) -> None:
+        """SIGALRM after a stop: the worker still waits for a job, so the first StopRequested was
+        lost; raise it again. (No logging here: the main thread may hold logging's lock.)"""
+        if self._waiting_for_job and self._stop_requested:
+            self._stops_raised_again += 1
+            raise StopRequested()
+
+    def teardown(self) -> None:
+        """The work loop's end: no more SIGALRM of ours, then RQ's teardown."""
+        if self._armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self._armed = False
+        if self._stops_raised_again:
+            log.warning("the stop was lost on its way and raised again %d time(s)", self._stops_raised_again)
+        super().teardown()
