@@ -3,18 +3,14 @@ how another process's child ended."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _load_libc() -> ctypes.CDLL | None:
@@ -45,35 +41,6 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:
     _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect (we were re-parented)
         os.kill(os.getpid(), sig)
-
-
-@contextlib.contextmanager
-def stop_signals_deferred() -> Iterator[None]:
-    """Hold SIGTERM and SIGINT back while the block starts child processes; handle them after it.
-
-    Python runs its at-fork hooks (logging's lock release, for one) in the parent after each fork
-    with a preexec_fn, which the runner's children have. A signal handler that raises there (RQ's
-    StopRequested, for a stop while the worker is idle) is printed as "Exception ignored" and
-    dropped: the worker then went on waiting for jobs, deaf to the stop, until it was killed. Here
-    the signal is only noted, and its handler runs when the block ends, in code where it can
-    raise. Only the main thread can set handlers (elsewhere the block runs as it is).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, _frame: noted.append(signum)) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for signum in noted:  # as if each came now (the first handler may have replaced the second's)
-            handler = signal.getsignal(signum)
-            if callable(handler):
-                handler(signum, None)
-            elif handler == signal.SIG_DFL:
-                os.kill(os.getpid(), signum)
 
 
 def exit_status(pid: int, timeout: float) -> int:

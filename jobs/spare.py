@@ -23,7 +23,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs import lifeline, probe, toolbox, workdir
+from jobs import probe, toolbox, workdir
 from jobs.recipe import Limits
 from jobs.runner import Warm
 
@@ -67,9 +67,8 @@ def start(root: Path, limits: Limits | None) -> None:
         return
     warm = Warm(folder)
     src = folder / INPUT_NAME
-    with lifeline.stop_signals_deferred():  # the worker is idle: a stop now raises StopRequested
-        probe.warm_up(src, limits, warm)
-        _spare = Spare(folder, src, warm)
+    probe.warm_up(src, limits, warm)
+    _spare = Spare(folder, src, warm)
 
 
 def after_job(root: Path, limits: Limits | None) -> None:

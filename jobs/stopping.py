@@ -1,15 +1,17 @@
 """An idle RQ worker that stops when told to, even when the stop's exception is lost on the way.
 
 RQ's SIGTERM handler, in a worker waiting for a job, raises StopRequested wherever the main thread
-happens to be. Raised inside a finalizer, it is dropped: redis-py's `__del__` methods run
-`try: self.close() except Exception: pass`, and whatever a `__del__` or an at-fork hook lets out
-is printed and dropped. The worker then went on waiting for jobs, deaf to the stop, until
-supervisord killed it (one loaded test run: "warm shut down requested", then a minute of waiting).
+happens to be. Raised inside a finalizer or an at-fork hook, it is dropped: redis-py's `__del__`
+methods run `try: self.close() except Exception: pass`, and whatever a `__del__` or an at-fork
+hook lets out is printed and dropped (Python runs the hooks in the worker after each fork of its
+spare ffprobe runs). The worker then went on waiting for jobs, deaf to the stop, until supervisord
+killed it (loaded test runs: "warm shut down requested", then a minute of waiting).
 
-So the stop of an idle worker is also noted, and while the worker still waits for a job,
-StopRequested is raised again every STOP_AGAIN_S from SIGALRM. RQ uses SIGALRM in the worker only
-while it watches a busy work horse (its death penalty, which then leaves SIGALRM at its default),
-so our handler is installed when an idle worker is told to stop. A fork does not inherit the timer.
+So the stop of an idle worker is also noted: the next wait for a job is not started, and while
+the worker still waits, StopRequested is raised again every STOP_AGAIN_S from SIGALRM. RQ uses
+SIGALRM in the worker only while it watches a busy work horse (its death penalty, which then
+leaves SIGALRM at its default), so our handler is installed when an idle worker is told to stop.
+A fork does not inherit the timer.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class StopsWhenIdle:
 
     _waiting_for_job = False
     _armed = False  # our SIGALRM timer runs
-    _stops_raised_again = 0
+    _stops_recovered = 0  # stops whose StopRequested was lost, acted on here
     _stop_requested: bool  # RQ's, set by the worker
     get_state: Any  # RQ's
 
@@ -49,6 +51,7 @@ class StopsWhenIdle:
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """RQ's wait for a job, left at once (None: no job) when a stop came before it."""
         if self._stop_requested:  # its StopRequested was lost on the way here
+            self._stops_recovered += 1
             return None
         self._waiting_for_job = True
         try:
@@ -60,7 +63,7 @@ class StopsWhenIdle:
         """SIGALRM after a stop: the worker still waits for a job, so the first StopRequested was
         lost; raise it again. (No logging here: the main thread may hold logging's lock.)"""
         if self._waiting_for_job and self._stop_requested:
-            self._stops_raised_again += 1
+            self._stops_recovered += 1
             raise StopRequested()
 
     def teardown(self) -> None:
@@ -68,6 +71,6 @@ class StopsWhenIdle:
         if self._armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self._armed = False
-        if self._stops_raised_again:
-            log.warning("the stop was lost on its way and raised again %d time(s)", self._stops_raised_again)
+        if self._stops_recovered:
+            log.warning("the stop was lost on its way; acted on it %d time(s)", self._stops_recovered)
         super().teardown()

@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -238,55 +237,3 @@ def test_a_work_loop_that_ends_takes_its_spare_with_it(
     assert spare._spare is None
     assert not any(p.name.startswith(workdir.SPARE_PREFIX) for p in settings.tmp_root.iterdir())
     assert ffprobe_children() == before
-
-
-# A SIGTERM handler that raises (as RQ's does in an idle worker), a stop sent while Python runs an
-# at-fork hook in the parent (made to last 1 s here; in life it is logging's lock release, a few
-# microseconds after each of the spare's forks), and the spare started: did the stop get through?
-STOP_DURING_FORK = """
-import os, signal, sys, threading, time
-from pathlib import Path
-from jobs import spare, toolbox
-from jobs.recipe import Limits
-
-toolbox.ffprobe_writes_to_file()  # asked once per worker, before its loop (one ffprobe run)
-
-class Stop(Exception):
-    pass
-
-def stop(signum, frame):
-    raise Stop()
-
-slow = threading.Event()
-def after_fork_in_parent():
-    if not slow.is_set():
-        slow.set()
-        time.sleep(1.0)
-
-signal.signal(signal.SIGTERM, stop)
-os.register_at_fork(after_in_parent=after_fork_in_parent)
-threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
-try:
-    spare.start(Path(sys.argv[1]), Limits())
-    print("went on")
-except Stop:
-    print("stopped, spare kept:", spare._spare is not None)
-finally:
-    spare.close()
-"""
-
-
-def test_a_stop_that_comes_while_the_spare_forks_is_not_lost(root: Path):
-    """A stop (SIGTERM) while the idle worker forks its spare ffprobe runs reaches its handler once
-    the runs are started, so the work loop ends; the spare is kept, for the loop's end to close.
-    Before, the handler's exception was raised inside Python's at-fork hook and dropped there."""
-    done = subprocess.run(
-        [sys.executable, "-c", STOP_DURING_FORK, str(root)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    assert done.stdout.strip() == "stopped, spare kept: True", done.stderr
-    assert "Exception ignored" not in done.stderr
-    assert not list(root.iterdir())
