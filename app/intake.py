@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 import telebot
+from redis.client import Pipeline
 from rq import Queue, Worker
 from telebot.types import CallbackQuery, Message, ReplyParameters
 
@@ -194,7 +195,12 @@ class Intake:
         request = replace(request, status_message_id=status_id)
         if words is not None:
             memetext.store(self.redis, job_id, words)
-        admission = submit(self.queue, request, self.settings, user_limits)
+        ttl_s, gif = self.settings.user_data_ttl_s, (request.file_unique_id, request.variant)
+
+        def record(pipe: Pipeline) -> None:  # in the transaction that queues the job
+            stats.add_video(pipe, profile, job_id, request.file_size, ttl_s=ttl_s, gif=gif)
+
+        admission = submit(self.queue, request, self.settings, user_limits, record)
         if admission in (Admission.DUPLICATE, Admission.FULL):
             limits.give_back_hourly(self.redis, profile.user_id)
         if admission is Admission.FULL:
@@ -203,10 +209,7 @@ class Intake:
                 self.replier.edit(
                     ask.chat_id, status_id, text("too_many", lang, max_pending=user_limits.max_pending)
                 )
-            stats.record_refused(self.redis, profile, "too_many", ttl_s=self.settings.user_data_ttl_s)
-        elif admission in (Admission.QUEUED, Admission.WAITING):
-            ttl_s, gif = self.settings.user_data_ttl_s, (request.file_unique_id, request.variant)
-            stats.record_video(self.redis, profile, job_id, request.file_size, ttl_s=ttl_s, gif=gif)
+            stats.record_refused(self.redis, profile, "too_many", ttl_s=ttl_s)
         log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, request.kind.value, admission.value)
 
     def from_cache(self, ask: Ask, request: ConversionRequest) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from enum import StrEnum
 
 from redis import Redis, WatchError
@@ -54,10 +55,18 @@ def gif_queue(redis: Redis, settings: Settings) -> Queue:
     return Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
 
 
-def submit(queue: Queue, request: ConversionRequest, settings: Settings, limits: UserLimits) -> Admission:
+def submit(
+    queue: Queue,
+    request: ConversionRequest,
+    settings: Settings,
+    limits: UserLimits,
+    admitted: Callable[[Pipeline], None] | None = None,
+) -> Admission:
     """Queue the video now if the user has a free slot, else put it in their waiting list.
 
     Slots freed by lost jobs (held past STALE_ACTIVE_S) go to videos already waiting, oldest first.
+    `admitted` adds its commands (the video's record) to the transaction of a video queued or
+    waiting: a worker may take the job the moment it is queued, even end it.
     """
     active, waiting = keys.user_active(request.user_id), keys.user_pending(request.user_id)
     marker = keys.queued(request.job_id)
@@ -83,6 +92,8 @@ def submit(queue: Queue, request: ConversionRequest, settings: Settings, limits:
                     pipe.expire(waiting, settings.user_data_ttl_s)
                 if outcome is not Admission.FULL:
                     markers.mark_queued(pipe, request.job_id)
+                    if admitted is not None:
+                        admitted(pipe)
                 pipe.execute()
                 return outcome
             except WatchError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
@@ -87,8 +88,15 @@ class JobRecord:
     reason: str = ""
 
 
-def record_video(
-    redis: Redis,
+def record_video(redis: Redis, profile: Profile, job_id: str, size: int, **video: Any) -> None:
+    """add_video on its own: a video answered from the cache, which no transaction queues."""
+    with redis.pipeline() as pipe:
+        add_video(pipe, profile, job_id, size, **video)
+        pipe.execute()
+
+
+def add_video(
+    pipe: Pipeline,
     profile: Profile,
     job_id: str,
     size: int,
@@ -99,29 +107,29 @@ def record_video(
 ) -> None:
     """Count a video a user sent and open its job record; the user's data lives `ttl_s` more.
 
-    `gif` is the (file_unique_id, variant) its GIF is cached under: /forget finds it there."""
+    In the caller's pipeline: admission.submit's transaction, so a job is never in RQ without its
+    record (one that ended before it had one stayed "queued"). `gif` is the (file_unique_id,
+    variant) its GIF is cached under: /forget finds it there."""
     now = time.time() if now is None else now
-    with redis.pipeline() as pipe:
-        _touch(pipe, profile, now)
-        _add(pipe, profile.user_id, VIDEOS, 1)
-        _add(pipe, profile.user_id, BYTES_IN, max(size, 0))
-        hourly.count(pipe, hourly.VIDEOS, now)
-        if job_id:
-            record: dict[str, str | float | int] = {
-                "user_id": profile.user_id,
-                "created": now,
-                "status": "queued",
-                "size_in": size,
-            }
-            if gif is not None:
-                record[VIDEO], record[VARIANT] = gif
-            pipe.hset(keys.job_record(job_id), mapping=record)
-            pipe.expire(keys.job_record(job_id), JOB_RECORD_TTL_S)
-            pipe.lpush(keys.user_jobs(profile.user_id), job_id)
-            pipe.ltrim(keys.user_jobs(profile.user_id), 0, RECENT_JOBS - 1)
-            jobindex.add(pipe, job_id, now)
-        retention.refresh(pipe, profile.user_id, ttl_s)
-        pipe.execute()
+    _touch(pipe, profile, now)
+    _add(pipe, profile.user_id, VIDEOS, 1)
+    _add(pipe, profile.user_id, BYTES_IN, max(size, 0))
+    hourly.count(pipe, hourly.VIDEOS, now)
+    if job_id:
+        record: dict[str, str | float | int] = {
+            "user_id": profile.user_id,
+            "created": now,
+            "status": "queued",
+            "size_in": size,
+        }
+        if gif is not None:
+            record[VIDEO], record[VARIANT] = gif
+        pipe.hset(keys.job_record(job_id), mapping=record)
+        pipe.expire(keys.job_record(job_id), JOB_RECORD_TTL_S)
+        pipe.lpush(keys.user_jobs(profile.user_id), job_id)
+        pipe.ltrim(keys.user_jobs(profile.user_id), 0, RECENT_JOBS - 1)
+        jobindex.add(pipe, job_id, now)
+    retention.refresh(pipe, profile.user_id, ttl_s)
 
 
 def record_refused(

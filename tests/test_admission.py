@@ -19,7 +19,7 @@ from rq import Queue
 from rq.job import Job
 from rq.utils import import_attribute
 
-from core import admission, keys
+from core import admission, keys, stats
 from core.admission import Admission, release, submit, waiting_count
 from core.contract import JOB_DESCRIPTION, JOB_FUNC
 from core.limits import UserLimits
@@ -182,6 +182,53 @@ def test_concurrent_submits_of_one_message_create_one_job(queue, redis_client):
     outcomes = in_parallel([lambda: submit(queue, request, SETTINGS, LIMITS) for _ in range(8)])
     assert Counter(outcomes) == {Admission.QUEUED: 1, Admission.DUPLICATE: 7}
     assert queue.job_ids == [request.job_id]
+
+
+def record_of(request: ConversionRequest) -> Callable[[Any], None]:
+    """What the bot adds to the transaction of a video it queues: the video's record."""
+    return lambda pipe: stats.add_video(pipe, stats.Profile(request.user_id), request.job_id, 1000)
+
+
+def test_a_queued_job_is_never_without_its_record(queue, redis_client):
+    """A worker takes a job the moment it is in RQ and may end it at once: the record `admitted`
+    adds is written in the same transaction, so a reader never sees the job without it (a job that
+    ended first kept a record saying "queued"). Videos that wait get theirs too."""
+    requests = [make_request(user_id=USER_A + n % 3) for n in range(60)]  # queued, waiting, refused
+    seen_without: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        """Read every job key and every record at one instant (MULTI/EXEC), again and again."""
+        with redis_client.pipeline() as pipe:
+            while not stop.is_set():
+                for request in requests:
+                    pipe.exists(Job.key_for(request.job_id))
+                    pipe.exists(keys.job_record(request.job_id))
+                found = pipe.execute()
+                pairs = zip(requests, found[::2], found[1::2], strict=True)
+                seen_without.extend(r.job_id for r, job, record in pairs if job and not record)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        outcomes = [submit(queue, r, SETTINGS, LIMITS, record_of(r)) for r in requests]
+    finally:
+        stop.set()
+        watcher.join()
+    assert not seen_without, f"jobs in RQ without their record: {sorted(set(seen_without))}"
+    counts = Counter(outcomes)
+    assert counts[Admission.QUEUED] == 3 * LIMITS.max_active and counts[Admission.FULL] > 0
+    recorded = {r.job_id for r in requests if redis_client.exists(keys.job_record(r.job_id))}
+    assert recorded == {r.job_id for r, o in zip(requests, outcomes) if o is not Admission.FULL}
+
+
+def test_a_duplicate_video_adds_no_second_record(queue, redis_client):
+    """The same message submitted again records nothing more: the user has one video, not two."""
+    request = make_request()
+    assert submit(queue, request, SETTINGS, LIMITS, record_of(request)) is Admission.QUEUED
+    assert submit(queue, request, SETTINGS, LIMITS, record_of(request)) is Admission.DUPLICATE
+    assert redis_client.hget(keys.user(request.user_id), stats.VIDEOS) == b"1"
+    assert redis_client.lrange(keys.user_jobs(request.user_id), 0, -1) == [request.job_id.encode()]
 
 
 # --- release --------------------------------------------------------------------------------------
