@@ -20,8 +20,8 @@ BURST_S = CHAT_INTERVAL_S  # a chat that was quiet may take one message right af
 MAX_WAIT_S = 10.0  # the longest sleep for a chat's slot (a global slot is always waited for)
 DEFAULT_GLOBAL_RATE = 28.0  # a margin under Telegram's ~30 messages a second in all
 MIN_BACKOFF_S = 0.02
-# A sender that wakes this much after its global slot books a new one: 28 slots a second, each used
-# within 50 ms of its time, never put more than 30 messages in any second.
+# A sender that wakes (or hears back from Redis) this much after its global slot books a new one: 28
+# slots a second, each used within 50 ms of its time, never put more than 30 messages in any second.
 LATE_S = 0.05
 MAX_REBOOKS = 3
 
@@ -115,13 +115,16 @@ def reserve(redis: Redis, chat_id: int | None, *, wait: bool = True, kind: Kind 
     mode = "global" if chat_id is None else "wait" if wait else "optional"
     started, limit, rebooked = time.monotonic(), rule.backlog_s, 0
     while True:
+        asked = time.monotonic()
         verdict, seconds = _ask(redis, chat_id, mode, limit)
         if verdict == "go":
-            due = time.monotonic() + seconds
+            # The slot is `seconds` after Redis booked it, which was `asked` at the earliest: an
+            # answer that took long to come back (a busy box) makes us late as surely as a late wake.
+            due = asked + seconds
             time.sleep(seconds if _global_interval else min(seconds, MAX_WAIT_S))
             if _global_interval and time.monotonic() - due > LATE_S and rebooked < MAX_REBOOKS:
-                # woke late (a busy box): sending now would crowd the slots booked after ours, so
-                # take the next free one instead (the chat's slot stays ours)
+                # late: sending now would crowd the slots booked after ours, so take the next
+                # free one instead (the chat's slot stays ours)
                 mode, limit, rebooked = "global" if chat_id is None else "booked", math.inf, rebooked + 1
                 continue
             return True

@@ -325,3 +325,22 @@ def test_a_sender_that_wakes_late_takes_a_fresh_slot(redis_client, budget, monke
     before = redis_now(redis_client)
     assert pace.reserve(redis_client, CHAT, kind=pace.Kind.GIF) is True
     assert float(redis_client.get(keys.GLOBAL_PACE)) >= before + 0.1 + SLOT - 0.01
+
+
+def test_a_sender_whose_booking_comes_back_late_takes_a_fresh_slot(redis_client, budget):
+    """Redis's answer reaching the sender 0.1 s after Redis booked the slot (a busy box, a slow
+    network) makes it as late as waking late: it books the next free slot instead of crowding the
+    ones booked after it."""
+    slow = iter([0.1])
+
+    class SlowAnswer:
+        """The real Redis; its first booking's answer arrives 0.1 s after Redis made it."""
+
+        def eval(self, *args: object) -> object:
+            answer = redis_client.eval(*args)
+            time.sleep(next(slow, 0.0))
+            return answer
+
+    before = redis_now(redis_client)
+    assert pace.reserve(SlowAnswer(), CHAT, kind=pace.Kind.GIF) is True  # type: ignore[arg-type]
+    assert float(redis_client.get(keys.GLOBAL_PACE)) >= before + 0.1 + SLOT - 0.01
