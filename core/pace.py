@@ -115,12 +115,11 @@ def reserve(redis: Redis, chat_id: int | None, *, wait: bool = True, kind: Kind 
     mode = "global" if chat_id is None else "wait" if wait else "optional"
     started, limit, rebooked = time.monotonic(), rule.backlog_s, 0
     while True:
-        asked = time.monotonic()
-        verdict, seconds = _ask(redis, chat_id, mode, limit)
+        verdict, seconds, booked = _ask(redis, chat_id, mode, limit)
         if verdict == "go":
-            # The slot is `seconds` after Redis booked it, which was `asked` at the earliest: an
-            # answer that took long to come back (a busy box) makes us late as surely as a late wake.
-            due = asked + seconds
+            # The slot is `seconds` after the booking, made at `booked` at the earliest: an answer
+            # that took long to come back (a busy box) makes us late as surely as a late wake.
+            due = booked + seconds
             time.sleep(seconds if _global_interval else min(seconds, MAX_WAIT_S))
             if _global_interval and time.monotonic() - due > LATE_S and rebooked < MAX_REBOOKS:
                 # late: sending now would crowd the slots booked after ours, so take the next
@@ -140,15 +139,18 @@ def reserve(redis: Redis, chat_id: int | None, *, wait: bool = True, kind: Kind 
             limit = math.inf  # waited long enough: take the next free slot, whoever is ahead
 
 
-def _ask(redis: Redis, chat_id: int | None, mode: str, limit: float) -> tuple[str, float]:
-    """One booking attempt on Redis (or on this process's clock while Redis is away)."""
+def _ask(redis: Redis, chat_id: int | None, mode: str, limit: float) -> tuple[str, float, float]:
+    """One booking attempt on Redis (or on this process's clock while Redis is away): the verdict,
+    its seconds, and the earliest moment (time.monotonic) the booking can have been made."""
     chat_key = keys.chat_pace(chat_id) if chat_id is not None else keys.GLOBAL_PACE
     args = (CHAT_INTERVAL_S, mode, BURST_S, _global_interval, min(limit, 1e9))
+    asked = time.monotonic()
     try:
         verdict, seconds = redis.eval(_RESERVE, 2, chat_key, keys.GLOBAL_PACE, *args)
-    except REDIS_DOWN:
-        return _LOCAL.ask(chat_id, mode, limit)
-    return (verdict.decode() if isinstance(verdict, bytes) else verdict), float(seconds)
+    except REDIS_DOWN:  # booked here and now, however long the failed attempt took
+        booked = time.monotonic()
+        return (*_LOCAL.ask(chat_id, mode, limit), booked)
+    return (verdict.decode() if isinstance(verdict, bytes) else verdict), float(seconds), asked
 
 
 class LocalPace:

@@ -8,6 +8,7 @@ per-chat tests run with the global budget off, the global ones with it on.
 from __future__ import annotations
 
 import math
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from core import keys, pace
 from tests.services import wait_until
@@ -344,3 +347,18 @@ def test_a_sender_whose_booking_comes_back_late_takes_a_fresh_slot(redis_client,
     before = redis_now(redis_client)
     assert pace.reserve(SlowAnswer(), CHAT, kind=pace.Kind.GIF) is True  # type: ignore[arg-type]
     assert float(redis_client.get(keys.GLOBAL_PACE)) >= before + 0.1 + SLOT - 0.01
+
+
+def test_a_redis_that_fails_slowly_costs_one_attempt_not_one_per_rebooking(budget, monkeypatch):
+    """A Redis that goes silent fails each booking only after its timeout; the slot is then booked
+    on this process's clock at that moment, so the failed attempt is no lateness to re-book for."""
+    monkeypatch.setattr(pace, "_LOCAL", pace.LocalPace())
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # takes connections, never answers
+        port = silent.getsockname()[1]
+        once = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2, "retry": Retry(NoBackoff(), 0)}
+        client = redis.Redis(port=port, **once)
+        _, one_attempt = timed(lambda: pytest.raises(redis.RedisError, client.ping))
+        assert pace.reserve(client, CHAT, kind=pace.Kind.ACK) is True
+        _, reserve = timed(lambda: pace.reserve(client, OTHER_CHAT, kind=pace.Kind.ACK))
+    assert one_attempt >= 0.2
+    assert reserve < 2 * one_attempt, f"{reserve:.2f} s: the booking was judged late and made again"
