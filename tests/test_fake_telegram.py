@@ -242,6 +242,7 @@ def test_global_limit_answers_429_past_n_messages_a_second(
         bot.delete_message(CHAT, first.message_id)
     assert error.value.error_code == 429 and error.value.result_json["parameters"]["retry_after"] >= 1
     assert fake_api.global_429s == 1
+    assert fake_api.busiest_second == 3  # the refused one put nothing in a chat
     fake_api.wait_for(lambda: _sends_again(bot), timeout=3, message="the window to slide on")
     assert fake_api.global_429s >= 1
 

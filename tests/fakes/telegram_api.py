@@ -494,6 +494,7 @@ class FakeTelegramAPI:
         self._global_limit = 0  # message methods a second over every chat; 0: no limit
         self._message_times: collections.deque[float] = collections.deque()  # within the last second
         self._global_429s = 0
+        self._busiest_second = 0  # the most accepted message methods seen in one sliding second
         self._webhook_url = ""
         self._commands: dict[tuple[str, str], list[Any]] = {}  # (scope type, language code) -> menu
         self._connections: set[socket.socket] = set()
@@ -730,12 +731,20 @@ class FakeTelegramAPI:
         with self._cond:
             self._global_limit = per_second
             self._message_times.clear()
+            self._busiest_second = 0
 
     @property
     def global_429s(self) -> int:
         """Count the 429s given for the global limit so far."""
         with self._cond:
             return self._global_429s
+
+    @property
+    def busiest_second(self) -> int:
+        """The most message methods accepted within one sliding second while a global limit was
+        set: how close a sender came to it."""
+        with self._cond:
+            return self._busiest_second
 
     # -- test-side helpers: reading what happened
 
@@ -862,6 +871,7 @@ class FakeTelegramAPI:
                 wait = max(1, math.ceil(times[0] + 1.0 - arrived))
                 raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
             times.append(arrived)
+            self._busiest_second = max(self._busiest_second, len(times))
 
     def _lookup(self, method: str) -> tuple[str, Callable[[Params, dict[str, bytes], Params], Any]]:
         if method.lower() in self._methods:
