@@ -219,7 +219,7 @@ def test_a_queued_job_is_never_without_its_record(queue, redis_client):
     counts = Counter(outcomes)
     assert counts[Admission.QUEUED] == 3 * LIMITS.max_active and counts[Admission.FULL] > 0
     recorded = {r.job_id for r in requests if redis_client.exists(keys.job_record(r.job_id))}
-    assert recorded == {r.job_id for r, o in zip(requests, outcomes) if o is not Admission.FULL}
+    assert recorded == {r.job_id for r, o in zip(requests, outcomes, strict=True) if o is not Admission.FULL}
 
 
 def test_a_duplicate_video_adds_no_second_record(queue, redis_client):

@@ -357,7 +357,10 @@ def test_a_redis_that_fails_slowly_costs_one_attempt_not_one_per_rebooking(budge
         port = silent.getsockname()[1]
         once = {"socket_timeout": 0.2, "socket_connect_timeout": 0.2, "retry": Retry(NoBackoff(), 0)}
         client = redis.Redis(port=port, **once)
-        _, one_attempt = timed(lambda: pytest.raises(redis.RedisError, client.ping))
+        start = time.monotonic()
+        with pytest.raises(redis.RedisError):
+            client.ping()
+        one_attempt = time.monotonic() - start
         assert pace.reserve(client, CHAT, kind=pace.Kind.ACK) is True
         _, reserve = timed(lambda: pace.reserve(client, OTHER_CHAT, kind=pace.Kind.ACK))
     assert one_attempt >= 0.2
