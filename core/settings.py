@@ -151,7 +151,7 @@ class Settings:
     telegram_local_files: bool = _setting(False, "TELEGRAM_LOCAL_FILES", _flag)
     telegram_local_dir: str = _setting("", "TELEGRAM_LOCAL_DIR", parse_local_dir)
     telegram_file_url: str = _setting("", "TELEGRAM_FILE_URL", _url(("http", "https")), secret=True)
-    telegram_global_rate: float = _setting(28.0, "TELEGRAM_GLOBAL_RATE", _non_negative_float)
+    telegram_global_rate: float = _setting(26.0, "TELEGRAM_GLOBAL_RATE", _non_negative_float)
     redis_url: str = _setting(DEFAULT_REDIS_URL, "REDIS_URL", _redis_url, secret=True)
     retry_max: int = _setting(3, "RETRY_MAX", _non_negative_int)
     retry_interval: int = _setting(60, "RETRY_INTERVAL", _non_negative_int)
