@@ -42,7 +42,7 @@ def queued(job_id: str) -> str:
 
 
 def sent(job_id: str) -> str:
-    """'sending' while a GIF upload is under way, 'sent' once it arrived."""
+    """'sending <attempt>' while a GIF upload is under way, 'sent' once it arrived."""
     return f"{PREFIX}:sent:{job_id}"
 
 

@@ -25,12 +25,17 @@ def was_queued(redis: Redis, job_id: str) -> bool:
     return bool(redis.exists(keys.queued(job_id)))
 
 
-def claim_send(redis: Redis, job_id: str) -> str | None:
-    """Claim the right to send this job's GIF; None if claimed, else the marker found."""
-    if redis.set(keys.sent(job_id), "sending", nx=True, ex=SENDING_MARKER_TTL_S):
+def claim_send(redis: Redis, job_id: str, owner: str = "") -> str | None:
+    """Claim the right to send this job's GIF for `owner` (one send attempt); None if claimed,
+    else 'sending' or 'sent'. Asked again by the same owner, it answers None: a retry after a lost
+    reply or a failover finds its own claim (or makes it anew, if the failover lost it)."""
+    mine = f"sending {owner}" if owner else "sending"
+    if redis.set(keys.sent(job_id), mine, nx=True, ex=SENDING_MARKER_TTL_S):
         return None
     value = redis.get(keys.sent(job_id))
-    return value.decode() if value else "sending"
+    if owner and value == mine.encode():
+        return None
+    return "sent" if value == b"sent" else "sending"
 
 
 def confirm_sent(redis: Redis, job_id: str) -> None:
@@ -46,7 +51,7 @@ def release_send(redis: Redis, job_id: str) -> None:
 def send_state(redis: Redis, job_id: str) -> str | None:
     """'sending', 'sent' or None: whether an attempt claimed, or confirmed, this job's GIF."""
     value = redis.get(keys.sent(job_id))
-    return value.decode() if value else None
+    return None if value is None else "sent" if value == b"sent" else "sending"
 
 
 def already_sent(redis: Redis, job_id: str) -> bool:

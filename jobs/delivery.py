@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -57,11 +58,20 @@ def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
 
 
 def _claim(connection: Redis, job_id: str) -> str | None:
-    """Claim the send, waiting out a Redis outage: a GIF we could not record is never sent."""
-    found = persist(lambda: markers.claim_send(connection, job_id), "claiming a send", REDIS_WAIT_S)
-    if found is None:
-        replicated(connection, SEND_WAIT_MS)  # a failover must not forget the claim during the upload
-    return found
+    """Claim the send, waiting out a Redis outage: a GIF we could not record is never sent.
+
+    The claim names this attempt, so a retry after a lost reply or a failover (the claim written,
+    its answer or its replication cut off) finds it is ours, or makes it anew if the failover lost
+    it, and waits for a replica again: a failover must not forget the claim during the upload."""
+    owner = secrets.token_hex(8)
+
+    def claim() -> str | None:
+        found = markers.claim_send(connection, job_id, owner)
+        if found is None:
+            replicated(connection, SEND_WAIT_MS)
+        return found
+
+    return persist(claim, "claiming a send", REDIS_WAIT_S)
 
 
 def upload(
@@ -112,9 +122,14 @@ def upload(
 
 
 def _confirm(connection: Redis, job_id: str) -> None:
-    """Record the GIF as sent (retried through an outage), replicated before the job may finish."""
-    persist(lambda: markers.confirm_sent(connection, job_id), "recording a sent GIF", REDIS_WAIT_S)
-    replicated(connection, SEND_WAIT_MS)
+    """Record the GIF as sent, replicated before the job may finish; both retried through an
+    outage or a failover (which may have lost the mark: it is written again)."""
+
+    def confirm() -> None:
+        markers.confirm_sent(connection, job_id)
+        replicated(connection, SEND_WAIT_MS)
+
+    persist(confirm, "recording a sent GIF", REDIS_WAIT_S)
 
 
 def send_file(

@@ -20,6 +20,7 @@ from rq.queue import Queue
 from rq.serializers import JSONSerializer
 
 from core import admission, keys, markers, stats
+from core.connection import connect_url
 from core.errors import NotAVideo, TransientError
 from core.limits import UserLimits
 from core.models import ConversionRequest, ConversionResult, MediaKind, Outcome, OutputKind
@@ -28,6 +29,7 @@ from core.texts import EN, ZH, text
 from jobs import delivery, runtime, workdir
 from tests import media
 from tests.factories import DEFAULT_USER_ID, next_message_id
+from tests.fakes.redis_cut import RedisCut
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.services import RedisServer, wait_until
 
@@ -406,6 +408,27 @@ def test_the_sent_marker_lands_although_redis_refuses_writes_right_after_the_upl
     delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))  # a retry sends nothing
     assert len(fake_api.sent_animations(request.chat_id)) == 1
     assert stats.user_stats(redis_client, request.user_id).delivered == 1
+
+
+def test_a_claim_whose_answer_was_lost_is_still_this_attempts_so_the_gif_goes_once(
+    redis_client: redis.Redis,
+    redis_server: RedisServer,
+    queue: Queue,
+    settings: Settings,
+    fake_api: FakeTelegramAPI,
+    gif_bytes: bytes,
+):
+    """The connection drops after the claim reached Redis, before its answer came back (a failover,
+    a network cut): asked again, the claim is this attempt's own, so the GIF goes out once, not never."""
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    with RedisCut(redis_server.port) as cut:
+        cut.drop_answer_to(b"sending")
+        delivery.send_gif(job, connect_url(cut.url), converted(settings, job, gif_bytes))
+        assert cut.cuts == 1
+
+    assert len(fake_api.sent_animations(request.chat_id)) == 1
+    assert markers.send_state(redis_client, job.id) == "sent"
 
 
 def test_a_failed_attempt_removes_only_its_own_temp_dir(
