@@ -43,11 +43,8 @@ def send_gif(job: Job, connection: Redis, result: dict[str, Any]) -> None:
     done = ConversionResult.from_json(result)
     folder = workdir.attempt_dir(runtime.settings().tmp_root, done.workdir)
     try:
-        found = "sent" if done.already_sent else _claim(connection, job.id)
-        if found == "sent":  # an earlier attempt delivered it, then died before the job ended
+        if done.already_sent:  # an earlier attempt delivered it, then died before the job ended
             log.info("job=%s GIF was sent before; not sending again", job.id)
-        elif found is not None:  # an earlier attempt's send ended in doubt: it most likely arrived
-            log.warning("job=%s an earlier attempt may have sent this GIF; sending nothing", job.id)
         elif folder is None:
             raise TransientError("the result names no temp dir of this box")
         else:
@@ -83,6 +80,15 @@ def upload(
     if done.size_bytes >= UPLOAD_STATUS_MIN_BYTES:
         status.show("status_uploading")
     pace.reserve(connection, request.chat_id, kind=pace.Kind.GIF)
+    # Claimed only now, right before the request: a box that dies while the GIF waits for its slot
+    # (up to a minute in a burst) leaves no claim, so a retry sends it instead of a lost GIF.
+    found = _claim(connection, job.id)
+    if found == "sent":
+        log.info("job=%s GIF was sent before; not sending again", job.id)
+        return
+    if found is not None:  # an earlier attempt's send ended in doubt: it most likely arrived
+        log.warning("job=%s an earlier attempt may have sent this GIF; sending nothing", job.id)
+        return
     recipe = redo.delivered(request, done.duration, done.truncated)
     # no buttons under a GIF with words: the words are deleted once it is sent, a redo could not draw them
     buttons = (

@@ -8,6 +8,7 @@ redis-server and the fake Bot API.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -19,7 +20,7 @@ from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 
-from core import admission, keys, markers, stats
+from core import admission, keys, markers, pace, stats
 from core.connection import connect_url
 from core.errors import NotAVideo, TransientError
 from core.limits import UserLimits
@@ -427,6 +428,54 @@ def test_a_claim_whose_answer_was_lost_is_still_this_attempts_so_the_gif_goes_on
         delivery.send_gif(job, connect_url(cut.url), converted(settings, job, gif_bytes))
         assert cut.cuts == 1
 
+    assert len(fake_api.sent_animations(request.chat_id)) == 1
+    assert markers.send_state(redis_client, job.id) == "sent"
+
+
+def _send_in_a_box(url: str, job_id: str, result: dict[str, object]) -> None:
+    """send_gif in a forked process (a worker box) with its own Redis connection."""
+    connection = redis.Redis.from_url(url)
+    job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+    delivery.send_gif(job, connection, result)
+
+
+def _evals(client: redis.Redis) -> int:
+    return int(client.info("commandstats").get("cmdstat_eval", {}).get("calls", 0))
+
+
+def test_a_box_that_dies_while_its_gif_waits_for_the_budget_leaves_no_claim_so_the_retry_sends_it(
+    redis_client: redis.Redis,
+    redis_server: RedisServer,
+    queue: Queue,
+    settings: Settings,
+    fake_api: FakeTelegramAPI,
+    gif_bytes: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """In a burst a GIF may wait a minute for a slot of the global budget. A box killed meanwhile
+    has not claimed the send yet, so the retry sends the GIF (a claim would mean "maybe sent": none)."""
+    monkeypatch.setattr(pace, "_global_interval", 1 / 26)
+    now = redis_client.time()
+    redis_client.set(keys.GLOBAL_PACE, now[0] + now[1] / 1e6 + 60, ex=120)  # booked a minute ahead
+    request = make_request()
+    job = queued_job(queue, settings, request)
+    result = converted(settings, job, gif_bytes)
+    asked = _evals(redis_client)
+    box = multiprocessing.get_context("fork").Process(
+        target=_send_in_a_box, args=(redis_server.url, job.id, result)
+    )
+    box.start()
+    try:
+        # the GIF asked the budget, heard it is booked a minute ahead, and sleeps until then
+        wait_until(lambda: _evals(redis_client) > asked, timeout=30, what="the GIF asking for a slot")
+    finally:
+        box.kill()
+        box.join()
+    assert markers.send_state(redis_client, job.id) is None
+    assert fake_api.sent_animations(request.chat_id) == []
+
+    redis_client.delete(keys.GLOBAL_PACE)  # the burst is over: the retry finds the budget free
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
     assert len(fake_api.sent_animations(request.chat_id)) == 1
     assert markers.send_state(redis_client, job.id) == "sent"
 
