@@ -19,7 +19,7 @@ from app.commands import lang_of
 from app.lanes import ChatLanes
 from app.replies import Replier
 from app.videos import find_video
-from core.connection import REDIS_DOWN, replicated
+from core.connection import REDIS_DOWN, Pinned, replicated
 from core.outage import Outage
 from core.texts import text
 
@@ -43,8 +43,9 @@ class Receiver:
     def take(self, updates: list[dict[str, Any]]) -> bool:
         """Store a batch and wake its chats' lanes: True if it may be confirmed to Telegram."""
         try:
-            offered = inbox.store(self.redis, updates, time.time())
-            replicated(self.redis)
+            with Pinned(self.redis) as pinned:  # the store and its replication check on one server
+                offered = inbox.store(pinned, updates, time.time())
+                replicated(pinned)
         except REDIS_DOWN as exc:
             self.retry_in = self.outage.failed(exc)
             self.tell_later(updates)

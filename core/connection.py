@@ -13,7 +13,7 @@ from typing import Any
 import redis.exceptions
 from redis import Redis
 from redis.driver_info import DriverInfo
-from redis.sentinel import Sentinel, SentinelManagedConnection
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 from core import keys
 from core.redis_url import SENTINEL_SCHEME, parse_sentinel_url
@@ -80,20 +80,61 @@ def connect_url(url: str) -> Redis:
 REPLICA_WAIT_MS = 500  # how long a write waits for a replica's acknowledgement at most
 
 
+class Pinned(Redis):
+    """A client on one connection of another client's pool, for a block of writes and the
+    replicated() that confirms them: both then reach the same server, and it counts reconnects."""
+
+    def __init__(self, redis: Redis) -> None:
+        super().__init__(connection_pool=redis.connection_pool, single_connection_client=True)
+        self.reconnects = 0
+        self.connection.register_connect_callback(self._connected)
+
+    def _connected(self, _connection: object) -> None:
+        self.reconnects += 1
+
+    def close(self) -> None:
+        """Give the connection back to the pool."""
+        if self.connection is not None:
+            self.connection.deregister_connect_callback(self._connected)
+        super().close()
+
+
 def replicated(redis: Redis, timeout_ms: int = REPLICA_WAIT_MS) -> bool:
     """Wait until every write made so far reached a replica, if the master has any; False if none
-    acknowledged in time (then we go on: availability first when only one copy exists)."""
+    acknowledged in time (then we go on: availability first when only one copy exists).
+
+    On a Pinned client (the writes were made on it) this also raises a ConnectionError, so the
+    caller redoes its writes, if they may be on a server that is no longer the master: its
+    connection reconnected since, or, with no replica acknowledging, the Sentinels name another
+    master (a master frozen through a failover answers again, unaware it was replaced)."""
     # Asked every time, not cached: after a failover the master (and its replicas) changed, and a
     # stale "no replicas" would skip the wait exactly when a write can still be lost.
-    if int(redis.info("replication").get("connected_slaves", 0)) == 0:
-        return True
-    # WAIT covers the writes of its own connection: a probe write on that connection comes after
-    # every write we made before (on any connection), and replication applies them in order.
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.set(keys.REPLICATION_PROBE, "1", ex=60)
-        pipe.execute_command("WAIT", 1, timeout_ms)
-        _, acked = pipe.execute()
-    if int(acked) < 1:
+    replicas = int(redis.info("replication").get("connected_slaves", 0))
+    acked = 0
+    if replicas:
+        # WAIT covers the writes of its own connection: a probe write on that connection comes
+        # after every write we made before (on any connection), and replication applies them in order.
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.REPLICATION_PROBE, "1", ex=60)
+            pipe.execute_command("WAIT", 1, timeout_ms)
+            acked = int(pipe.execute()[1])
+    if isinstance(redis, Pinned):
+        _still_the_master(redis, acked=acked >= 1)
+    if replicas and acked < 1:
         log.warning("no replica acknowledged within %d ms; going on with one copy", timeout_ms)
         return False
     return True
+
+
+def _still_the_master(client: Pinned, *, acked: bool) -> None:
+    """Raise ConnectionError if the writes made on `client` may sit on a replaced master."""
+    connection = client.connection
+    if client.reconnects:
+        raise redis.exceptions.ConnectionError("reconnected after the writes: they may be on a lost server")
+    pool = client.connection_pool
+    if acked or connection is None or not isinstance(pool, SentinelConnectionPool):
+        return
+    named = pool.get_master_address()  # asks the Sentinels; drops idle connections to a former master
+    if (connection.host, connection.port) != tuple(named):
+        connection.disconnect()
+        raise redis.exceptions.ConnectionError(f"{connection.host}:{connection.port} is no longer the master")

@@ -14,7 +14,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from core import admission, cache, markers, memetext, pace, redo, stats, telegram, tweaks
-from core.connection import replicated
+from core.connection import Pinned, replicated
 from core.errors import ChatUnreachable, DeliveryInDoubt, TransientError, UserFacingError
 from core.models import ConversionRequest, ConversionResult, Outcome, OutputKind
 from core.outage import persist
@@ -63,10 +63,11 @@ def _claim(connection: Redis, job_id: str) -> str | None:
     owner = secrets.token_hex(8)
 
     def claim() -> str | None:
-        found = markers.claim_send(connection, job_id, owner)
-        if found is None:
-            replicated(connection, SEND_WAIT_MS)
-        return found
+        with Pinned(connection) as pinned:
+            found = markers.claim_send(pinned, job_id, owner)
+            if found is None:
+                replicated(pinned, SEND_WAIT_MS)
+            return found
 
     return persist(claim, "claiming a send", REDIS_WAIT_S)
 
@@ -132,8 +133,9 @@ def _confirm(connection: Redis, job_id: str) -> None:
     outage or a failover (which may have lost the mark: it is written again)."""
 
     def confirm() -> None:
-        markers.confirm_sent(connection, job_id)
-        replicated(connection, SEND_WAIT_MS)
+        with Pinned(connection) as pinned:
+            markers.confirm_sent(pinned, job_id)
+            replicated(pinned, SEND_WAIT_MS)
 
     persist(confirm, "recording a sent GIF", REDIS_WAIT_S)
 

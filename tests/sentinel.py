@@ -256,6 +256,13 @@ class SentinelGroup:
         master.kill(signal.SIGKILL)
         return master, time.monotonic()
 
+    def freeze_master(self) -> Node:
+        """SIGSTOP the current master (a stalled VM, a partition): its connections stay open,
+        silent; return it, to be thawed with SIGCONT."""
+        master = self.master()
+        master.process.send_signal(signal.SIGSTOP)
+        return master
+
     def wait_failover(self, old: Node, timeout: float = FAILOVER_BUDGET_S) -> Node:
         """Wait until every Sentinel names a new master (not `old`); return that node."""
         address = wait_until(

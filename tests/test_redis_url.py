@@ -12,7 +12,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core.connection import connect_url
+from core.connection import Pinned, connect_url, replicated
 from core.redis_url import SentinelURL, parse_sentinel_url
 from core.settings import Settings, SettingsError
 from tests.sentinel import SentinelGroup, running_group
@@ -140,6 +140,34 @@ def test_same_client_writes_to_the_new_master_after_a_failover(sentinel_group: S
     new = sentinel_group.wait_failover(old)
     assert port == new.port != old.port
     assert new.client().mget("before", "after") == [b"1", b"1"]
+
+
+def test_writes_on_a_master_frozen_through_a_failover_are_redone(sentinel_group: SentinelGroup):
+    """The master freezes (a stalled VM, a partition), the Sentinels promote the replica, and the
+    old master wakes up still taking writes on the connections it had: replicated() on such a
+    connection raises (the writes would vanish when the old master rejoins as a replica), and the
+    same writes on a new Pinned client land on the new master and pass."""
+    client = connect_url(sentinel_group.url)
+    pinned = Pinned(client)
+    try:
+        pinned.set("before", "1")
+        assert replicated(pinned, timeout_ms=10_000)
+        old = sentinel_group.master()
+        old.process.send_signal(signal.SIGSTOP)
+        try:
+            new = sentinel_group.wait_failover(old)
+        finally:
+            old.process.send_signal(signal.SIGCONT)
+        pinned.set("during", "1")  # the old master answers: it does not know it was replaced
+        assert pinned.connection is not None and pinned.connection.port == old.port
+        with pytest.raises(redis.ConnectionError):
+            replicated(pinned, timeout_ms=200)
+    finally:
+        pinned.close()
+    with Pinned(client) as again:
+        again.set("during", "1")
+        replicated(again, timeout_ms=200)  # no replica yet, maybe: one copy, but the right one
+        assert again.connection is not None and again.connection.port == new.port
 
 
 class Interrupted(Exception):

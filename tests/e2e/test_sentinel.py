@@ -206,6 +206,42 @@ def test_master_killed_mid_burst_every_video_gets_one_gif(
     assert not still_running(procs), f"exited: {still_running(procs)}"
 
 
+def test_master_frozen_through_a_failover_then_back_every_video_gets_one_gif(
+    sentinel_stack, sentinel_group, sentinel_client, fake_api, clip_bytes
+):
+    """The master freezes mid-burst (SIGSTOP: a stalled VM, a partition), the Sentinels promote the
+    replica, and the old master thaws. Until the Sentinels turn it into a replica (seconds), it takes
+    writes on the connections it had, and then drops them: the updates the bot stored there and the
+    GIFs the workers marked sent there. Those writes are never taken for safe (their replication
+    check asks the Sentinels), so every video still gets exactly one GIF."""
+    procs = start_stack(sentinel_stack, sentinel_client)
+    messages = send_videos(fake_api, clip_bytes, BURST)
+    fake_api.wait_for(lambda: fake_api.sent_animations(), timeout=90, message="the first GIFs")
+
+    old = sentinel_group.freeze_master()
+    frozen_at, gifs_at_freeze = time.monotonic(), len(fake_api.sent_animations())
+    messages += send_videos(fake_api, clip_bytes, DURING_FAILOVER)
+    try:
+        sentinel_group.wait_failover(old)
+    finally:
+        old.process.send_signal(signal.SIGCONT)
+    failover_s = time.monotonic() - frozen_at
+
+    with contextlib.suppress(AssertionError):  # on a timeout the figures below say what is missing
+        wait_until(lambda: all_done(sentinel_client, messages), timeout=DELIVERY_TIMEOUT_S, interval=0.5)
+    per_chat = gifs_per_chat(fake_api, messages)
+    seen = texts_seen(fake_api)
+    print(
+        f"\nfrozen master: failover {failover_s:.1f} s; GIFs at freeze {gifs_at_freeze}/{BURST}; "
+        f"freeze -> last GIF {max(c.at for c in fake_api.sent_animations()) - frozen_at:.1f} s; "
+        f"video_later x{seen['video_later']}, errors {errors_shown(seen)}"
+    )
+    assert per_chat == dict.fromkeys(per_chat, 1), f"GIFs per chat: {per_chat}"
+    assert gifs_at_freeze < BURST, "the burst was over before the freeze: it tested nothing"
+    assert not errors_shown(seen)
+    assert not still_running(procs), f"exited: {still_running(procs)}"
+
+
 def test_a_retry_after_a_failover_is_enqueued_on_time(
     sentinel_stack, sentinel_group, sentinel_client, fake_api, clip_bytes
 ):
