@@ -58,8 +58,8 @@ class Poller:
         self.long_poll_s = long_poll_s
         self.stopping = threading.Event()
         self.offset: int | None = None
-        self.lanes = ChatLanes(redis, self.process)
         self.leadership = Leadership(redis, instance_name())
+        self.lanes = ChatLanes(redis, self.process, may_drain=self.leadership.may_poll)
         self.receiver = Receiver(bot, redis, self.lanes)
         self.waiting = False  # inside a long poll: safe to abandon, nothing is half-handled
         self.menu_set = False  # the command menu is set once per start, by the active bot

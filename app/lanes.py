@@ -28,10 +28,17 @@ class ChatLanes:
     """Drain chats' inboxes: in order within a chat, in parallel across chats, each chat once."""
 
     def __init__(
-        self, redis: Redis, process: Callable[[telebot.types.Update], None], threads: int = LANE_THREADS
+        self,
+        redis: Redis,
+        process: Callable[[telebot.types.Update], None],
+        threads: int = LANE_THREADS,
+        may_drain: Callable[[], bool] = lambda: True,
     ) -> None:
         self.redis = redis
         self.process = process
+        # Asked before each update: a bot that lost its lease (frozen, then thawed after a standby
+        # took over) must not answer the updates its successor is answering.
+        self.may_drain = may_drain
         # Daemon threads: a bot told to stop exits without waiting for a slow handler; the update
         # it was handling stays in its inbox and the next bot handles it.
         self.tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
@@ -65,7 +72,7 @@ class ChatLanes:
         self.tasks.put(fn)
 
     def _drain(self, chat_id: int) -> None:
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and self.may_drain():
             raw = self._redis(lambda: inbox.head(self.redis, chat_id))
             if raw is None and not self._finished(chat_id):
                 continue

@@ -206,6 +206,43 @@ def test_standby_bot_takes_over_from_a_killed_one_and_no_video_is_lost(
     assert standby.alive()
 
 
+def test_a_frozen_bot_that_thaws_after_the_takeover_answers_nothing_its_successor_answers(
+    stack, fake_api, redis_client, clip_bytes
+):
+    """The active bot freezes mid-burst (SIGSTOP: a stalled VM), the standby takes the lease and
+    answers, then the old bot thaws: it stops draining the inboxes, so a video that came after
+    the freeze gets one answer, not one from each bot, and every video one GIF."""
+    stack.worker()
+    stack.worker()
+    bots = {proc.popen.pid: proc for proc in (stack.bot(), stack.bot())}
+    holder_pid = wait_until(lambda: lease_holder(redis_client), timeout=60, what="a bot to take the lease")
+    active = bots.pop(holder_pid)
+    [standby] = bots.values()
+    fake_api.wait_for(lambda: fake_api.pollers_waiting(), timeout=30, message="the active bot polling")
+
+    fake_api.set_delay("sendMessage", 1.0)  # acks are slow, so the freeze finds updates half-handled
+    burst = send_videos(fake_api, clip_bytes, 12)
+    fake_api.wait_for(lambda: fake_api.calls("sendMessage"), timeout=30, message="the first ack")
+    active.kill_group(signal.SIGSTOP)
+    try:
+        fake_api.set_delay("sendMessage", 0)
+        late = send_videos(fake_api, clip_bytes, 6)  # sent while the active bot is frozen
+        wait_until(lambda: lease_holder(redis_client) == standby.popen.pid, timeout=30, what="the takeover")
+        later = send_videos(fake_api, clip_bytes, 4)  # sent to the new active bot
+    finally:
+        active.kill_group(signal.SIGCONT)
+    everyone = burst + late + later
+    fake_api.wait_for(lambda: len(fake_api.sent_animations()) >= len(everyone), timeout=180, message="GIFs")
+    wait_until(lambda: all_done(redis_client, everyone), timeout=60, what="every job to end")
+
+    answered = {chat: len(acks(fake_api, chat)) for chat, _ in everyone}
+    twice = sorted(c for c, n in answered.items() if n > 1)
+    print(f"answered twice: {twice} (of 12 in flight at the freeze)")
+    assert gifs_per_chat(fake_api, everyone) == {chat: 1 for chat, _ in everyone}
+    assert {chat: answered[chat] for chat, _ in late + later} == {chat: 1 for chat, _ in late + later}
+    assert active.alive() and standby.alive()
+
+
 # ---------------------------------------------------------------- one chat floods
 
 
