@@ -23,7 +23,7 @@ from tests import factories, media
 from tests.fakes.telegram_api import Call, FakeTelegramAPI
 from tests.gifcheck import all_done
 from tests.procs import cpu_seconds, tcp_ports
-from tests.services import free_port, wait_until
+from tests.services import Proc, Stack, free_port, wait_until
 from tests.textmatch import matches
 
 OUTAGE_S = 60.0
@@ -160,17 +160,23 @@ def overlaps(first: list[tuple[float, float]], second: list[tuple[float, float]]
     return [(a, b) for a in first for b in second if a[0] < b[1] and b[0] < a[1]]
 
 
+def two_bots(stack: Stack, fake_api: FakeTelegramAPI, client: redis.Redis) -> tuple[Proc, Proc]:
+    """Two workers and two bots; return (the active bot, once it polls, and the standby)."""
+    stack.worker()
+    stack.worker()
+    bots = {proc.popen.pid: proc for proc in (stack.bot(), stack.bot())}
+    holder_pid = wait_until(lambda: lease_holder(client), timeout=60, what="a bot to take the lease")
+    active = bots.pop(holder_pid)
+    [standby] = bots.values()
+    fake_api.wait_for(lambda: fake_api.pollers_waiting(), timeout=30, message="the active bot polling")
+    return active, standby
+
+
 def test_standby_bot_takes_over_from_a_killed_one_and_no_video_is_lost(
     stack, fake_api, redis_client, clip_bytes
 ):
     """Active bot SIGKILLed mid-burst: the standby takes the lease within 15 s, one GIF per video."""
-    stack.worker()
-    stack.worker()
-    bots = {proc.popen.pid: proc for proc in (stack.bot(), stack.bot())}
-    holder_pid = wait_until(lambda: lease_holder(redis_client), timeout=60, what="a bot to take the lease")
-    active = bots.pop(holder_pid)
-    [standby] = bots.values()
-    fake_api.wait_for(lambda: fake_api.pollers_waiting(), timeout=30, message="the active bot polling")
+    active, standby = two_bots(stack, fake_api, redis_client)
 
     fake_api.set_delay("sendMessage", 1.0)  # acks are slow, so the kill finds stored, unhandled updates
     burst = send_videos(fake_api, clip_bytes, 12)
@@ -212,13 +218,7 @@ def test_a_frozen_bot_that_thaws_after_the_takeover_answers_nothing_its_successo
     """The active bot freezes mid-burst (SIGSTOP: a stalled VM), the standby takes the lease and
     answers, then the old bot thaws: it stops draining the inboxes, so a video that came after
     the freeze gets one answer, not one from each bot, and every video one GIF."""
-    stack.worker()
-    stack.worker()
-    bots = {proc.popen.pid: proc for proc in (stack.bot(), stack.bot())}
-    holder_pid = wait_until(lambda: lease_holder(redis_client), timeout=60, what="a bot to take the lease")
-    active = bots.pop(holder_pid)
-    [standby] = bots.values()
-    fake_api.wait_for(lambda: fake_api.pollers_waiting(), timeout=30, message="the active bot polling")
+    active, standby = two_bots(stack, fake_api, redis_client)
 
     fake_api.set_delay("sendMessage", 1.0)  # acks are slow, so the freeze finds updates half-handled
     burst = send_videos(fake_api, clip_bytes, 12)
