@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import redis.exceptions
-from redis import Redis
+from redis import ConnectionPool, Redis
 from redis.driver_info import DriverInfo
 from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
@@ -80,23 +80,43 @@ def connect_url(url: str) -> Redis:
 REPLICA_WAIT_MS = 500  # how long a write waits for a replica's acknowledgement at most
 
 
+class _OneConnection(ConnectionPool):
+    """A pool that hands out one connection, borrowed from another pool until give_back()."""
+
+    def __init__(self, source: ConnectionPool) -> None:
+        super().__init__(connection_class=source.connection_class, **source.connection_kwargs)
+        self.source = source
+        self.connection = source.get_connection()
+
+    def get_connection(self, *_args: Any, **_kwargs: Any) -> Any:
+        return self.connection
+
+    def release(self, connection: Any) -> None:
+        """Kept: the connection goes back to its own pool only in give_back()."""
+
+    def give_back(self) -> None:
+        self.source.release(self.connection)
+
+
 class Pinned(Redis):
     """A client on one connection of another client's pool, for a block of writes and the
-    replicated() that confirms them: both then reach the same server, and it counts reconnects."""
+    replicated() that confirms them: every command and pipeline then reaches the same server,
+    and it counts the connection's reconnects."""
 
     def __init__(self, redis: Redis) -> None:
-        super().__init__(connection_pool=redis.connection_pool, single_connection_client=True)
+        self.borrowed = _OneConnection(redis.connection_pool)
+        super().__init__(connection_pool=self.borrowed)
         self.reconnects = 0
-        self.connection.register_connect_callback(self._connected)
+        self.borrowed.connection.register_connect_callback(self._connected)
 
     def _connected(self, _connection: object) -> None:
         self.reconnects += 1
 
     def close(self) -> None:
-        """Give the connection back to the pool."""
-        if self.connection is not None:
-            self.connection.deregister_connect_callback(self._connected)
+        """Give the connection back to the pool it came from."""
+        self.borrowed.connection.deregister_connect_callback(self._connected)
         super().close()
+        self.borrowed.give_back()
 
 
 def replicated(redis: Redis, timeout_ms: int = REPLICA_WAIT_MS) -> bool:
@@ -128,11 +148,11 @@ def replicated(redis: Redis, timeout_ms: int = REPLICA_WAIT_MS) -> bool:
 
 def _still_the_master(client: Pinned, *, acked: bool) -> None:
     """Raise ConnectionError if the writes made on `client` may sit on a replaced master."""
-    connection = client.connection
+    connection = client.borrowed.connection
     if client.reconnects:
         raise redis.exceptions.ConnectionError("reconnected after the writes: they may be on a lost server")
-    pool = client.connection_pool
-    if acked or connection is None or not isinstance(pool, SentinelConnectionPool):
+    pool = client.borrowed.source
+    if acked or not isinstance(pool, SentinelConnectionPool):
         return
     named = pool.get_master_address()  # asks the Sentinels; drops idle connections to a former master
     if (connection.host, connection.port) != tuple(named):

@@ -114,6 +114,20 @@ def test_replicated_waits_for_a_real_replica(redis_server: RedisServer, tmp_path
         redis_server.client().execute_command("REPLICAOF", "NO", "ONE")
 
 
+def test_a_pinned_client_runs_commands_and_pipelines_on_one_connection(redis_client: redis.Redis) -> None:
+    """Writes made in a pipeline (the bot's store) and replicated()'s own commands reach the
+    server on the same connection, which goes back to its pool afterwards."""
+    with connection.Pinned(redis_client) as pinned:
+        ids = {pinned.client_id()}
+        for transaction in (False, True):
+            with pinned.pipeline(transaction=transaction) as pipe:
+                pipe.client_id()
+                ids.add(pipe.execute()[0])
+        assert connection.replicated(pinned)
+        assert len(ids) == 1
+    assert redis_client.client_id() in ids  # the pool has it back
+
+
 def test_replicated_refuses_writes_whose_connection_reconnected_since(redis_server: RedisServer) -> None:
     """On a Pinned client, writes followed by a reconnect (a client that retries, as redis-py's
     own default does, ran a command again on a new connection: a failover, a restart) may be on a

@@ -159,7 +159,7 @@ def test_writes_on_a_master_frozen_through_a_failover_are_redone(sentinel_group:
         finally:
             old.process.send_signal(signal.SIGCONT)
         pinned.set("during", "1")  # the old master answers: it does not know it was replaced
-        assert pinned.connection is not None and pinned.connection.port == old.port
+        assert pinned.borrowed.connection.port == old.port
         with pytest.raises(redis.ConnectionError):
             replicated(pinned, timeout_ms=200)
     finally:
@@ -167,7 +167,7 @@ def test_writes_on_a_master_frozen_through_a_failover_are_redone(sentinel_group:
     with Pinned(client) as again:
         again.set("during", "1")
         replicated(again, timeout_ms=200)  # no replica yet, maybe: one copy, but the right one
-        assert again.connection is not None and again.connection.port == new.port
+        assert again.borrowed.connection.port == new.port
 
 
 class Interrupted(Exception):
