@@ -100,21 +100,15 @@ class _OneConnection(ConnectionPool):
 
 class Pinned(Redis):
     """A client on one connection of another client's pool, for a block of writes and the
-    replicated() that confirms them: every command and pipeline then reaches the same server,
-    and it counts the connection's reconnects."""
+    replicated() that confirms them: every command and pipeline then reaches the same server.
+    (Our connections never retry a command on a new connection: a failed one raises.)"""
 
     def __init__(self, redis: Redis) -> None:
         self.borrowed = _OneConnection(redis.connection_pool)
         super().__init__(connection_pool=self.borrowed)
-        self.reconnects = 0
-        self.borrowed.connection.register_connect_callback(self._connected)
-
-    def _connected(self, _connection: object) -> None:
-        self.reconnects += 1
 
     def close(self) -> None:
         """Give the connection back to the pool it came from."""
-        self.borrowed.connection.deregister_connect_callback(self._connected)
         super().close()
         self.borrowed.give_back()
 
@@ -123,10 +117,10 @@ def replicated(redis: Redis, timeout_ms: int = REPLICA_WAIT_MS) -> bool:
     """Wait until every write made so far reached a replica, if the master has any; False if none
     acknowledged in time (then we go on: availability first when only one copy exists).
 
-    On a Pinned client (the writes were made on it) this also raises a ConnectionError, so the
-    caller redoes its writes, if they may be on a server that is no longer the master: its
-    connection reconnected since, or, with no replica acknowledging, the Sentinels name another
-    master (a master frozen through a failover answers again, unaware it was replaced)."""
+    On a Pinned client (the writes were made on it) with no replica acknowledging, this also asks
+    the Sentinels whether its server is still the master, and raises a ConnectionError if not, so
+    the caller redoes its writes (a master frozen through a failover answers again, unaware it was
+    replaced, and drops what it took once it rejoins as a replica)."""
     # Asked every time, not cached: after a failover the master (and its replicas) changed, and a
     # stale "no replicas" would skip the wait exactly when a write can still be lost.
     replicas = int(redis.info("replication").get("connected_slaves", 0))
@@ -138,22 +132,20 @@ def replicated(redis: Redis, timeout_ms: int = REPLICA_WAIT_MS) -> bool:
             pipe.set(keys.REPLICATION_PROBE, "1", ex=60)
             pipe.execute_command("WAIT", 1, timeout_ms)
             acked = int(pipe.execute()[1])
-    if isinstance(redis, Pinned):
-        _still_the_master(redis, acked=acked >= 1)
+    if isinstance(redis, Pinned) and acked < 1:
+        _still_the_master(redis)
     if replicas and acked < 1:
         log.warning("no replica acknowledged within %d ms; going on with one copy", timeout_ms)
         return False
     return True
 
 
-def _still_the_master(client: Pinned, *, acked: bool) -> None:
-    """Raise ConnectionError if the writes made on `client` may sit on a replaced master."""
-    connection = client.borrowed.connection
-    if client.reconnects:
-        raise redis.exceptions.ConnectionError("reconnected after the writes: they may be on a lost server")
+def _still_the_master(client: Pinned) -> None:
+    """Raise ConnectionError if the Sentinels name another master than `client`'s server."""
     pool = client.borrowed.source
-    if acked or not isinstance(pool, SentinelConnectionPool):
+    if not isinstance(pool, SentinelConnectionPool):
         return
+    connection = client.borrowed.connection
     named = pool.get_master_address()  # asks the Sentinels; drops idle connections to a former master
     if (connection.host, connection.port) != tuple(named):
         connection.disconnect()
