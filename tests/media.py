@@ -238,6 +238,17 @@ def make_truncated(src: Path, keep: float = 0.5, name: str = "truncated.mp4") ->
     return dst
 
 
+def make_cut_mid_gop(directory: Path, name: str = "cut.avi") -> Path:
+    """Write an MPEG-4 Part 2 AVI that starts a second into a long GOP: no key frame for 99 frames,
+    yet every frame decodes (grey until the picture builds up), as a careless editor leaves it."""
+    whole = directory / f"whole-{name}"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=5", "-c:v", "mpeg4", "-g", "250", str(whole))
+    dst = directory / name
+    ffmpeg("-i", str(whole), "-ss", "1", "-c", "copy", "-copyinkf", str(dst))
+    whole.unlink()
+    return dst
+
+
 def make_corrupt(src: Path, name: str = "corrupt.mkv") -> Path:
     """Write `src` with everything after its first 200 bytes replaced by noise (header kept)."""
     data = src.read_bytes()

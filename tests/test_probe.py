@@ -206,6 +206,22 @@ def test_a_warm_probe_judges_like_a_cold_one(
         assert not warm.held, "both warm runs were used"
 
 
+def test_a_video_with_no_key_frame_early_is_decoded_whole(tmp_path: Path) -> None:
+    """probe() decodes only the first packets' key frames; a stream cut mid-GOP has none, so its
+    frames are decoded whole, as before, and it is described and converted, not refused."""
+    src = media.make_cut_mid_gop(tmp_path)
+    (tmp_path / "work").mkdir()
+    with Warm(tmp_path / "work") as warm:
+        held = tmp_path / "work" / "in"
+        probing.warm_up(held, Limits(), warm)
+        src.rename(held)
+        info = probe(held, Limits(), warm)
+    assert (info.width, info.height, info.codec_name) == (320, 240, "mpeg4")
+    assert info.duration == pytest.approx(4.0, abs=0.1)
+    gif = convert(held, tmp_path / "out.gif", GifOptions(width=160, fps=10, max_seconds=2), Limits())
+    assert gif_info(gif.path.read_bytes()).frames >= 15
+
+
 def test_an_ffprobe_without_dash_o_probes_cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An older ffprobe (no -o) gets no runs started ahead: probe() starts them itself, as before."""
     monkeypatch.setattr(probing.toolbox, "ffprobe_writes_to_file", lambda: False)
