@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import netrc
 import os
 import socket
 import sys
@@ -25,7 +26,19 @@ from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
 from core.outage import Outage, backoff, wait_for_redis
 from core.settings import Settings
-from jobs import convert, delivery, lifeline, maintenance, overlay, runtime, spare, stopping, toolbox, workdir
+from jobs import (
+    convert,
+    delivery,
+    lifeline,
+    maintenance,
+    overlay,
+    palettes,
+    runtime,
+    spare,
+    stopping,
+    toolbox,
+    workdir,
+)
 from jobs.recipe import Limits
 
 log = logging.getLogger(__name__)
@@ -40,7 +53,9 @@ WORKER_TTL_S = 35
 PUBSUB_RETRY_S = 2.0  # RQ's command thread retries this often while Redis is away
 TEMP_SWEEP_EVERY_S = 600  # stale temp dirs of this box are removed this often
 DISK_CHECK_S = 5.0  # how often a worker paused for disk space looks again
-PRELOADED = (convert, delivery)  # imported before forking so each work horse starts warm
+# Imported before forking so each work horse starts warm. requests imports netrc (and shlex) on
+# a process's first request, to look for ~/.netrc: ~2 ms each work horse paid on its getFile.
+PRELOADED = (convert, delivery, netrc)
 
 
 class GifWorker(stopping.StopsWhenIdle, Worker):
@@ -246,6 +261,7 @@ def main() -> int:
     setup_logging(settings, "worker")
     runtime.init(settings)
     toolbox.warm_up()  # before forking: every work horse knows this ffmpeg's decoders and filters
+    palettes.can_rewrite()  # and whether gifsicle is here
     overlay.warm_up()  # and which characters the text faces have
     workdir.sweep(settings.tmp_root, older_than_s=settings.job_timeout * 2)
     redis = connect(settings)
