@@ -163,7 +163,8 @@ def _download_local(
 def _fetch(url: str, dest: Path, max_bytes: int, deadline: float | None) -> int:
     """Stream one file over HTTP into dest (the URL may hold the token: never shown)."""
     try:
-        with requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT_S, _read_wait(deadline))) as resp:
+        session = apihelper._get_req_session()  # getFile's connection, when the file is on its server
+        with session.get(url, stream=True, timeout=(CONNECT_TIMEOUT_S, _read_wait(deadline))) as resp:
             if resp.status_code != 200:
                 raise TransientError(f"file download answered {resp.status_code}")
             return _save(resp, dest, max_bytes, deadline)

@@ -122,16 +122,27 @@ def download_and_convert(
 
 def fetch(request: ConversionRequest, settings: Settings, src: Path, deadline: float, warm: Warm) -> int:
     """Download the video to `src` while probe()'s ffprobe runs start in `warm` (each start forks
-    this process: ~10-30 ms that the download's network waits now hide); returns its size."""
+    this process: ~10-30 ms that the download's network waits now hide), unless the worker's
+    spare runs wait for `src` already; returns its size.
+
+    The download runs on this thread, whose Bot API session the worker made before forking (a
+    new thread's first request cost a work horse ~3 ms more). Its connection is closed after the
+    download: sendAnimation, minutes later, would otherwise reuse one the server may have
+    dropped meanwhile, and a send that fails after it went out cannot be retried."""
     client, local, max_bytes = runtime.client(), localfiles.from_settings(settings), settings.max_input_bytes
-    with ThreadPoolExecutor(1, thread_name_prefix="download") as pool:
-        fetched = pool.submit(telegram.download, client, request.file_id, src, max_bytes, deadline, local)
-        probe.warm_up(src, limits_for(settings), warm)
+    limits = limits_for(settings)
+    with ThreadPoolExecutor(1, thread_name_prefix="probe-start") as pool:
+        starting = None if probe.held(src, limits, warm) else pool.submit(probe.warm_up, src, limits, warm)
         try:
-            return fetched.result()
+            size = telegram.download(client, request.file_id, src, max_bytes, deadline, local)
         except LocalFileRefused as exc:  # the reason, never the path: it holds the token
             log.warning("job=%s refused the Bot API server's file: %s", request.job_id, exc.detail)
             raise
+        finally:
+            telegram.drop_connections()
+    if starting is not None:
+        starting.result()  # a start that failed (no process could be made) fails the attempt
+    return size
 
 
 def options_for(request: ConversionRequest, meme: overlay.Meme | None = None) -> recipe.GifOptions:

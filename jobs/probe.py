@@ -70,8 +70,21 @@ def warm_up(src: Path, limits: Limits, warm: Warm) -> None:
     """Start probe()'s two ffprobe runs on `src` before it exists (they wait: see runner.Warm)."""
     if not toolbox.ffprobe_writes_to_file():
         return
-    warm.start(_argv(src, limits, (*_HEADER_ARGS, *_JSON), capped=False))
-    warm.start(_argv(src, limits, (*_DECODE_ARGS, *_JSON), capped=True))
+    for argv in _warm_argvs(src, limits):
+        warm.start(argv)
+
+
+def held(src: Path, limits: Limits, warm: Warm) -> bool:
+    """Whether `warm` holds both of probe()'s runs on `src` already (warm_up() would start none)."""
+    return all(warm.holds(argv) for argv in _warm_argvs(src, limits))
+
+
+def _warm_argvs(src: Path, limits: Limits) -> list[list[str]]:
+    """probe()'s two runs on `src`: the header's and the first packets' decode."""
+    return [
+        _argv(src, limits, (*_HEADER_ARGS, *_JSON), capped=False),
+        _argv(src, limits, (*_DECODE_ARGS, *_JSON), capped=True),
+    ]
 
 
 def probe(src: Path, limits: Limits, warm: Warm | None = None) -> MediaInfo:

@@ -72,7 +72,7 @@ class Warm:
     def start(self, argv: list[str]) -> None:
         """Start `argv` (an ffprobe whose last argument is its input) to write to a new FIFO,
         unless one is held for it already (adopted from the worker's spare)."""
-        if tuple(argv) in self.held:
+        if self.holds(argv):
             return
         fifo = self.folder / f"probe-{secrets.token_hex(8)}.out"
         try:
@@ -88,6 +88,10 @@ class Warm:
         for argv, held in other.held.items():
             self.held[argv] = replace(held, adopted=True)
         other.held.clear()
+
+    def holds(self, argv: list[str]) -> bool:
+        """Whether a child was started for exactly this argv and is not taken yet."""
+        return tuple(argv) in self.held
 
     def take(self, argv: list[str]) -> Held | None:
         """The child started for exactly this argv, if any (each is taken once)."""

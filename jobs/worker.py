@@ -20,7 +20,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
-from core import boxes
+from core import boxes, telegram
 from core.admission import gif_queue
 from core.connection import REDIS_DOWN, connect
 from core.logs import setup_logging
@@ -228,8 +228,10 @@ class GifWorker(stopping.StopsWhenIdle, Worker):
         boxes.forget(self.connection, self.name)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
-        """Remember our pid so the horse can tell whether we died before it was set up."""
+        """Remember our pid so the horse can tell whether we died before it was set up; close our
+        Bot API connections (we tell users of dead horses), which the horse would share."""
         self.parent_pid = os.getpid()
+        telegram.drop_connections()
         super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
