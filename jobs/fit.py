@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.errors import BadTrim, BrokenVideo, ConversionTimeout, GifTooBig, TooMuchMemory
 from jobs import bars, framing, palettes, toolbox
-from jobs.probe import MediaInfo, probe
+from jobs.probe import Later, MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
     PIXEL_BUDGET_RATIO,
@@ -60,7 +60,23 @@ def convert(
 ) -> GifResult:
     """Probe `src` (with the ffprobe runs `warm` holds, if any) and write a looping GIF to `dst`,
     lowering fps then width until it fits; GifTooBig if it still does not."""
-    info = prepare(src, options, limits, warm)
+    try:
+        with Later() as later:  # the conversion starts while the probe's ffprobe runs exit
+            return _convert(src, dst, options, limits, progress, prepare(src, options, limits, warm, later))
+    except Exception:
+        dst.unlink(missing_ok=True)  # e.g. made before a probe run's failure came to light
+        raise
+
+
+def _convert(
+    src: Path,
+    dst: Path,
+    options: GifOptions,
+    limits: Limits,
+    progress: Callable[[float], None] | None,
+    info: MediaInfo,
+) -> GifResult:
+    """convert() once `src` is probed."""
     report = Progress(progress)
     attempt, (size, *ran) = options, convert_once(src, dst, info, options, limits, report)
     for _ in range(MAX_ATTEMPTS - 1):
@@ -78,11 +94,13 @@ def convert(
     return replace(done, ffmpeg_seconds=ran[0], ffmpeg_cpu_seconds=ran[1])
 
 
-def prepare(src: Path, options: GifOptions, limits: Limits, warm: Warm | None = None) -> MediaInfo:
-    """Probe `src` (with the ffprobe runs `warm` holds, if any), check the window, and frame the
-    picture: the black bars found by one cropdetect run cut if options.crop, a centred square if
-    options.square."""
-    info = probe(src, limits, warm)
+def prepare(
+    src: Path, options: GifOptions, limits: Limits, warm: Warm | None = None, later: Later | None = None
+) -> MediaInfo:
+    """Probe `src` (with the ffprobe runs `warm` holds, if any; their exits left to `later`, if
+    given), check the window, and frame the picture: the black bars found by one cropdetect run
+    cut if options.crop, a centred square if options.square."""
+    info = probe(src, limits, warm, later)
     start, end = source_window(info, options)
     if end <= start:
         raise BadTrim("the trim window starts after the end of the video")

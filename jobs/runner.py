@@ -138,6 +138,7 @@ def run(
     on_line: Callable[[str], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     warm: Warm | None = None,
+    on_output_end: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Run one ffmpeg/ffprobe child in its own session; SIGKILL the whole group after `timeout`.
 
@@ -145,19 +146,20 @@ def run(
     Running out of memory (an allocation failing under MEMORY_LIMIT_BYTES, or a kill by a signal
     twice in a row) raises TooMuchMemory; one kill is retried within what is left of `timeout`.
     A child `warm` started ahead for this very argv is used instead of a new one (a retry is cold).
+    `on_output_end` gets each try's whole output as soon as the child closed it (see Running).
     """
     deadline = time.monotonic() + timeout
     held = warm.take(argv) if warm is not None else None
     if held is not None and held.adopted:
         try:
-            _run_once(argv, timeout, on_line, on_start, held)
+            _run_once(argv, timeout, on_line, on_start, held, on_output_end)
             return
         except (lifeline.NoExitStatus, FFmpegKilled) as exc:  # e.g. killed while it waited: run it anew
             logger.warning("a spare %s: %s; starting it anew", argv[0], exc)
         held = None
     for attempt in range(KILL_RETRIES + 1):
         try:
-            _run_once(argv, max(0.0, deadline - time.monotonic()), on_line, on_start, held)
+            _run_once(argv, max(0.0, deadline - time.monotonic()), on_line, on_start, held, on_output_end)
             return
         except FFmpegKilled as exc:
             if attempt == KILL_RETRIES or deadline - time.monotonic() <= 1.0:
@@ -172,6 +174,7 @@ def _run_once(
     on_line: Callable[[str], None] | None,
     on_start: Callable[[int], None] | None,
     held: Held | None = None,
+    on_output_end: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Run the child once (or let a held one go); raise on a timeout, a signal death or a non-zero exit.
 
@@ -181,11 +184,17 @@ def _run_once(
     adopted = held is not None and held.adopted
     kept: list[str] = []
     sink = kept.append if adopted else on_line
+    if on_output_end is not None:
+        sink = _Collected(sink, on_output_end)
     if on_start is not None:
         on_start(proc.pid)
-    out = threading.Thread(target=_pump, args=(proc.stdout, sink), daemon=True)
-    if held is not None:  # its output is the FIFO: opening it lets the child go on
-        out = threading.Thread(target=_pump_fifo, args=(held.fifo, sink), daemon=True)
+    # a held child's output is the FIFO: opening it lets the child go on
+    read = (
+        functools.partial(_pump_fifo, held.fifo, sink)
+        if held is not None
+        else functools.partial(_pump, proc.stdout, sink)
+    )
+    out = threading.Thread(target=_read_output, args=(read, sink), daemon=True)
     readers = [
         out,
         threading.Thread(target=_pump, args=(proc.stderr, lambda s: tail.append(s[:200])), daemon=True),
@@ -213,6 +222,71 @@ def _run_once(
     _check(argv, returncode, tail)
     for line in kept if on_line is not None else ():
         on_line(line)
+
+
+class _Collected:
+    """A line sink that keeps every line it is given, then hands it on (if there is a next sink);
+    `ended` gets them all once the output is closed."""
+
+    def __init__(self, then: Callable[[str], None] | None, ended: Callable[[list[str]], None]) -> None:
+        self.lines: list[str] = []
+        self.then = then
+        self.ended = ended
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        if self.then is not None:
+            self.then(line)
+
+
+def _read_output(read: Callable[[], None], sink: Callable[[str], None] | None) -> None:
+    """Read the child's output to its end, then hand a _Collected sink's lines to its `ended`."""
+    read()
+    if isinstance(sink, _Collected):
+        sink.ended(sink.lines)
+
+
+class Running:
+    """run() on a thread, whose child's whole output can be used before the child has exited.
+
+    An ffprobe closes its output ~4 ms before its exit status is there (it unloads ffmpeg's ~200
+    shared libraries, then the kernel unmaps them): output() returns the output as soon as it is
+    closed, settle() waits for the exit and raises what run() would have raised."""
+
+    def __init__(self, argv: list[str], timeout: float, warm: Warm | None = None) -> None:
+        self._ended = threading.Event()
+        self._output: list[str] | None = None
+        self._lines: list[str] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(argv, timeout, warm), name=f"{argv[0]}-run", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, argv: list[str], timeout: float, warm: Warm | None) -> None:
+        try:
+            run(argv, timeout, self._lines.append, warm=warm, on_output_end=self._output_closed)
+        except BaseException as exc:  # handed to settle()'s caller
+            self._error = exc
+        finally:
+            self._ended.set()
+
+    def _output_closed(self, lines: list[str]) -> None:
+        if self._output is None:  # the first try's (a retry after a kill prints the same)
+            self._output = list(lines)
+        self._ended.set()
+
+    def output(self) -> list[str] | None:
+        """The child's whole output once it closed it; None if the run ended without (settle())."""
+        self._ended.wait()
+        return self._output
+
+    def settle(self) -> list[str]:
+        """Wait for the run to end; raise as run() did; return every line it passed on."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._lines
 
 
 def _wait(proc: subprocess.Popen[bytes], stderr_reader: threading.Thread, timeout: float) -> int:

@@ -17,7 +17,7 @@ import ffmpeg
 
 from core.errors import GifTooBig
 from jobs import fit, recipe
-from jobs.probe import MediaInfo
+from jobs.probe import Later, MediaInfo
 from jobs.progress import Progress
 from jobs.recipe import GifOptions, Limits
 from jobs.runner import Warm
@@ -93,7 +93,25 @@ def convert(
     """Probe `src` (with the ffprobe runs `warm` holds, if any) and write a video sticker to `dst`,
     lowering the bitrate until it is under `cap` bytes; GifTooBig if it still is not."""
     asked = sticker_options(options)
-    info = fit.prepare(src, asked, limits, warm)
+    try:
+        with Later() as later:  # the encoding starts while the probe's ffprobe runs exit
+            info = fit.prepare(src, asked, limits, warm, later)
+            return _convert(src, dst, asked, limits, progress, cap, info)
+    except Exception:
+        dst.unlink(missing_ok=True)  # e.g. made before a probe run's failure came to light
+        raise
+
+
+def _convert(
+    src: Path,
+    dst: Path,
+    asked: GifOptions,
+    limits: Limits,
+    progress: Callable[[float], None] | None,
+    cap: int,
+    info: MediaInfo,
+) -> fit.GifResult:
+    """convert() once `src` is probed."""
     start, end = recipe.source_window(info, asked)
     seconds = (end - start) / asked.speed
     bitrate = int(cap * 8 * SIZE_SAFETY / max(seconds, 0.1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from core.errors import (
     UserFacingError,
 )
 from jobs import probe as probing
+from jobs import runner
 from jobs.fit import convert
 from jobs.probe import _float, _rate, _rotated, probe
 from jobs.recipe import GifOptions, Limits
@@ -131,14 +134,14 @@ def test_pixel_cap_refuses_large_pictures(tmp_path: Path) -> None:
 def test_every_ffprobe_run_is_hardened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each ffprobe has both whitelists and a file: URL; only the header read goes without the pixel cap."""
     argvs: list[list[str]] = []
-    real_run = probing.run
+    real_spawn = runner._spawn
 
-    def recording_run(argv: list[str], *args: Any, **kwargs: Any) -> None:
-        """Keep each argv, then really run it."""
+    def recording_spawn(argv: list[str], *args: Any, **kwargs: Any) -> Any:
+        """Keep each argv, then really start it."""
         argvs.append(argv)
-        real_run(argv, *args, **kwargs)
+        return real_spawn(argv, *args, **kwargs)
 
-    monkeypatch.setattr(probing, "run", recording_run)
+    monkeypatch.setattr(runner, "_spawn", recording_spawn)
     src = media.make_webm(tmp_path, live=True)  # no duration: header, first frames, then packets
     probe(src, Limits())
     assert len(argvs) == 3
@@ -220,6 +223,29 @@ def test_a_video_with_no_key_frame_early_is_decoded_whole(tmp_path: Path) -> Non
     assert info.duration == pytest.approx(4.0, abs=0.1)
     gif = convert(held, tmp_path / "out.gif", GifOptions(width=160, fps=10, max_seconds=2), Limits())
     assert gif_info(gif.path.read_bytes()).frames >= 15
+
+
+def test_an_ffprobe_that_fails_after_its_output_still_refuses_the_video(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversion starts on an ffprobe's output before that ffprobe has exited; one that then
+    exits non-zero refuses the video as it did when it was waited for, and no GIF is left."""
+    real = shutil.which("ffprobe")
+    assert real is not None
+    wrappers = tmp_path / "bin"
+    wrappers.mkdir()
+    wrapper = wrappers / "ffprobe"
+    wrapper.write_text(f'#!/bin/sh\n"{real}" "$@"\nexit 3\n')  # its whole output, then a failure
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrappers}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "work").mkdir()
+    src, gif = tmp_path / "work" / "in", tmp_path / "out.gif"
+    with Warm(tmp_path / "work") as warm:
+        probing.warm_up(src, Limits(), warm)
+        media.make_clip(tmp_path).rename(src)
+        with pytest.raises(BrokenVideo):
+            convert(src, gif, GifOptions(width=160, fps=10, max_seconds=2), Limits(), warm=warm)
+    assert not gif.exists()
 
 
 def test_an_ffprobe_without_dash_o_probes_cold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
