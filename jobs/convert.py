@@ -21,8 +21,8 @@ from core.models import ConversionRequest, ConversionResult, OutputKind
 from core.settings import Settings
 from core.texts import text
 from jobs import fit, overlay, probe, recipe, runtime, spare, sticker, workdir
-from jobs.runner import Warm
 from jobs.status import StatusMessage
+from jobs.warm import Warm
 
 log = logging.getLogger(__name__)
 GIF_NAME = "animation.gif"
@@ -88,7 +88,7 @@ def download_and_convert(
 ) -> tuple[int, fit.GifResult]:
     """Download the video and convert it, showing the steps that take a while in the status message.
 
-    The probe's ffprobe runs wait for the file (runner.Warm): the worker's spare pair, started
+    The probe's ffprobe runs wait for the file (warm.Warm): the worker's spare pair, started
     before this horse forked (jobs.spare), or a pair started during the download. Either way their
     start-up is off the job's path. No status edit stands between the
     download and ffmpeg: the progress ticks (never waited for) show the conversion."""

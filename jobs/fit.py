@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.errors import BadTrim, BrokenVideo, ConversionTimeout, GifTooBig, TooMuchMemory
 from jobs import bars, framing, palettes, toolbox
-from jobs.probe import Later, MediaInfo, probe
+from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
     PIXEL_BUDGET_RATIO,
@@ -24,7 +24,8 @@ from jobs.recipe import (
     source_window,
     target_size,
 )
-from jobs.runner import FFmpegFailed, Warm, run
+from jobs.runner import FFmpegFailed, run
+from jobs.warm import Later, Warm
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,18 +21,16 @@ from core.errors import (
 from jobs import picture, toolbox
 from jobs.framing import Box
 from jobs.picture import Picture
+from jobs.probefields import frame_rate, frames_of, is_video, looks_like_container, number, rotated
 from jobs.recipe import FORMAT_WHITELIST, VIDEO_STREAM, Limits, file_url, input_hardening
-from jobs.runner import FFPROBE, FFmpegFailed, Running, Warm, run
+from jobs.runner import FFPROBE, FFmpegFailed, run
+from jobs.warm import Later, Running, Warm
 
 PROBE_PACKETS = 12  # packets read to prove the stream yields a frame (first may not be a key)
 # Demuxers whose header has no streams (MPEG-PS, FLV: they appear while packets are read) or only a
 # guessed duration (MPEG-TS): they are read for stream info, pixel-capped, within recipe's
 # PROBE_SIZE_BYTES and ANALYZE_DURATION_US.
 STREAM_INFO_FORMATS = frozenset({"mpeg", "flv", "mpegts"})
-_MOV_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
-_MAGIC = (b"\x1a\x45\xdf\xa3", b"\x00\x00\x01\xba", b"FLV\x01", b"OggS", b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")
-# Where MPEG-TS sync bytes ("G") recur: every 188 bytes, or in M2TS (AVCHD) every 192 from byte 4.
-_TS_SYNC = ((0, 188), (4, 192))
 _DECODED = (
     "stream=width,height,avg_frame_rate,r_frame_rate,field_order,sample_aspect_ratio,pix_fmt,"
     "color_range,color_space,color_transfer,color_primaries"
@@ -52,9 +48,8 @@ _ALL_FRAMES_ARGS = (
     "-show_entries",
     _DECODED,
 )
-# Only the key frames of those packets are decoded: a phone's 1080p H.264 took 70 ms to decode
-# twelve frames and 20 ms to decode its first, HEVC 10-bit 120 ms against 19 (README, Performance).
-# A stream with no key frame among them is decoded whole (_ALL_FRAMES_ARGS), as before.
+# Only their key frames are decoded (1080p phone H.264: 70 -> 20 ms, HEVC 10-bit 120 -> 19 ms; README,
+# Performance); a stream with no key frame among them is decoded whole (_ALL_FRAMES_ARGS), as before.
 _DECODE_ARGS = ("-skip_frame", "nokey", *_ALL_FRAMES_ARGS)
 _JSON = ("-of", "json")
 
@@ -76,7 +71,7 @@ class MediaInfo:
 
 
 def warm_up(src: Path, limits: Limits, warm: Warm) -> None:
-    """Start probe()'s two ffprobe runs on `src` before it exists (they wait: see runner.Warm)."""
+    """Start probe()'s two ffprobe runs on `src` before it exists (they wait: see warm.Warm)."""
     if not toolbox.ffprobe_writes_to_file():
         return
     for argv in _warm_argvs(src, limits):
@@ -94,38 +89,6 @@ def _warm_argvs(src: Path, limits: Limits) -> list[list[str]]:
         _argv(src, limits, (*_HEADER_ARGS, *_JSON), capped=False),
         _argv(src, limits, (*_DECODE_ARGS, *_JSON), capped=True),
     ]
-
-
-class Later:
-    """The exit of probe()'s ffprobe runs, still to come when their output was used.
-
-    `with Later() as later:` around the work that uses probe(..., later=later): when the block
-    ends, each run's exit is waited for, and a run that failed raises what probe() would have
-    raised, in place of the block's own error (it is the first news, as when it was waited for)."""
-
-    def __init__(self) -> None:
-        self._checks: list[tuple[int, Callable[[], None]]] = []
-        self._lock = threading.Lock()
-
-    def add(self, order: int, check: Callable[[], None]) -> None:
-        """Add a run's check; checks run by `order` (the header's before the decode's)."""
-        with self._lock:
-            self._checks.append((order, check))
-
-    def settle(self, order: int | None = None) -> None:
-        """Wait for every run still to exit (or those added with `order`); raise the first
-        failure, in `order`."""
-        with self._lock:
-            checks = sorted((c for c in self._checks if order in (None, c[0])), key=lambda c: c[0])
-            self._checks = [c for c in self._checks if c not in checks]
-        for _order, check in checks:
-            check()
-
-    def __enter__(self) -> Later:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.settle()
 
 
 def probe(src: Path, limits: Limits, warm: Warm | None = None, later: Later | None = None) -> MediaInfo:
@@ -157,7 +120,7 @@ def _describe(src: Path, limits: Limits, header: dict[str, Any], decoded: Future
     """Check the header's streams, then the decoded first frames, and describe the video."""
     streams = header.get("streams") or []
     format_name = str((header.get("format") or {}).get("format_name", ""))
-    video = next((s for s in streams if _is_video(s)), None)
+    video = next((s for s in streams if is_video(s)), None)
     if video is None:
         if any(s.get("codec_type") == "audio" for s in streams):
             raise AudioOnly(f"sound only, in {format_name}")
@@ -174,13 +137,13 @@ def _describe(src: Path, limits: Limits, header: dict[str, Any], decoded: Future
         raise BrokenVideo("a frame without a size")
     _check_pixels({"width": width, "height": height}, limits)
     look = picture.describe(stream, frames, height)
-    display = _rotated(*picture.display_size(width, height, look.sar), video)
-    duration = _float((header.get("format") or {}).get("duration")) or _float(video.get("duration"))
+    display = rotated(*picture.display_size(width, height, look.sar), video)
+    duration = number((header.get("format") or {}).get("duration")) or number(video.get("duration"))
     duration = duration or _packet_duration(src, limits)  # e.g. a WebM recorded in a browser
     if duration <= 0:
         raise BrokenVideo("no duration")
     has_audio = any(s.get("codec_type") == "audio" for s in streams)
-    fps = _frame_rate(stream)
+    fps = frame_rate(stream)
     still = packets == 1  # one picture, however long the file (a song with its cover, say)
     return MediaInfo(*display, duration, fps, format_name, codec_name, has_audio, look, still)
 
@@ -191,7 +154,7 @@ def _header(
     """Read the container's header: its format and streams; refuse a format off the whitelist."""
 
     def failed(exc: FFmpegFailed) -> UserFacingError:
-        kind = BrokenVideo if _looks_like_container(src) else NotAVideo
+        kind = BrokenVideo if looks_like_container(src) else NotAVideo
         return kind("ffprobe could not open the input")
 
     # headers only, uncapped: nothing is decoded, and the cap would hide the size to check
@@ -212,17 +175,15 @@ Decoded = tuple[dict[str, Any], list[dict[str, Any]], int]
 
 
 def _decode_first(src: Path, limits: Limits, warm: Warm | None = None, later: Later | None = None) -> Decoded:
-    """Decode the key frames of the first packets (pixel-capped) to prove frames come out; if
-    none is among them, every frame of those packets.
-
-    Return the stream, its frames and how many packets it had (fewer than PROBE_PACKETS: all of them).
-    """
+    """Decode the key frames of the first packets (pixel-capped; all of them if none is a key
+    frame) to prove frames come out. Return the stream, its frames and how many packets it had
+    (fewer than PROBE_PACKETS: all of them)."""
 
     def failed(exc: FFmpegFailed) -> UserFacingError:
         return BrokenVideo("the video stream does not decode")
 
     data = _early_json(src, limits, _DECODE_ARGS, True, warm, later, 1, failed)
-    if not _frames(data):  # no key frame early on (a stream cut mid-GOP, say)
+    if not frames_of(data):  # no key frame early on (a stream cut mid-GOP, say)
         if later is not None:
             later.settle(order=1)  # this run's own failure first
         try:
@@ -231,7 +192,7 @@ def _decode_first(src: Path, limits: Limits, warm: Warm | None = None, later: La
             raise failed(exc) from exc
     both = data.get("packets_and_frames") or []
     packets = data.get("packets") or [item for item in both if item.get("type") == "packet"]
-    frames = _frames(data)
+    frames = frames_of(data)
     if any(
         side.get("side_data_type") == "Encryption info"
         for packet in packets
@@ -241,12 +202,6 @@ def _decode_first(src: Path, limits: Limits, warm: Warm | None = None, later: La
     if not frames:
         raise BrokenVideo("no frame decoded")
     return (data.get("streams") or [{}])[0], frames, len(packets)
-
-
-def _frames(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The frames of a decode run's JSON (listed alone, or among its packets)."""
-    both = data.get("packets_and_frames") or []
-    return data.get("frames") or [item for item in both if item.get("type") == "frame"]
 
 
 def _check_pixels(stream: dict[str, Any], limits: Limits) -> None:
@@ -326,19 +281,13 @@ def _json(lines: list[str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _frame_rate(stream: dict[str, Any]) -> float:
-    """The stream's frame rate (average, else the base rate); 0.0 if unknown or absurd."""
-    rates = [_rate(stream.get("avg_frame_rate")), _rate(stream.get("r_frame_rate"))]
-    return next((r for r in rates if 0 < r <= 1000), 0.0)
-
-
 def _packet_duration(src: Path, limits: Limits) -> float:
     """Return the video's end time from its packet timestamps (for files without a duration)."""
     end = [0.0]
 
     def on_line(line: str) -> None:
         """Keep the latest end (pts + duration) of the packets seen so far."""
-        times = [_float(part) for part in line.split(",")[:2]]
+        times = [number(part) for part in line.split(",")[:2]]
         end[0] = max(end[0], sum(times))
 
     args = ("-select_streams", VIDEO_STREAM, "-show_entries", "packet=pts_time,duration_time")
@@ -348,42 +297,3 @@ def _packet_duration(src: Path, limits: Limits) -> float:
     except FFmpegFailed as exc:
         raise BrokenVideo("cannot read packets") from exc
     return end[0]
-
-
-def _is_video(stream: dict[str, Any]) -> bool:
-    """Tell a real video stream from audio and from cover art (an attached picture)."""
-    attached = (stream.get("disposition") or {}).get("attached_pic") == 1
-    return stream.get("codec_type") == "video" and not attached
-
-
-def _rotated(width: int, height: int, stream: dict[str, Any]) -> tuple[int, int]:
-    """Return a display size with its sides swapped for a 90/270 degree rotation of `stream`."""
-    rotations = [d.get("rotation") for d in stream.get("side_data_list") or []]
-    rotations.append((stream.get("tags") or {}).get("rotate"))
-    rotation = next((int(_float(r)) for r in rotations if r is not None), 0)
-    return (height, width) if rotation % 180 == 90 else (width, height)
-
-
-def _looks_like_container(src: Path) -> bool:
-    """Tell whether `src` starts like one of the whitelisted containers (a failure then means broken)."""
-    with src.open("rb") as fh:
-        head = fh.read(400)
-    is_avi = head[:4] == b"RIFF" and head[8:12] == b"AVI "
-    is_ts = any(head[offset::size][:3] == b"GGG" for offset, size in _TS_SYNC)
-    return head[4:8] in _MOV_BOXES or head.startswith(_MAGIC) or is_avi or is_ts
-
-
-def _rate(value: object) -> float:
-    """Parse an ffprobe rate like '30000/1001' (0.0 if unusable)."""
-    num, _, den = str(value or "").partition("/")
-    divisor = _float(den) if den else 1.0
-    return _float(num) / divisor if divisor > 0 else 0.0
-
-
-def _float(value: object) -> float:
-    """Parse a finite float, 0.0 for 'N/A', None or garbage."""
-    try:
-        number = float(str(value))
-    except ValueError:
-        return 0.0
-    return number if math.isfinite(number) else 0.0

@@ -9,19 +9,20 @@ import logging
 import os
 import re
 import resource
-import secrets
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from core.errors import ConversionTimeout, GifBotError, TooMuchMemory
 from jobs import lifeline
+
+if TYPE_CHECKING:  # jobs.warm imports this module
+    from jobs.warm import Held, Warm
 
 logger = logging.getLogger(__name__)
 
@@ -43,77 +44,6 @@ _OUT_OF_MEMORY = re.compile(
     re.I,
 )
 _PIXEL_CAP = re.compile(r"exceeds specified max pixel count")  # libavutil's words for -max_pixels
-
-
-@dataclass(frozen=True)
-class Held:
-    """A child started ahead of its input, blocked opening its output FIFO until a reader opens it.
-
-    `adopted`: the worker started it before forking this work horse (jobs.spare), so it is the
-    worker's child, not ours: we cannot wait() for it, and read its exit status from /proc instead.
-    """
-
-    proc: subprocess.Popen[bytes]
-    fifo: Path
-    adopted: bool = False
-
-
-class Warm:
-    """ffprobe children started while their input is still downloading; run() takes the one for its
-    argv. ffprobe opens its -o output after loading its ~200 shared libraries and reading its options,
-    and before it opens its input: with a FIFO as output it waits there, hardened like any child (own
-    session, memory cap, dies with us), until run() opens the FIFO. Its start-up (~100-200 ms, most of
-    a short probe) is then off the job's path. Children nobody took are killed on close()."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.held: dict[tuple[str, ...], Held] = {}
-
-    def start(self, argv: list[str]) -> None:
-        """Start `argv` (an ffprobe whose last argument is its input) to write to a new FIFO,
-        unless one is held for it already (adopted from the worker's spare)."""
-        if self.holds(argv):
-            return
-        fifo = self.folder / f"probe-{secrets.token_hex(8)}.out"
-        try:
-            os.mkfifo(fifo, 0o600)
-        except OSError as exc:  # a temp dir that holds no FIFOs: run() starts this one when asked
-            logger.info("no FIFO in %s (%s); ffprobe starts cold", self.folder, type(exc).__name__)
-            return
-        held = [*argv[:-1], "-o", "file:" + str(fifo), argv[-1]]
-        self.held[tuple(argv)] = Held(_spawn(held, stdout=subprocess.DEVNULL), fifo)
-
-    def adopt(self, other: Warm) -> None:
-        """Hold the children `other` holds (the worker's spare, started before this horse forked)."""
-        for argv, held in other.held.items():
-            self.held[argv] = replace(held, adopted=True)
-        other.held.clear()
-
-    def holds(self, argv: list[str]) -> bool:
-        """Whether a child was started for exactly this argv and is not taken yet."""
-        return tuple(argv) in self.held
-
-    def take(self, argv: list[str]) -> Held | None:
-        """The child started for exactly this argv, if any (each is taken once)."""
-        return self.held.pop(tuple(argv), None)
-
-    def close(self) -> None:
-        """Kill (and reap) every child nobody took."""
-        for held in self.held.values():
-            if held.adopted:  # the worker that started it reaps it
-                _signal_group(held.proc.pid)
-            else:
-                _kill_group(held.proc)
-            if held.proc.stderr is not None:
-                held.proc.stderr.close()
-            held.fifo.unlink(missing_ok=True)
-        self.held.clear()
-
-    def __enter__(self) -> Warm:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class FFmpegKilled(GifBotError):
@@ -184,17 +114,11 @@ def _run_once(
     adopted = held is not None and held.adopted
     kept: list[str] = []
     sink = kept.append if adopted else on_line
-    if on_output_end is not None:
-        sink = _Collected(sink, on_output_end)
     if on_start is not None:
         on_start(proc.pid)
-    # a held child's output is the FIFO: opening it lets the child go on
-    read = (
-        functools.partial(_pump_fifo, held.fifo, sink)
-        if held is not None
-        else functools.partial(_pump, proc.stdout, sink)
-    )
-    out = threading.Thread(target=_read_output, args=(read, sink), daemon=True)
+    out = threading.Thread(target=_pump, args=(proc.stdout, sink, on_output_end), daemon=True)
+    if held is not None:  # its output is the FIFO: opening it lets the child go on
+        out = threading.Thread(target=_pump_fifo, args=(held.fifo, sink, on_output_end), daemon=True)
     readers = [
         out,
         threading.Thread(target=_pump, args=(proc.stderr, lambda s: tail.append(s[:200])), daemon=True),
@@ -222,71 +146,6 @@ def _run_once(
     _check(argv, returncode, tail)
     for line in kept if on_line is not None else ():
         on_line(line)
-
-
-class _Collected:
-    """A line sink that keeps every line it is given, then hands it on (if there is a next sink);
-    `ended` gets them all once the output is closed."""
-
-    def __init__(self, then: Callable[[str], None] | None, ended: Callable[[list[str]], None]) -> None:
-        self.lines: list[str] = []
-        self.then = then
-        self.ended = ended
-
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
-        if self.then is not None:
-            self.then(line)
-
-
-def _read_output(read: Callable[[], None], sink: Callable[[str], None] | None) -> None:
-    """Read the child's output to its end, then hand a _Collected sink's lines to its `ended`."""
-    read()
-    if isinstance(sink, _Collected):
-        sink.ended(sink.lines)
-
-
-class Running:
-    """run() on a thread, whose child's whole output can be used before the child has exited.
-
-    An ffprobe closes its output ~4 ms before its exit status is there (it unloads ffmpeg's ~200
-    shared libraries, then the kernel unmaps them): output() returns the output as soon as it is
-    closed, settle() waits for the exit and raises what run() would have raised."""
-
-    def __init__(self, argv: list[str], timeout: float, warm: Warm | None = None) -> None:
-        self._ended = threading.Event()
-        self._output: list[str] | None = None
-        self._lines: list[str] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(argv, timeout, warm), name=f"{argv[0]}-run", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, argv: list[str], timeout: float, warm: Warm | None) -> None:
-        try:
-            run(argv, timeout, self._lines.append, warm=warm, on_output_end=self._output_closed)
-        except BaseException as exc:  # handed to settle()'s caller
-            self._error = exc
-        finally:
-            self._ended.set()
-
-    def _output_closed(self, lines: list[str]) -> None:
-        if self._output is None:  # the first try's (a retry after a kill prints the same)
-            self._output = list(lines)
-        self._ended.set()
-
-    def output(self) -> list[str] | None:
-        """The child's whole output once it closed it; None if the run ended without (settle())."""
-        self._ended.wait()
-        return self._output
-
-    def settle(self) -> list[str]:
-        """Wait for the run to end; raise as run() did; return every line it passed on."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._lines
 
 
 def _wait(proc: subprocess.Popen[bytes], stderr_reader: threading.Thread, timeout: float) -> int:
@@ -348,10 +207,12 @@ def _signal_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _pump_fifo(fifo: Path, sink: Callable[[str], None] | None) -> None:
-    """Open a held child's output FIFO (which lets it go on) and feed its lines to `sink`."""
+def _pump_fifo(
+    fifo: Path, sink: Callable[[str], None] | None, ended: Callable[[list[str]], None] | None = None
+) -> None:
+    """Open a held child's output FIFO (which lets it go on) and _pump() it."""
     with open(fifo, "rb") as stream:
-        _pump(stream, sink)
+        _pump(stream, sink, ended)
 
 
 def _unblock_fifo(fifo: Path, readers: list[threading.Thread]) -> None:
@@ -365,14 +226,23 @@ def _unblock_fifo(fifo: Path, readers: list[threading.Thread]) -> None:
     fifo.unlink(missing_ok=True)
 
 
-def _pump(stream: IO[bytes], sink: Callable[[str], None] | None) -> None:
-    """Feed each line of `stream` to `sink` until EOF; a failing sink is logged and dropped."""
+def _pump(
+    stream: IO[bytes], sink: Callable[[str], None] | None, ended: Callable[[list[str]], None] | None = None
+) -> None:
+    """Feed each line of `stream` to `sink` until EOF (a failing sink is logged and dropped), then
+    every line to `ended`, if given."""
+    lines: list[str] = []
     with stream:
         for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if ended is not None:
+                lines.append(line)
             if sink is None:
                 continue
             try:
-                sink(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                sink(line)
             except Exception:
                 logger.exception("output handler failed; draining the rest unread")
                 sink = None
+    if ended is not None:
+        ended(lines)

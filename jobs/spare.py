@@ -1,10 +1,10 @@
 """probe()'s two ffprobe runs, started by the worker while it waits for a job, for the next one.
 
 Each ffprobe start loads ffmpeg's ~200 shared libraries: ~130 ms of CPU before it reads a byte, and
-most of a small clip's probe. runner.Warm already starts them while the video downloads, but a
+most of a small clip's probe. warm.Warm already starts them while the video downloads, but a
 small clip downloads faster than that. So the worker (the parent of every work horse) keeps one
 spare pair, started on an input path that no file has yet: each blocks on its output FIFO until a
-reader opens it (see runner.Warm). The next work horse, forked from the worker, adopts them: it
+reader opens it (see warm.Warm). The next work horse, forked from the worker, adopts them: it
 downloads the video to that path and lets them go. The worker reaps them after the horse is done
 and starts the next pair while it waits for the next job; a job that did not touch its spare
 leaves it for the one after. Without ffprobe -o (FFmpeg < 5.0), or with an unsafe temp root,
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from jobs import probe, toolbox, workdir
 from jobs.recipe import Limits
-from jobs.runner import Warm
+from jobs.warm import Warm
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import ffmpeg
 
 from core.errors import GifTooBig
 from jobs import fit, recipe
-from jobs.probe import Later, MediaInfo
+from jobs.probe import MediaInfo
 from jobs.progress import Progress
 from jobs.recipe import GifOptions, Limits
-from jobs.runner import Warm
+from jobs.warm import Later, Warm
 
 logger = logging.getLogger(__name__)
 

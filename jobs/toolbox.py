@@ -55,7 +55,7 @@ def filters() -> frozenset[str]:
 
 @functools.cache
 def ffprobe_writes_to_file() -> bool:
-    """Tell whether this ffprobe has `-o` (FFmpeg 5.0 and later), which runner.Warm relies on; an
+    """Tell whether this ffprobe has `-o` (FFmpeg 5.0 and later), which warm.Warm relies on; an
     older one is started when its run comes, as before."""
     lines: list[str] = []
     try:

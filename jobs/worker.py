@@ -18,7 +18,6 @@ from rq import Queue, Worker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.serializers import JSONSerializer
-from rq.worker import WorkerStatus
 
 from core import boxes, telegram
 from core.admission import gif_queue
@@ -29,6 +28,7 @@ from core.settings import Settings
 from jobs import (
     convert,
     delivery,
+    diskroom,
     lifeline,
     maintenance,
     overlay,
@@ -52,13 +52,12 @@ MAINTENANCE_INTERVAL_S = 15
 WORKER_TTL_S = 35
 PUBSUB_RETRY_S = 2.0  # RQ's command thread retries this often while Redis is away
 TEMP_SWEEP_EVERY_S = 600  # stale temp dirs of this box are removed this often
-DISK_CHECK_S = 5.0  # how often a worker paused for disk space looks again
 # Imported before forking so each work horse starts warm. requests imports netrc (and shlex) on
 # a process's first request, to look for ~/.netrc: ~2 ms each work horse paid on its getFile.
 PRELOADED = (convert, delivery, netrc)
 
 
-class GifWorker(stopping.StopsWhenIdle, Worker):
+class GifWorker(stopping.StopsWhenIdle, diskroom.PausesForDisk, Worker):
     """RQ's forking worker with a short job heartbeat (RQ adds a fixed 60 s otherwise) that rides
     out Redis outages: a job in progress keeps running, an idle worker waits for Redis, and a
     worker whose temp disk is nearly full takes no job until it has room again."""
@@ -76,7 +75,7 @@ class GifWorker(stopping.StopsWhenIdle, Worker):
         self.min_free_disk_mb = min_free_disk_mb  # 0: never pause for disk space
         self.free_disk_mb = 0
         self.paused_for_disk = False
-        self.disk_check_s = DISK_CHECK_S
+        self.disk_check_s = diskroom.DISK_CHECK_S
         self.box = socket.gethostname()
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
@@ -92,54 +91,6 @@ class GifWorker(stopping.StopsWhenIdle, Worker):
             super().execute_job(job, queue)
         finally:
             spare.after_job(self.tmp_root, self.probe_limits)
-
-    def wait_for_disk(self, *, burst: bool) -> bool:
-        """Wait (heartbeating, shown as suspended) while the temp dir is unsafe or its free space is
-        under MIN_FREE_DISK_MB; False if the worker should leave its loop instead (burst mode, or a
-        stop was requested)."""
-        while reason := self.cannot_take_jobs():
-            if not self.paused_for_disk:
-                self.paused_for_disk = True
-                log.warning("worker %s stops taking jobs: %s", self.name, reason)
-                self.set_state(WorkerStatus.SUSPENDED)
-            self.heartbeat()
-            if burst or self._stop_requested:
-                return False
-            time.sleep(self.disk_check_s)
-        if self.paused_for_disk:
-            self.paused_for_disk = False
-            log.info(
-                "worker %s takes jobs again: %d MB free in %s", self.name, self.free_disk_mb, self.tmp_root
-            )
-            self.heartbeat()
-        return True
-
-    def cannot_take_jobs(self) -> str | None:
-        """Why no job may start now (a temp dir not ours alone, too little free space), or None."""
-        if problem := workdir.root_problem(self.tmp_root):
-            return problem
-        if self.disk_low():
-            free, least = self.free_disk_mb, self.min_free_disk_mb
-            return f"{free} MB free in {self.tmp_root}, under MIN_FREE_DISK_MB={least}"
-        return None
-
-    def disk_low(self) -> bool:
-        """Measure free temp space; True if it is under the threshold."""
-        self.free_disk_mb = workdir.free_mb(self.tmp_root)
-        return self.min_free_disk_mb > 0 and self.free_disk_mb < self.min_free_disk_mb
-
-    def publish_status(self, redis: Any) -> None:
-        """Publish this worker's box, free temp space and whether it takes jobs (for /healthz)."""
-        self.disk_low()
-        status = boxes.WorkerStatus(
-            self.name,
-            self.box,
-            not self.paused_for_disk,
-            self.free_disk_mb,
-            self.min_free_disk_mb,
-            time.time(),
-        )
-        boxes.publish(redis, status)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, but while Redis is away wait for it (logged once) instead of dying.

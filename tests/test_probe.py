@@ -22,9 +22,10 @@ from core.errors import (
 from jobs import probe as probing
 from jobs import runner
 from jobs.fit import convert
-from jobs.probe import _float, _rate, _rotated, probe
+from jobs.probe import probe
+from jobs.probefields import number, rate, rotated
 from jobs.recipe import GifOptions, Limits
-from jobs.runner import Warm
+from jobs.warm import Warm
 from tests import media
 from tests.gifcheck import gif_info
 
@@ -164,24 +165,24 @@ def test_every_ffprobe_run_is_hardened(tmp_path: Path, monkeypatch: pytest.Monke
 )
 def test_display_size_swaps_sides_for_a_quarter_turn(stream: dict[str, Any], size: tuple[int, int]) -> None:
     """A 90 or 270 degree rotation (side data or the old rotate tag) swaps width and height."""
-    assert _rotated(stream.pop("width"), stream.pop("height"), stream) == size
+    assert rotated(stream.pop("width"), stream.pop("height"), stream) == size
 
 
 @pytest.mark.parametrize(
-    ("value", "rate"),
+    ("value", "expected"),
     [("30000/1001", 30000 / 1001), ("25/1", 25.0), ("25", 25.0), ("0/0", 0.0), ("N/A", 0.0), (None, 0.0)],
 )
-def test_rate_parses_ffprobe_fractions(value: object, rate: float) -> None:
+def test_rate_parses_ffprobe_fractions(value: object, expected: float) -> None:
     """ffprobe's 'num/den' rates parse to floats; a zero denominator or garbage gives 0.0."""
-    assert _rate(value) == pytest.approx(rate)
+    assert rate(value) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
-    ("value", "number"), [("2.5", 2.5), ("N/A", 0.0), (None, 0.0), ("nan", 0.0), ("inf", 0.0)]
+    ("value", "expected"), [("2.5", 2.5), ("N/A", 0.0), (None, 0.0), ("nan", 0.0), ("inf", 0.0)]
 )
-def test_float_gives_zero_for_anything_not_a_finite_number(value: object, number: float) -> None:
+def test_float_gives_zero_for_anything_not_a_finite_number(value: object, expected: float) -> None:
     """Missing, 'N/A', NaN and infinite values all read as 0.0."""
-    assert _float(value) == number
+    assert number(value) == expected
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 from core.errors import ConversionTimeout, TooMuchMemory
 from jobs import runner
 from jobs.runner import KILL_RETRIES, MEMORY_LIMIT_BYTES, STDERR_TAIL_LINES, FFmpegFailed, FFmpegKilled, run
+from jobs.warm import Warm
 from tests import media, procs
 from tests.services import wait_until
 
@@ -136,7 +137,7 @@ def test_a_held_ffprobe_opens_its_input_only_once_run_lets_it_go(tmp_path: Path)
     """A Warm ffprobe started before its input exists waits; run() then gets its output, hardened."""
     clip, src = media.make_clip(tmp_path, "c.mkv"), tmp_path / "later.mkv"
     argv = _ffprobe_format(src)
-    with runner.Warm(tmp_path) as warm:
+    with Warm(tmp_path) as warm:
         warm.start(argv)
         [held] = warm.held.values()
         assert os.getsid(held.proc.pid) == held.proc.pid  # its own session, like any child
@@ -150,7 +151,7 @@ def test_a_held_ffprobe_opens_its_input_only_once_run_lets_it_go(tmp_path: Path)
 
 def test_held_ffprobes_nobody_ran_are_killed_on_close(tmp_path: Path) -> None:
     """A job that ends before probing (a failed download) leaves no ffprobe and no FIFO behind."""
-    with runner.Warm(tmp_path) as warm:
+    with Warm(tmp_path) as warm:
         warm.start(_ffprobe_format(tmp_path / "never.mp4"))
         [held] = warm.held.values()
     assert held.proc.returncode is not None and not procs.alive(held.proc.pid)
@@ -160,7 +161,7 @@ def test_held_ffprobes_nobody_ran_are_killed_on_close(tmp_path: Path) -> None:
 def test_a_held_ffprobe_that_fails_before_its_output_opens_does_not_hang_run(tmp_path: Path) -> None:
     """An ffprobe that exits at start (a bad option) raises FFmpegFailed at once; no reader is left."""
     argv = ["ffprobe", "-v", "error", "-no_such_option", "1", f"file:{tmp_path / 'x.mp4'}"]
-    with runner.Warm(tmp_path) as warm:
+    with Warm(tmp_path) as warm:
         warm.start(argv)
         started = time.monotonic()
         with pytest.raises(FFmpegFailed):
@@ -174,7 +175,7 @@ def test_without_a_fifo_the_ffprobe_simply_starts_cold(tmp_path: Path) -> None:
     src = media.make_clip(tmp_path, "c.mkv")
     argv = _ffprobe_format(src)
     lines: list[str] = []
-    with runner.Warm(tmp_path / "missing") as warm:
+    with Warm(tmp_path / "missing") as warm:
         warm.start(argv)
         assert not warm.held
         run(argv, timeout=20, on_line=lines.append, warm=warm)

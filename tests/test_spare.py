@@ -23,7 +23,7 @@ from core.errors import UserFacingError
 from core.settings import Settings
 from jobs import probe, runtime, spare, workdir
 from jobs.recipe import Limits
-from jobs.runner import Warm
+from jobs.warm import Warm
 from jobs.worker import build_worker
 from tests.media import make_clip
 
