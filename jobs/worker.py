@@ -35,6 +35,7 @@ from jobs import (
     palettes,
     runtime,
     spare,
+    standby,
     stopping,
     toolbox,
     workdir,
@@ -79,10 +80,12 @@ class GifWorker(stopping.StopsWhenIdle, diskroom.PausesForDisk, Worker):
         self.box = socket.gethostname()
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
-        """RQ's dequeue (no job while the temp disk is nearly full); the next ffprobes start (jobs.spare)."""
+        """RQ's dequeue (no job while the temp disk is nearly full); the next job's ffprobes start
+        (jobs.spare), and its work horse is forked (jobs.standby)."""
         if not self.wait_for_disk(burst=timeout is None):
             return None  # burst mode, or asked to stop: leave the work loop
         spare.start(self.tmp_root, self.probe_limits)
+        standby.start(self)  # after the spare: the horse adopts it
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
@@ -175,15 +178,18 @@ class GifWorker(stopping.StopsWhenIdle, diskroom.PausesForDisk, Worker):
         """The work loop's end: the spare ffprobe runs go (the next loop starts its own), RQ's death
         record is made, then our status goes too (it would expire on its own anyway)."""
         spare.close()
+        standby.close()
         super().register_death()
         boxes.forget(self.connection, self.name)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
-        """Remember our pid so the horse can tell whether we died before it was set up; close our
-        Bot API connections (we tell users of dead horses), which the horse would share."""
+        """Hand the job to the standby horse (jobs.standby), else fork one: remember our pid so the
+        horse can tell whether we died before it was set up; close our Bot API connections (we
+        tell users of dead horses), which the horse would share."""
         self.parent_pid = os.getpid()
         telegram.drop_connections()
-        super().fork_work_horse(job, queue)
+        if not standby.hand_over(self, job, queue):
+            super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         """Run the job in the forked horse, which dies if this worker dies."""
