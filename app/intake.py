@@ -9,14 +9,14 @@ from dataclasses import asdict, dataclass, replace
 
 import telebot
 from redis.client import Pipeline
-from rq import Queue, Worker
+from rq import Queue
 from telebot.types import CallbackQuery, Message, ReplyParameters
 
 from app.replies import Replier
 from app.trim import parse_trim
 from app.videos import IncomingVideo
 from core import cache, limits, markers, memetext, prefs, redo, stats, telegram, tweaks
-from core.admission import Admission, submit, waiting_count
+from core.admission import Admission, outlook, submit
 from core.errors import BadTrim, UserFacingError
 from core.models import ConversionRequest, Outcome, job_id_for
 from core.settings import Settings
@@ -258,9 +258,8 @@ class Intake:
 
     def queued_text(self, lang: str, user_id: int) -> str:
         """'In line: position N, about M s' from the queue length, worker count and recent speed."""
-        ahead = self.queue.count + waiting_count(self.redis, user_id)
-        workers = max(1, Worker.count(queue=self.queue))
-        wait = math.ceil((ahead / workers + 1) * stats.typical_seconds(self.redis))
+        ahead, workers, typical_s = outlook(self.queue, user_id)
+        wait = math.ceil((ahead / max(1, workers) + 1) * typical_s)
         return text("status_queued", lang, position=ahead + 1, wait=wait)
 
     def refuse(self, ask: Ask, reason: str, body: str, reply_to: int = 0) -> None:

@@ -8,6 +8,7 @@ front of everyone else: another user's video is queued behind at most `max_activ
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -16,6 +17,7 @@ from redis import Redis, WatchError
 from redis.client import Pipeline
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
+from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
 from core import keys, markers
 from core.contract import JOB_DESCRIPTION, JOB_FUNC, ON_FAILURE, ON_STOPPED, ON_SUCCESS
@@ -164,6 +166,20 @@ def forget_idle_user(redis: Redis, user_id: int) -> bool:
 def waiting_count(redis: Redis, user_id: int) -> int:
     """How many of the user's videos wait for a free slot."""
     return int(redis.llen(keys.user_pending(user_id)))
+
+
+def outlook(queue: Queue, user_id: int, default_s: float = 5.0) -> tuple[int, int, float]:
+    """For a new video of the user's, in one round trip: the videos ahead of it (queued, and the
+    user's waiting for a slot), the workers on the queue, and the median conversion time of the
+    last jobs (`default_s` before any)."""
+    with queue.connection.pipeline(transaction=False) as pipe:
+        pipe.llen(queue.key)  # Queue.count
+        pipe.llen(keys.user_pending(user_id))  # waiting_count()
+        pipe.scard(WORKERS_BY_QUEUE_KEY % queue.name)  # Worker.count(queue=queue)
+        pipe.lrange(keys.RECENT_SECONDS, 0, -1)
+        queued, pending, workers, recent = pipe.execute()
+    seconds = [float(v) for v in recent]
+    return int(queued) + int(pending), int(workers), statistics.median(seconds) if seconds else default_s
 
 
 def _enqueue(queue: Queue, request: ConversionRequest, settings: Settings, pipe: Pipeline) -> None:

@@ -188,12 +188,6 @@ def record_outcome(
         pipe.execute()
 
 
-def typical_seconds(redis: Redis, default: float = 5.0) -> float:
-    """Median conversion time of the last jobs (any user), for wait estimates."""
-    values = [float(v) for v in redis.lrange(keys.RECENT_SECONDS, 0, -1)]
-    return statistics.median(values) if values else default
-
-
 def user_language(redis: Redis, user_id: int) -> str:
     """The Telegram language_code a user's last message carried ("" if unknown)."""
     value = redis.hget(keys.user(user_id), "language")

@@ -530,3 +530,20 @@ def test_waiting_count_follows_submits_and_releases(queue, redis_client):
     counts.append(waiting_count(redis_client, USER_A))
     assert counts == [1, 2, 3, 2]
     assert waiting_count(redis_client, USER_B) == 0
+
+
+# --- outlook --------------------------------------------------------------------------------------
+
+
+def test_outlook_counts_what_is_ahead_the_workers_and_the_typical_time(queue, redis_client):
+    """A new video's position counts the queue and the user's own waiting videos; the wait uses
+    the workers on this queue and the median of the last conversion times (5 s before any)."""
+    assert admission.outlook(queue, USER_A) == (0, 0, 5.0)
+    submit_all(queue, [make_request() for _ in range(LIMITS.max_active + 1)])  # 2 queued, 1 waits
+    submit_all(queue, [make_request(user_id=USER_B)])  # someone else's, queued too
+    for name in ("box-a.1", "box-b.7"):
+        redis_client.sadd(f"rq:workers:{queue.name}", f"rq:worker:{name}")
+    redis_client.rpush(keys.RECENT_SECONDS, "2.0", "9.0", "4.0")
+
+    assert admission.outlook(queue, USER_A) == (3 + 1, 2, 4.0)
+    assert admission.outlook(queue, USER_B) == (3, 2, 4.0)
