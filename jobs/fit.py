@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from core.errors import BadTrim, BrokenVideo, ConversionTimeout, GifTooBig, TooMuchMemory
 from jobs import bars, framing, palettes, toolbox
@@ -28,6 +29,7 @@ from jobs.runner import FFmpegFailed, run
 from jobs.warm import Later, Warm
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FPS_LADDER = (8, 6)  # output fps tried, in order, when a GIF is over max_output_bytes
 MIN_WIDTH = 64  # the width parameter is never shrunk below this
@@ -61,9 +63,20 @@ def convert(
 ) -> GifResult:
     """Probe `src` (with the ffprobe runs `warm` holds, if any) and write a looping GIF to `dst`,
     lowering fps then width until it fits; GifTooBig if it still does not."""
+
+    def make(later: Later) -> GifResult:
+        return _convert(src, dst, options, limits, progress, prepare(src, options, limits, warm, later))
+
+    return probed(dst, make)
+
+
+def probed(dst: Path, make: Callable[[Later], T]) -> T:
+    """make(later), whose probe leaves its ffprobe runs' exits to `later`: the conversion starts
+    while they exit, and one that failed raises after it, as the probe would have. Nothing is
+    left at `dst` if anything failed."""
     try:
-        with Later() as later:  # the conversion starts while the probe's ffprobe runs exit
-            return _convert(src, dst, options, limits, progress, prepare(src, options, limits, warm, later))
+        with Later() as later:
+            return make(later)
     except Exception:
         dst.unlink(missing_ok=True)  # e.g. made before a probe run's failure came to light
         raise

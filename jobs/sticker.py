@@ -93,13 +93,11 @@ def convert(
     """Probe `src` (with the ffprobe runs `warm` holds, if any) and write a video sticker to `dst`,
     lowering the bitrate until it is under `cap` bytes; GifTooBig if it still is not."""
     asked = sticker_options(options)
-    try:
-        with Later() as later:  # the encoding starts while the probe's ffprobe runs exit
-            info = fit.prepare(src, asked, limits, warm, later)
-            return _convert(src, dst, asked, limits, progress, cap, info)
-    except Exception:
-        dst.unlink(missing_ok=True)  # e.g. made before a probe run's failure came to light
-        raise
+
+    def make(later: Later) -> fit.GifResult:
+        return _convert(src, dst, asked, limits, progress, cap, fit.prepare(src, asked, limits, warm, later))
+
+    return fit.probed(dst, make)
 
 
 def _convert(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,3 +106,12 @@ def settings(
 def queue(redis_client: redis.Redis, settings: Settings) -> Queue:
     """The conversion queue on the test Redis, with the worker settings installed."""
     return admission.gif_queue(redis_client, settings)
+
+
+@pytest.fixture
+def rq_signal_handlers() -> Iterator[None]:
+    """RQ's work loop installs SIGINT/SIGTERM handlers in this process: put pytest's back after."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)

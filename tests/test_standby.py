@@ -30,13 +30,13 @@ from tests.services import wait_until
 WORKER = "box-s.1"
 
 
+pytestmark = pytest.mark.usefixtures("rq_signal_handlers")
+
+
 @pytest.fixture(autouse=True)
-def keep_signal_handlers() -> Iterator[None]:
-    """RQ's work loop installs SIGINT/SIGTERM handlers in this process: put pytest's back after."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+def no_standby_left() -> Iterator[None]:
+    """A standby a test left waiting goes (the work loop's end closes it too)."""
     yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
     standby.close()
 
 

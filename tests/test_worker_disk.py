@@ -9,9 +9,7 @@ horse for the job) on the session's redis-server; /healthz is the admin app's.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +28,7 @@ from tests.services import wait_until
 WORKER = "box-a.1"
 
 
-@pytest.fixture(autouse=True)
-def keep_signal_handlers() -> Iterator[None]:
-    """RQ's work loop installs SIGINT/SIGTERM handlers in this process: put pytest's back after."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
+pytestmark = pytest.mark.usefixtures("rq_signal_handlers")
 
 
 @pytest.fixture
