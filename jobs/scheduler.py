@@ -193,16 +193,16 @@ def run_until_stopped(settings: Settings, redis: Redis, base: str) -> None:
     for generation in itertools.count():
         if not wait_for_redis(redis, f"scheduler {base}", STOP):
             return
-        if alerter is not None:
-            alerter.redis_back()
-        if previous is not None:  # our last loop's lock: free it, or the next loop waits it out
-            _give_up(previous)
-        scheduler = build_scheduler(
-            settings, redis, base if generation == 0 else f"{base}.{generation}", alerter
-        )
-        scheduler.back_at = time.monotonic()  # jobs' heartbeats may have lapsed while we were away
-        previous = scheduler
-        try:
+        try:  # Redis may go again at any step, the set-up's too (a failover in a row of them)
+            if alerter is not None:
+                alerter.redis_back()
+            if previous is not None:  # our last loop's lock: free it, or the next loop waits it out
+                _give_up(previous)
+            scheduler = build_scheduler(
+                settings, redis, base if generation == 0 else f"{base}.{generation}", alerter
+            )
+            scheduler.back_at = time.monotonic()  # jobs' heartbeats may have lapsed while we were away
+            previous = scheduler
             scheduler.run()
         except REDIS_DOWN:  # wait_for_redis logs the outage, once each way
             if alerter is not None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from core import connection, outage, pace
-from tests.services import RedisServer, wait_until
+from core import connection, keys, outage, pace
+from tests.fakes.redis_cut import RedisCut
+from tests.services import RedisServer, Stack, stack_env, wait_until
 
 DEAD = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
@@ -128,3 +129,21 @@ def test_a_pinned_client_runs_commands_and_pipelines_on_one_connection(redis_cli
 def _online(master: redis.Redis) -> bool:
     replica = master.info("replication").get("slave0")
     return isinstance(replica, dict) and replica.get("state") == "online"
+
+
+def test_a_scheduler_whose_redis_drops_while_it_sets_up_waits_and_goes_on(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """A failover can cut Redis while the scheduler sets itself up (it cancels older versions'
+    schedules first, as after every outage): it waits for Redis again and leads, never exits."""
+    with RedisCut(redis_server.port) as cut:
+        cut.drop_answer_to(b"ZSCORE")  # the first schedule it looks for
+        env = stack_env("123456:TEST-fake-token", "http://127.0.0.1:9", cut.url, tmp_path)
+        stack = Stack(env=env, logdir=tmp_path / "logs")
+        try:
+            scheduler = stack.spawn("scheduler", "jobs.scheduler")
+            wait_until(lambda: cut.cuts == 1, 20, what="the cut during the set-up")
+            wait_until(lambda: redis_client.get(keys.SCHEDULER_LOCK), 30, what="the scheduler leading")
+            assert scheduler.popen.poll() is None, stack.logs()
+        finally:
+            stack.stop()
