@@ -7,12 +7,12 @@ life to the worker's and blocks reading a pipe. When a job comes the worker writ
 execution's id and start and the queue's key; the standby fetches the job and runs it exactly as a
 freshly forked horse would (GifWorker.main_work_horse), and the worker watches it as its horse.
 
-It also opens its Redis connection while it waits (a new one took a horse ~2.5 ms: connect, a
-health-check PING, HELLO). That connection is used only if it is at most FRESH_S old when the job
-comes (as under load, when jobs come back to back) and Redis is not behind Sentinel; otherwise it
-is dropped and the horse connects anew, as a forked one does, so a failover meanwhile is met by
-a connection to the master the Sentinels name now. (A connection the server closed is replaced
-by redis-py when it is taken; one that fails anyway is replaced once, too.)
+Unless Redis is behind Sentinel, it also opens its Redis connection while it waits (a new one
+took a horse ~2.5 ms: connect, a health-check PING, HELLO). That connection is used only if it is
+at most FRESH_S old when the job comes (as under load, when jobs come back to back); an older one
+is dropped and the horse connects anew, as a forked one does. Behind Sentinel the horse always
+connects when the job comes, asking the Sentinels for the master they name then. (A connection
+the server closed is replaced by redis-py when it is taken; one that fails anyway, once more.)
 
 A standby that died while it waited is reaped and the job gets a freshly forked horse; one that
 dies after it took the job is a horse that died. The work loop's end kills it (close()), and so
@@ -115,13 +115,15 @@ def close() -> None:
 
 
 def _end(waiting: Standby) -> None:
-    """Kill and reap a standby that holds no job, and close its pipe."""
+    """Close a standby's pipe; kill and reap it if it still runs (one reaped already is not
+    signalled: its pid may be another process's by now)."""
     with contextlib.suppress(OSError):
         os.close(waiting.pipe)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(waiting.pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(waiting.pid, 0)
+    if _alive(waiting.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(waiting.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(waiting.pid, 0)
 
 
 def _alive(pid: int) -> bool:
@@ -140,14 +142,16 @@ def _serve(worker: Any, read: int) -> None:  # pragma: no cover (runs in the for
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         lifeline.die_with_parent(worker.parent_pid)
+        pool = worker.connection.connection_pool
+        early = not isinstance(pool, SentinelConnectionPool)  # there: ask the Sentinels when the job comes
         connected = time.monotonic()
-        with contextlib.suppress(*REDIS_DOWN):
-            worker.connection.ping()
+        if early:
+            with contextlib.suppress(*REDIS_DOWN):
+                worker.connection.ping()
         with os.fdopen(read, "rb") as pipe:
             line = pipe.readline()
         if line:
-            pool = worker.connection.connection_pool
-            if time.monotonic() - connected > FRESH_S or isinstance(pool, SentinelConnectionPool):
+            if early and time.monotonic() - connected > FRESH_S:
                 pool.disconnect()
             job, queue = _job_of(worker, json.loads(line))
             worker.main_work_horse(job, queue)  # leaves through os._exit
