@@ -7,6 +7,7 @@ import math
 import resource
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -151,7 +152,7 @@ def convert_once(
         run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
         deadline = started + limits.convert_timeout
         if stats is not None and palettes.per_frame_gain(stats) >= palettes.PER_FRAME_GAIN_MSE:
-            _convert_per_frame(src, dst, info, options, limits, deadline)
+            _convert_per_frame(src, dst, info, options, limits, deadline, watch.frames)
         elif gif and not info.still and palettes.can_rewrite():
             _repack(dst, deadline)
         ran, cpu = time.monotonic() - started, _children_cpu() - cpu
@@ -168,23 +169,40 @@ def convert_once(
 
 
 def _convert_per_frame(
-    src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits, deadline: float
+    src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits, deadline: float, frames: int
 ) -> None:
-    """Convert again with a palette per frame, then let gifsicle crop each frame to what changed.
+    """Convert again with a palette per frame (the one-palette GIF had `frames` frames: a long one
+    is made in two parts at once), then let gifsicle crop each frame to what changed.
 
-    `dst` (the one-palette GIF) is replaced only when both runs succeed in time; else it stays.
+    `dst` (the one-palette GIF) is replaced only when every run succeeds in time; else it stays.
     """
-    first, second = (dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "cropped"))
-    try:
-        argv = build_convert_args(src, first, info, options, limits, toolbox.can_tonemap(), Palette(True))
+    made = [dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "rest", "cropped")]
+    split = palettes.split_point(frames)
+
+    def ffmpeg_run(gif: Path, part: tuple[int, int | None] | None) -> None:
+        palette = Palette(True, frames=part)
+        argv = build_convert_args(src, gif, info, options, limits, toolbox.can_tonemap(), palette)
         run(argv, max(1.0, deadline - time.monotonic()))
-        run(palettes.rewrite_args(first, second), max(1.0, deadline - time.monotonic()))
-        second.replace(dst)
+
+    try:
+        if split is None:
+            ffmpeg_run(made[0], None)
+            join = palettes.rewrite_args(made[0], made[2])
+        else:
+            with ThreadPoolExecutor(1, thread_name_prefix="part") as pool:
+                rest = pool.submit(ffmpeg_run, made[1], (split, None))
+                try:
+                    ffmpeg_run(made[0], (0, split + 1))
+                finally:
+                    rest.result()
+            join = palettes.join_args((made[0], made[1]), split, made[2])
+        run(join, max(1.0, deadline - time.monotonic()))
+        made[2].replace(dst)
     except (FFmpegFailed, ConversionTimeout, TooMuchMemory) as exc:
         logger.warning("per-frame palettes failed (%s); keeping the one-palette GIF", exc)
     finally:
-        first.unlink(missing_ok=True)
-        second.unlink(missing_ok=True)
+        for path in made:
+            path.unlink(missing_ok=True)
 
 
 def _repack(dst: Path, deadline: float) -> None:

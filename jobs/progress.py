@@ -46,6 +46,7 @@ class RunProgress:
         self.report, self.src = report, src
         self.expected_bytes, self.expected_us = expected_bytes, expected_us
         self._stopped = threading.Event()
+        self.frames = 0  # frames written so far, by ffmpeg's -progress (its first output's)
 
     def on_start(self, pid: int) -> None:
         """Watch, from a daemon thread until stop(), how far process `pid` has read the input."""
@@ -58,6 +59,9 @@ class RunProgress:
 
     def on_line(self, line: str) -> None:
         """Report the encode phase from one line of ffmpeg's -progress output."""
+        key, _, value = line.partition("=")
+        if key == "frame" and value.isdigit():
+            self.frames = int(value)
         out_us = out_time_us(line)
         if out_us is not None:
             self.report(DECODE_SHARE + (1 - DECODE_SHARE) * min(1.0, out_us / self.expected_us))

@@ -71,6 +71,7 @@ class Palette:
 
     per_frame: bool = False
     fit_stats: tuple[Path, Path] | None = None
+    frames: tuple[int, int | None] | None = None  # only GIF frames first..end-1 (a GIF made in parts)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,9 @@ def build_convert_args(
     # 10.8 -> 3.4 s, ffmpeg's peak RSS 374 -> 254 MB. bayer_scale 5 beat 4 on SSIM and bytes on
     # all 8 clips tried (noisy and clean gradients, text, test graphics).
     rounded = video.filter("lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING)
+    if palette.frames is not None:  # every frame as the whole GIF has it, then only this part's
+        first, end = palette.frames
+        rounded = rounded.filter("trim", start_frame=first, **({} if end is None else {"end_frame": end}))
     frames = rounded.split()
     gif = _paletted(frames[1], frames[0], palette.per_frame)
     head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]

@@ -102,6 +102,50 @@ def test_rewrite_is_lossless_and_writes_a_new_file() -> None:
 def test_a_failed_rewrite_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If gifsicle fails, the job still gets the one-palette GIF of the first run, and no temp file."""
     monkeypatch.setattr(palettes, "rewrite_args", lambda src, dst: ["gifsicle", "--no-such-option", str(src)])
+    monkeypatch.setattr(palettes, "split_point", lambda frames: None)  # made in one run
+    src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
+    size = convert_probed(src, dst)
+    assert size == dst.stat().st_size and local_palettes(dst) <= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
+
+
+@needs_gifsicle
+def test_a_gif_made_in_two_parts_at_once_is_the_gif_one_run_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-frame palettes in two ffmpeg runs at once, joined by gifsicle: byte for byte the file one
+    run makes (every frame, its palette and its delay), and no part left behind."""
+    src = make_scenes(tmp_path)
+    cuts: list[int | None] = []
+    split_point = palettes.split_point
+    monkeypatch.setattr(palettes, "split_point", lambda frames: cuts.append(split_point(frames)) or cuts[-1])
+    monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})  # two CPUs, even on one
+    convert_probed(src, tmp_path / "parts.gif")
+    assert cuts == [18]  # 3 s at 12 fps, cut in the middle
+    monkeypatch.setattr(palettes, "split_point", lambda frames: None)
+    convert_probed(src, tmp_path / "whole.gif")
+    parts, whole = (tmp_path / name for name in ("parts.gif", "whole.gif"))
+    assert local_palettes(parts) >= 3 and parts.read_bytes() == whole.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parts.gif", "scenes.mp4", "whole.gif"]
+
+
+def test_only_a_long_gif_on_two_cpus_is_made_in_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fewer than twice PART_MIN_FRAMES frames, or one CPU: one run; else the cut is in the middle."""
+    monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert palettes.split_point(2 * palettes.PART_MIN_FRAMES - 1) is None
+    assert palettes.split_point(2 * palettes.PART_MIN_FRAMES) == palettes.PART_MIN_FRAMES
+    assert palettes.split_point(181) == 90
+    monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {3})
+    assert palettes.split_point(180) is None
+
+
+@needs_gifsicle
+def test_a_failed_part_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the join of the two parts fails, the job gets the one-palette GIF, and no part is left."""
+    monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(palettes, "join_args", lambda parts, split, dst: ["gifsicle", "--no-such-option"])
     src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
     size = convert_probed(src, dst)
     assert size == dst.stat().st_size and local_palettes(dst) <= 1
