@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from core.errors import BadTrim, BrokenVideo, ConversionTimeout, GifTooBig, TooMuchMemory
 from jobs import bars, framing, palettes, toolbox
+from jobs.measure import Measurement, with_measurement
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
@@ -143,25 +144,24 @@ def convert_once(
     width, height = target_size(info.width, info.height, options.width)
     frames = (end - start) / options.speed * output_fps(info, options)
     measure = gif and not info.still and palettes.worth_measuring(frames, width, height)
-    stats = palettes.stats_paths(dst) if measure else None
-    started, cpu = time.monotonic(), _children_cpu()
+    fit = palettes.fit_files(dst) if measure else None
+    started, cpu, measurement = time.monotonic(), _children_cpu(), None
     try:
-        extra = {"palette": Palette(fit_stats=stats)} if gif else {}
+        extra = {"palette": Palette(fit=fit)} if gif else {}
         argv = build(src, dst, info, options, limits, tonemap=toolbox.can_tonemap(), **extra)
         started, cpu = time.monotonic(), _children_cpu()
-        run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
         deadline = started + limits.convert_timeout
-        if stats is not None and palettes.per_frame_gain(stats) >= palettes.PER_FRAME_GAIN_MSE:
-            _convert_per_frame(src, dst, info, options, limits, deadline, watch.frames)
-        elif gif and not info.still and palettes.can_rewrite():
-            _repack(dst, deadline)
+        measurement = Measurement(fit, width, height, deadline) if fit is not None else None
+        run(argv, limits.convert_timeout, with_measurement(watch.on_line, measurement), watch.on_start)
+        if gif and not info.still and palettes.can_rewrite():
+            _finish(src, dst, info, options, limits, deadline, watch.frames, measurement)
         ran, cpu = time.monotonic() - started, _children_cpu() - cpu
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc
     finally:
         watch.stop()
-        for path in stats or ():
-            path.unlink(missing_ok=True)
+        if measurement is not None:
+            measurement.close()
     size = dst.stat().st_size if dst.exists() else 0
     if size == 0:
         raise BrokenVideo("ffmpeg wrote no frames")
@@ -205,8 +205,32 @@ def _convert_per_frame(
             path.unlink(missing_ok=True)
 
 
-def _repack(dst: Path, deadline: float) -> None:
-    """Let gifsicle optimise the one-palette GIF `dst` and keep whichever of the two is smaller.
+def _finish(
+    src: Path,
+    dst: Path,
+    info: MediaInfo,
+    options: GifOptions,
+    limits: Limits,
+    deadline: float,
+    frames: int,
+    measurement: Measurement | None,
+) -> None:
+    """gifsicle repacks the one-palette GIF while the measurement ends; then per-frame palettes
+    replace it if the measurement says so, else the smaller of ffmpeg's and gifsicle's GIF stays."""
+    with ThreadPoolExecutor(1, thread_name_prefix="repack") as pool:
+        repacking = pool.submit(_repacked, dst, deadline)
+        per_frame = measurement is not None and measurement.gain() >= palettes.PER_FRAME_GAIN_MSE
+        smaller = repacking.result()
+    if per_frame:
+        if smaller is not None:
+            smaller.unlink(missing_ok=True)
+        _convert_per_frame(src, dst, info, options, limits, deadline, frames)
+    elif smaller is not None:
+        smaller.replace(dst)
+
+
+def _repacked(dst: Path, deadline: float) -> Path | None:
+    """gifsicle's optimisation of the one-palette GIF `dst` beside it, if smaller; else None.
 
     Lossless (the same pixels at the same times; a repeated frame may become a longer delay). On
     bench's corpus it took 1-8 % off camera footage, films and grainy gradients and made screen
@@ -217,11 +241,11 @@ def _repack(dst: Path, deadline: float) -> None:
     try:
         run(palettes.repack_args(dst, repacked), max(1.0, deadline - time.monotonic()))
         if 0 < repacked.stat().st_size < dst.stat().st_size:
-            repacked.replace(dst)
+            return repacked
     except (FFmpegFailed, ConversionTimeout, TooMuchMemory, OSError) as exc:
         logger.warning("gifsicle could not repack the GIF (%s); keeping ffmpeg's", exc)
-    finally:
-        repacked.unlink(missing_ok=True)
+    repacked.unlink(missing_ok=True)
+    return None
 
 
 def _children_cpu() -> float:

@@ -22,10 +22,13 @@ import os
 import re
 import shutil
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ffmpeg
+
+from jobs.runner import FFMPEG
 
 GIFSICLE = "gifsicle"
 # Frames measured, spread over the clip: palettegen's per-frame mode costs ~35 ms a frame even this
@@ -47,6 +50,7 @@ MEASURE_MAX_PIXELS = 15 * 12 * 480 * 270
 # Mandelbrot zoom: 2.12 -> 1.52 s of wall time; the second part's run decodes the first part too).
 PART_MIN_FRAMES = 8
 STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a palette per frame
+FRAMES_NAME = "fit-frames.bgra"
 _MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
 
 
@@ -61,20 +65,55 @@ def worth_measuring(frames: float, width: int, height: int) -> bool:
     return can_rewrite() and frames * width * height <= MEASURE_MAX_PIXELS
 
 
-def stats_paths(dst: Path) -> tuple[Path, Path]:
-    """Where the fit measurement of the GIF `dst` writes its two psnr stats files."""
-    return dst.with_name(f"{dst.stem}-{STATS_NAMES[0]}"), dst.with_name(f"{dst.stem}-{STATS_NAMES[1]}")
+@dataclass(frozen=True)
+class FitFiles:
+    """The fit measurement's files beside the GIF: the sampled small frames (raw BGRA, written by
+    the conversion) and the two psnr stats files (written by the measuring run)."""
+
+    frames: Path
+    stats: tuple[Path, Path]  # one palette, a palette per frame
+
+    def all(self) -> tuple[Path, ...]:
+        return (self.frames, *self.stats)
 
 
-def fit_branch(frames: Any, width: int, height: int, seconds: float, stats: tuple[Path, Path]) -> Any:
-    """Map a small copy of `frames` with one palette and with a palette per frame; psnr writes each
-    way's per-frame error to `stats`. Returns one stream, for a null output."""
-    size = max(2, width // FIT_DOWNSCALE), max(2, height // FIT_DOWNSCALE)
-    rate = f"{FIT_FRAMES / max(seconds, 0.001):.4f}"
-    small = frames.filter("fps", fps=rate).filter("scale", *size, flags="area")
+def fit_files(dst: Path) -> FitFiles:
+    """Where the fit measurement of the GIF `dst` keeps its files."""
+    one, each = (dst.with_name(f"{dst.stem}-{name}") for name in STATS_NAMES)
+    return FitFiles(dst.with_name(f"{dst.stem}-{FRAMES_NAME}"), (one, each))
+
+
+def fit_size(width: int, height: int) -> tuple[int, int]:
+    """The measuring copy's size for a GIF of width x height."""
+    return max(2, width // FIT_DOWNSCALE), max(2, height // FIT_DOWNSCALE)
+
+
+def fit_frames(frames: Any, width: int, height: int, count: float) -> Any:
+    """Every n-th of the GIF's `count` frames (FIT_FRAMES in all, spread over the clip), scaled down
+    to fit_size: the stream the conversion writes to FitFiles.frames, as raw BGRA.
+
+    framestep passes each one on as it comes (the fps filter would hold the last one back until the
+    end), so all of them are on disk before the conversion maps its first frame (see jobs.measure).
+    """
+    step = max(1, round(count / FIT_FRAMES))
+    return frames.filter("framestep", step=step).filter("scale", *fit_size(width, height), flags="area")
+
+
+def measure_args(files: FitFiles, width: int, height: int) -> list[str]:
+    """The measuring run's argv: the small frames mapped with one palette and with a palette per
+    frame; psnr writes each way's per-frame error to files.stats."""
+    small = ffmpeg.input(
+        f"file:{files.frames.absolute()}",
+        f="rawvideo",
+        pix_fmt="bgra",
+        video_size=fit_size(width, height),  # ffmpeg-python writes a pair as WxH
+        framerate=FIT_FRAMES,
+        format_whitelist="rawvideo",
+        protocol_whitelist="file",
+    )
     copies = small.split()
     measured = []
-    for i, (path, mode) in enumerate(zip(stats, ("full", "single"), strict=True)):
+    for i, (path, mode) in enumerate(zip(files.stats, ("full", "single"), strict=True)):
         pair = copies[2 * i].split()
         palette = pair[1].filter("palettegen", stats_mode=mode)
         extra = {"new": 1} if mode == "single" else {}
@@ -82,7 +121,9 @@ def fit_branch(frames: Any, width: int, height: int, seconds: float, stats: tupl
             "format", "bgra"
         )
         measured.append(ffmpeg.filter([mapped, copies[2 * i + 1]], "psnr", stats_file=str(path)))
-    return ffmpeg.filter(measured, "hstack", inputs=2)  # psnr passes its first input on
+    out = ffmpeg.filter(measured, "hstack", inputs=2).output("-", f="null")  # psnr passes its first input on
+    head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
+    return ffmpeg.compile(out, cmd=head)
 
 
 def per_frame_gain(stats: tuple[Path, Path]) -> float:

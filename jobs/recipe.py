@@ -66,11 +66,11 @@ class GifOptions:
 
 @dataclass(frozen=True)
 class Palette:
-    """How the GIF's palette is made: one for the clip (and maybe the fit measurement's two stats
-    files beside it), or one per frame."""
+    """How the GIF's palette is made: one for the clip (and maybe the fit measurement's sampled
+    frames written beside it), or one per frame."""
 
     per_frame: bool = False
-    fit_stats: tuple[Path, Path] | None = None
+    fit: palettes.FitFiles | None = None
     frames: tuple[int, int | None] | None = None  # only GIF frames first..end-1 (a GIF made in parts)
 
 
@@ -127,10 +127,11 @@ def build_convert_args(
     # filter's) is not theirs, and the encoder's time base would follow it and round their times.
     rate = _num(output_fps(info, options))
     out = gif.output(file_url(dst), f="gif", loop=0, r=rate, fps_mode="passthrough")
-    if palette.fit_stats is not None:  # the measurement's frames go to a null output
-        seconds = (end - start) / options.speed
-        side = palettes.fit_branch(frames[2], width, height, seconds, palette.fit_stats)
-        out = ffmpeg.merge_outputs(out, side.output("-", f="null"))
+    if palette.fit is not None:  # the measurement's frames, each on disk as soon as it is made
+        count = (end - start) / options.speed * output_fps(info, options)
+        side = palettes.fit_frames(frames[2], width, height, count)
+        raw = side.output(file_url(palette.fit.frames), f="rawvideo", pix_fmt="bgra", flush_packets=1)
+        out = ffmpeg.merge_outputs(out, raw)
     return ffmpeg.compile(out, cmd=[*head, "-progress", "pipe:1"])
 
 

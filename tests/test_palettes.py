@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from jobs import palettes
+from jobs import fit, measure, palettes
 from jobs.fit import convert_once
 from jobs.probe import probe
 from jobs.recipe import GifOptions, Limits
+from jobs.runner import run as real_run
 from tests import media
 from tests.gifcheck import gif_info
 
@@ -51,6 +53,52 @@ def test_scenes_with_their_own_colours_get_a_palette_per_frame(tmp_path: Path) -
     assert size == dst.stat().st_size and local_palettes(dst) >= 3
     info = gif_info(dst.read_bytes())
     assert (info.width, info.height) == (480, 270) and abs(info.duration - 3.0) < 0.1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
+
+
+@needs_gifsicle
+def test_the_measuring_run_starts_while_the_conversion_still_maps_its_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The measurement is its own ffmpeg run, started once the conversion's samples are all on disk
+    (its first -progress line), not after it: both runs are real, only their times are noted."""
+    times: dict[str, list[float]] = {"measure": [], "converted": []}
+
+    def measuring(argv: list[str], timeout: float) -> None:
+        times["measure"].append(time.monotonic())
+        real_run(argv, timeout)
+
+    def converting(argv: list[str], *args: object, **kwargs: object) -> None:
+        real_run(argv, *args, **kwargs)
+        times["converted"].append(time.monotonic())
+
+    monkeypatch.setattr(measure, "run", measuring)
+    monkeypatch.setattr(fit, "run", converting)
+    src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
+    convert_probed(src, dst)
+    assert len(times["measure"]) == 1 and times["measure"][0] < times["converted"][0]
+    assert local_palettes(dst) >= 3  # its verdict came: per-frame palettes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
+
+
+@needs_gifsicle
+def test_a_failed_measurement_keeps_one_palette(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the measuring run fails, the GIF keeps its one palette (gifsicle's repack), no file is left."""
+    failing = [
+        "ffmpeg",
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        f"file:{tmp_path / 'missing.bgra'}",
+        "-f",
+        "null",
+        "-",
+    ]
+    monkeypatch.setattr(palettes, "measure_args", lambda files, width, height: failing)
+    src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
+    size = convert_probed(src, dst)
+    assert size == dst.stat().st_size and local_palettes(dst) <= 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs import palettes
 from jobs.probe import MediaInfo
 from jobs.recipe import (
     MAX_COLORS,
@@ -147,22 +148,30 @@ def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> 
     assert "psnr" not in chain and per_frame[-1] == f"file:{tmp_path / 'out.gif'}"
 
 
-def test_fit_measurement_writes_two_stats_files_beside_the_gif(tmp_path: Path) -> None:
-    """With fit_stats, a small sampled copy is mapped both ways into psnr stats, sent to a null output."""
-    stats = (tmp_path / "one.log", tmp_path / "each.log")
+def test_fit_measurement_samples_are_written_beside_the_gif_as_they_are_made(tmp_path: Path) -> None:
+    """With fit files, every 6th of the 48 frames (8 in all), 1/4 the size, goes to a raw BGRA file,
+    each packet flushed; the measuring run reads them and writes the two psnr stats files."""
+    files = palettes.fit_files(tmp_path / "out.gif")
     argv = build_convert_args(
         tmp_path / "in.mp4",
         tmp_path / "out.gif",
         LANDSCAPE,
-        GifOptions(),
+        GifOptions(max_seconds=4),
         Limits(),
-        palette=Palette(fit_stats=stats),
+        palette=Palette(fit=files),
     )
     chain = graph(argv)
-    assert f"psnr=stats_file={stats[0]}" in chain and f"psnr=stats_file={stats[1]}" in chain
-    assert "scale=120:67:flags=area" in chain and chain.count("palettegen") == 3
-    assert argv[-3:] == ["-f", "null", "-"] and f"file:{tmp_path / 'out.gif'}" in argv
-    assert "psnr" not in graph(argv_for(tmp_path))
+    assert "framestep=step=6[" in chain and "scale=120:67:flags=area" in chain
+    assert chain.count("palettegen") == 1 and "psnr" not in chain
+    raw = argv[argv.index(f"file:{files.frames}") - 6 :]
+    assert raw[:6] == ["-f", "rawvideo", "-flush_packets", "1", "-pix_fmt", "bgra"]
+    assert f"file:{tmp_path / 'out.gif'}" in argv and "framestep" not in graph(argv_for(tmp_path))
+    measuring = palettes.measure_args(files, 480, 270)
+    assert measuring[measuring.index("-video_size") + 1] == "120x67"
+    assert measuring[measuring.index("-i") + 1] == f"file:{files.frames}"
+    chain = graph(measuring)
+    assert f"psnr=stats_file={files.stats[0]}" in chain and f"psnr=stats_file={files.stats[1]}" in chain
+    assert chain.count("palettegen") == 2 and measuring[-3:] == ["-f", "null", "-"]
 
 
 @pytest.mark.parametrize("options", [GifOptions(speed=2.0), GifOptions(speed=0.5), GifOptions(start=59.95)])
