@@ -170,11 +170,11 @@ def convert_once(
 
 def _convert_per_frame(
     src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits, deadline: float, frames: int
-) -> None:
+) -> bool:
     """Convert again with a palette per frame (the one-palette GIF had `frames` frames: a long one
     is made in two parts at once), then let gifsicle crop each frame to what changed.
 
-    `dst` (the one-palette GIF) is replaced only when every run succeeds in time; else it stays.
+    `dst` (the one-palette GIF) is replaced only when every run succeeds in time (True); else it stays.
     """
     made = [dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "rest", "cropped")]
     split = palettes.split_point(frames)
@@ -198,8 +198,10 @@ def _convert_per_frame(
             join = palettes.join_args((made[0], made[1]), split, made[2])
         run(join, max(1.0, deadline - time.monotonic()))
         made[2].replace(dst)
+        return True
     except (FFmpegFailed, ConversionTimeout, TooMuchMemory) as exc:
         logger.warning("per-frame palettes failed (%s); keeping the one-palette GIF", exc)
+        return False
     finally:
         for path in made:
             path.unlink(missing_ok=True)
@@ -216,15 +218,15 @@ def _finish(
     measurement: Measurement | None,
 ) -> None:
     """gifsicle repacks the one-palette GIF while the measurement ends; then per-frame palettes
-    replace it if the measurement says so, else the smaller of ffmpeg's and gifsicle's GIF stays."""
+    replace it if the measurement says so (without waiting for the repack, whose file goes), else
+    the smaller of ffmpeg's and gifsicle's GIF stays."""
     with ThreadPoolExecutor(1, thread_name_prefix="repack") as pool:
         repacking = pool.submit(_repacked, dst, deadline)
         per_frame = measurement is not None and measurement.gain() >= palettes.PER_FRAME_GAIN_MSE
+        replaced = per_frame and _convert_per_frame(src, dst, info, options, limits, deadline, frames)
         smaller = repacking.result()
-    if per_frame:
-        if smaller is not None:
-            smaller.unlink(missing_ok=True)
-        _convert_per_frame(src, dst, info, options, limits, deadline, frames)
+    if smaller is not None and replaced:
+        smaller.unlink(missing_ok=True)
     elif smaller is not None:
         smaller.replace(dst)
 

@@ -39,10 +39,12 @@ FIT_DOWNSCALE = 4  # the measuring copy is 1/4 of the GIF's width and height (1/
 # bench's corpus at 480 px: slideshow 11.3, Mandelbrot zoom 15.6; every other clip 3.3 or less
 # (fast motion 3.3, flat test graphics 2.2, camera footage 0.5-1.4, text 0.03).
 PER_FRAME_GAIN_MSE = 5.0
-# The measuring branch makes ffmpeg hold more decoded frames: +76 MB on bench's 30 s 1080x1920 clip
-# (ffmpeg 410 MB instead of 334; the worker tree 528 MB, over its 500 MB bound). So it runs only on
-# GIFs of at most this many pixels in all (15 s at the default 480x270, 12 fps); longer ones keep
-# one palette.
+# The measurement as a branch of the conversion made ffmpeg hold more decoded frames: +76 MB on
+# bench's 30 s 1080x1920 clip (ffmpeg 410 MB instead of 334; the worker tree 528 MB, over its 500 MB
+# bound). Its own run (jobs.measure) takes ~125 MB of RSS (53 of them ffmpeg's shared libraries) while
+# the conversion holds every frame, and the conversion holds ~70 MB less than with the branch. It
+# still runs only on GIFs of at most this many pixels in all (15 s at the default 480x270, 12 fps);
+# longer ones keep one palette.
 MEASURE_MAX_PIXELS = 15 * 12 * 480 * 270
 # A GIF of per-frame palettes of at least twice this many frames is made in two parts at once, one
 # ffmpeg run each, where the box has more than one CPU: no frame's palette depends on another's, so

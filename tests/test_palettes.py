@@ -191,19 +191,23 @@ def test_only_a_long_gif_on_two_cpus_is_made_in_parts(
 
 @needs_gifsicle
 def test_a_failed_part_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the join of the two parts fails, the job gets the one-palette GIF, and no part is left."""
+    """If the join of the two parts fails, the job gets the one-palette GIF as a clip that is not
+    measured gets it (gifsicle's repack kept, if smaller), and no part is left."""
     monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})
     monkeypatch.setattr(palettes, "join_args", lambda parts, split, dst: ["gifsicle", "--no-such-option"])
     src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
     size = convert_probed(src, dst)
     assert size == dst.stat().st_size and local_palettes(dst) <= 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
+    monkeypatch.setattr(palettes, "worth_measuring", lambda frames, width, height: False)
+    convert_probed(src, tmp_path / "one.gif")
+    assert dst.read_bytes() == (tmp_path / "one.gif").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.gif", "out.gif", "scenes.mp4"]
 
 
 @needs_gifsicle
 def test_long_gifs_are_not_measured_so_memory_stays_in_bound():
-    """The measuring branch makes ffmpeg hold more frames: a 15 s default GIF is measured, the 30 s
-    1080x1920 phone clip's (270x480, 12 fps) is not, and keeps one palette."""
+    """The measuring run takes memory while the conversion holds every frame: a 15 s default GIF is
+    measured, the 30 s 1080x1920 phone clip's (270x480, 12 fps) is not, and keeps one palette."""
     assert palettes.worth_measuring(15 * 12, 480, 270)
     assert not palettes.worth_measuring(30 * 12, 270, 480)
     assert not palettes.worth_measuring(16 * 12, 480, 270)
