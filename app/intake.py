@@ -185,14 +185,17 @@ class Intake:
             self.queue_video(ask, request, words)
 
     def queue_video(self, ask: Ask, request: ConversionRequest, words: memetext.MemeText | None) -> None:
-        """Take the hourly quota, answer with a status message, store the text, submit the job fairly."""
+        """Take the hourly quota, store the text, submit the job fairly, then answer with a status
+        message. The job is queued first, so a worker starts on it while the reply travels (a Bot
+        API round trip less before each GIF); the job finds the reply's id in Redis (jobs.status)."""
         profile, job_id, lang = ask.profile, ask.job_id, ask.lang
         user_limits = limits.limits_for(self.redis, profile.user_id, self.settings)
         if not limits.take_hourly(self.redis, profile.user_id, user_limits.per_hour):
             self.refuse(ask, "quota", text("quota", lang, per_hour=user_limits.per_hour))
             return
-        status_id = self.status_message(ask.message, job_id, lang, profile.user_id, ask.reply_to)
-        request = replace(request, status_message_id=status_id)
+        earlier = markers.status_message_id(self.redis, job_id) or 0  # a re-delivered update's reply
+        request = replace(request, status_message_id=earlier)
+        queued = "" if earlier else self.queued_text(lang, profile.user_id)  # its place before it joins
         if words is not None:
             memetext.store(self.redis, job_id, words)
         ttl_s, gif = self.settings.user_data_ttl_s, (request.file_unique_id, request.variant)
@@ -205,11 +208,14 @@ class Intake:
             limits.give_back_hourly(self.redis, profile.user_id)
         if admission is Admission.FULL:
             memetext.drop(self.redis, job_id)
-            if status_id:
-                self.replier.edit(
-                    ask.chat_id, status_id, text("too_many", lang, max_pending=user_limits.max_pending)
-                )
+            body = text("too_many", lang, max_pending=user_limits.max_pending)
+            if earlier:
+                self.replier.edit(ask.chat_id, earlier, body)
+            else:
+                self.replier.reply(ask.message, body, **answering(ask.reply_to))
             stats.record_refused(self.redis, profile, "too_many", ttl_s=ttl_s)
+        elif admission is not Admission.DUPLICATE and queued:
+            self.status_message(ask.message, job_id, queued, ask.reply_to)
         log.info("job=%s user=%s kind=%s %s", job_id, profile.user_id, request.kind.value, admission.value)
 
     def from_cache(self, ask: Ask, request: ConversionRequest) -> bool:
@@ -243,17 +249,18 @@ class Intake:
         log.info("job=%s user=%s answered from cache", job_id, ask.profile.user_id)
         return True
 
-    def status_message(
-        self, message: Message, job_id: str, lang: str, user_id: int, reply_to: int = 0
-    ) -> int:
-        """Reply with the status message (or reuse the one an earlier delivery sent); 0 if none."""
-        earlier = markers.status_message_id(self.redis, job_id)
-        if earlier:
-            return earlier
-        status = self.replier.reply(message, self.queued_text(lang, user_id), **answering(reply_to))
+    def status_message(self, message: Message, job_id: str, body: str, reply_to: int = 0) -> int:
+        """Reply with the status message `body` and store its id for the job; 0 if none was sent.
+
+        The job was queued first: if its GIF is out (or going out) already, the job may have looked
+        for this message before it was stored, so the reply is deleted here."""
+        status = self.replier.reply(message, body, **answering(reply_to))
         if status is None:
             return 0
         markers.remember_status(self.redis, job_id, status.message_id)
+        if markers.send_state(self.redis, job_id) is not None:
+            chat_id, status_id = message.chat.id, status.message_id
+            self.replier.paced(chat_id, "deleteMessage", lambda: self.bot.delete_message(chat_id, status_id))
         return status.message_id
 
     def queued_text(self, lang: str, user_id: int) -> str:

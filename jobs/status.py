@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
+import time
 from typing import Protocol
 
 import telebot
 from redis import Redis
 
-from core import pace, telegram
+from core import markers, pace, telegram
 from core.chat import paced_send
+from core.connection import REDIS_DOWN
 from core.texts import text
 
 log = logging.getLogger(__name__)
 STATUS_EDIT_MAX_WAIT_S = 5.0  # progress is nice to have; never stall a job on it
+LOOKUP_EVERY_S = 0.5  # how often a job without its status message's id asks Redis for it
 
 
 class VideoMessage(Protocol):
@@ -39,6 +44,22 @@ class StatusMessage:
         self.redis = redis
         self.request = request
         self.shown = ""
+        self._id = request.status_message_id
+        self._looked_at = -math.inf  # when Redis was last asked for the id
+
+    @property
+    def message_id(self) -> int:
+        """The status message's id; 0 while there is none. The bot queues a video before its reply
+        goes out and stores the reply's id after (core.markers), so a job may start without it: it
+        asks Redis then, at most once a LOOKUP_EVERY_S (best effort: an outage means none yet)."""
+        return self._message_id(every_s=LOOKUP_EVERY_S)
+
+    def _message_id(self, every_s: float) -> int:
+        if not self._id and time.monotonic() - self._looked_at >= every_s:
+            self._looked_at = time.monotonic()
+            with contextlib.suppress(*REDIS_DOWN):
+                self._id = markers.status_message_id(self.redis, self.request.job_id) or 0
+        return self._id
 
     def show(
         self, key: str, *, wait: bool = False, kind: pace.Kind = pace.Kind.STATUS, **params: object
@@ -48,13 +69,14 @@ class StatusMessage:
         if nothing was shown."""
         request = self.request
         body = text(key, request.lang, **params)
-        if not request.status_message_id or body == self.shown:
+        status_id = self.message_id
+        if not status_id or body == self.shown:
             return False
         edited = paced_send(
             self.redis,
             request.chat_id,
             "editMessageText",
-            lambda: self.bot.edit_message_text(body, request.chat_id, request.status_message_id),
+            lambda: self.bot.edit_message_text(body, request.chat_id, status_id),
             wait=wait,
             max_wait=STATUS_EDIT_MAX_WAIT_S,
             kind=kind,
@@ -71,14 +93,14 @@ class StatusMessage:
 
     def remove(self) -> None:
         """Delete the status message once the GIF is there (best effort)."""
-        request = self.request
-        if not request.status_message_id:
+        request, status_id = self.request, self._message_id(every_s=0)  # the last chance: ask again
+        if not status_id:
             return
         pace.reserve(self.redis, None, kind=pace.Kind.STATUS)  # no chat slot: it follows the GIF at once
         try:
             telegram.call(
                 "deleteMessage",
-                lambda: self.bot.delete_message(request.chat_id, request.status_message_id),
+                lambda: self.bot.delete_message(request.chat_id, status_id),
                 max_wait=STATUS_EDIT_MAX_WAIT_S,
             )
         except telegram.SEND_ERRORS as exc:

@@ -46,6 +46,32 @@ def test_one_video_comes_back_as_exactly_one_gif(stack, fake_api, redis_client, 
     assert fake_api.calls("sendMessage", chat_id=chat), "the user got an immediate status reply"
 
 
+def test_the_job_starts_while_the_status_reply_is_still_on_its_way(stack, fake_api, redis_client, clip_bytes):
+    """The bot queues a video before it replies: the worker asks for the file before the reply is
+    answered, and the status message still goes once the GIF is there (one GIF, no reply left).
+    A reply slower than the whole job (here 3 s) is deleted by the bot itself once it has its id."""
+    stack.bot()
+    stack.worker()
+    for delay_s in (0.5, 3.0):
+        fake_api.set_delay("sendMessage", delay_s)
+        [(chat, msg)] = send_videos(fake_api, clip_bytes, 1)
+        fake_api.wait_for(lambda chat=chat: fake_api.sent_animations(chat), timeout=60, message="GIF sent")
+        wait_until(
+            lambda chat=chat, msg=msg: all_done(redis_client, [(chat, msg)]), timeout=30, what="job ended"
+        )
+        replied = lambda chat=chat: fake_api.calls("sendMessage", chat_id=chat)  # noqa: E731
+        fake_api.wait_for(replied, timeout=30, message="status reply answered")
+        [reply] = replied()
+        [asked] = fake_api.calls("getFile")[-1:]
+        assert asked.started < reply.at, "the download began before the status reply was answered"
+        status_id = reply.result["message_id"]
+        wait_until(
+            lambda chat=chat, i=status_id: fake_api.message(chat, i) is None, 30, what="status deleted"
+        )
+        assert len(fake_api.sent_animations(chat)) == 1
+    fake_api.set_delay("sendMessage", 0)
+
+
 @pytest.mark.parametrize(
     ("kind", "mime_type", "webm"),
     [

@@ -11,6 +11,7 @@ from rq.job import JobStatus
 from app.command_menu import GROUP_MENU, MENU
 from app.menu import callback_data
 from core import keys, limits
+from core.models import job_id_for
 from core.texts import EN, ZH, text
 from tests import factories
 from tests.fakes.telegram_api import FILE_DOWNLOAD, FakeTelegramAPI
@@ -129,6 +130,9 @@ def test_forget_after_confirmation_deletes_the_users_data_but_keeps_a_ban(
     run_msg = running["message"]["message_id"]
     wait_until(lambda: job_status(redis_client, user, run_msg) == JobStatus.STARTED, 60, what="running")
     wait_until(lambda: redis_client.llen(keys.user_pending(user)), 30, what="the third video waiting")
+    statuses = [keys.status(job_id_for(user, u["message"]["message_id"])) for u in (running, waiting)]
+    # the bot queues a video, then replies with its status message and stores that reply's id
+    wait_until(lambda: redis_client.exists(*statuses) == 2, 30, what="both status replies")
     limits.ban(redis_client, user)
     limits.set_quota(redis_client, user, per_hour=5)
     before = user_keys_now(redis_client, user)
