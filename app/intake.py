@@ -252,13 +252,14 @@ class Intake:
     def status_message(self, message: Message, job_id: str, body: str, reply_to: int = 0) -> int:
         """Reply with the status message `body` and store its id for the job; 0 if none was sent.
 
-        The job was queued first: if its GIF is out (or going out) already, the job may have looked
-        for this message before it was stored, so the reply is deleted here."""
+        The job was queued first: if its GIF went out already, or its failure in a reply of its own
+        (jobs.status waits a while for this message's id before it does that), the job looked for
+        this message before it was stored, so the reply is deleted here."""
         status = self.replier.reply(message, body, **answering(reply_to))
         if status is None:
             return 0
         markers.remember_status(self.redis, job_id, status.message_id)
-        if markers.send_state(self.redis, job_id) is not None:
+        if markers.answered(self.redis, job_id):
             chat_id, status_id = message.chat.id, status.message_id
             self.replier.paced(chat_id, "deleteMessage", lambda: self.bot.delete_message(chat_id, status_id))
         return status.message_id

@@ -59,6 +59,18 @@ def already_sent(redis: Redis, job_id: str) -> bool:
     return redis.get(keys.sent(job_id)) == b"sent"
 
 
+def answered(redis: Redis, job_id: str) -> bool:
+    """Whether this job's GIF went out (or is going out), or its failure was told in a reply of its
+    own (not in the status message), in one round trip."""
+    sent, told = redis.mget(keys.sent(job_id), keys.told(job_id))
+    return sent is not None or told == b"reply"
+
+
+def told_by_reply(redis: Redis, job_id: str) -> None:
+    """Note that the failure claimed by claim_failure_notice is told in a reply of its own."""
+    redis.set(keys.told(job_id), "reply", xx=True, keepttl=True)
+
+
 def claim_failure_notice(redis: Redis, job_id: str) -> bool:
     """True exactly once per job: the caller may tell the user it failed."""
     return bool(redis.set(keys.told(job_id), "1", nx=True, ex=SENT_MARKER_TTL_S))

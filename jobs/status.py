@@ -19,6 +19,8 @@ from core.texts import text
 log = logging.getLogger(__name__)
 STATUS_EDIT_MAX_WAIT_S = 5.0  # progress is nice to have; never stall a job on it
 LOOKUP_EVERY_S = 0.5  # how often a job without its status message's id asks Redis for it
+FINAL_WAIT_S = 2.0  # how long final words wait for that id (the bot's reply is on its way)
+FINAL_POLL_S = 0.05
 
 
 class VideoMessage(Protocol):
@@ -54,6 +56,15 @@ class StatusMessage:
         asks Redis then, at most once a LOOKUP_EVERY_S (best effort: an outage means none yet)."""
         return self._message_id(every_s=LOOKUP_EVERY_S)
 
+    def final_message_id(self) -> int:
+        """message_id for final words (the GIF is out, or the job failed): a job that ended before
+        the bot's reply was stored waits up to FINAL_WAIT_S for it, so the reply still becomes the
+        error, or goes, instead of staying behind. None came by then: 0."""
+        waited_until = time.monotonic() + FINAL_WAIT_S
+        while not self._message_id(every_s=0) and time.monotonic() < waited_until:
+            time.sleep(FINAL_POLL_S)
+        return self._id
+
     def _message_id(self, every_s: float) -> int:
         if not self._id and time.monotonic() - self._looked_at >= every_s:
             self._looked_at = time.monotonic()
@@ -69,7 +80,7 @@ class StatusMessage:
         if nothing was shown."""
         request = self.request
         body = text(key, request.lang, **params)
-        status_id = self.message_id
+        status_id = self.final_message_id() if wait else self.message_id
         if not status_id or body == self.shown:
             return False
         edited = paced_send(
@@ -93,7 +104,7 @@ class StatusMessage:
 
     def remove(self) -> None:
         """Delete the status message once the GIF is there (best effort)."""
-        request, status_id = self.request, self._message_id(every_s=0)  # the last chance: ask again
+        request, status_id = self.request, self.final_message_id()
         if not status_id:
             return
         pace.reserve(self.redis, None, kind=pace.Kind.STATUS)  # no chat slot: it follows the GIF at once
@@ -112,6 +123,8 @@ class StatusMessage:
             return
         body = text(key, self.request.lang, **params)
         reply = telebot.types.ReplyParameters(self.request.reply_target, allow_sending_without_reply=True)
+        with contextlib.suppress(*REDIS_DOWN):  # a status reply that comes after this one is deleted
+            markers.told_by_reply(self.redis, self.request.job_id)
         pace.reserve(self.redis, self.request.chat_id, kind=pace.Kind.STATUS)
         telegram.call(
             "sendMessage", lambda: self.bot.send_message(self.request.chat_id, body, reply_parameters=reply)

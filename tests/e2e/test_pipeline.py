@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core import groups
+from core.texts import text
 from tests import factories, media
 from tests.gifcheck import all_done, gif_info
 from tests.services import wait_until
@@ -70,6 +71,26 @@ def test_the_job_starts_while_the_status_reply_is_still_on_its_way(stack, fake_a
         )
         assert len(fake_api.sent_animations(chat)) == 1
     fake_api.set_delay("sendMessage", 0)
+
+
+def test_a_failure_told_before_the_status_reply_is_the_only_message_left(stack, fake_api, tmp_path: Path):
+    """A broken file fails faster than a slow status reply (3 s): the error comes in a reply of its
+    own after a while, and the status reply, once out, is deleted: the chat shows the error alone."""
+    stack.bot()
+    stack.worker(RETRY_INTERVAL="1")
+    fake_api.set_delay("sendMessage", 3.0)
+    [(chat, _msg)] = send_videos(fake_api, media.make_garbage(tmp_path).read_bytes(), 1)
+
+    def shown() -> list[str | None]:
+        return [
+            fake_api.message_text(chat, c.result["message_id"]) for c in fake_api.calls("sendMessage", chat)
+        ]
+
+    fake_api.wait_for(lambda: len(shown()) == 2, timeout=60, message="the status reply and the error")
+    fake_api.set_delay("sendMessage", 0)
+    error = text("error_not_video")
+    wait_until(lambda: [t for t in shown() if t is not None] == [error], 30, what="the error alone")
+    assert not fake_api.sent_animations(chat)
 
 
 @pytest.mark.parametrize(

@@ -180,6 +180,8 @@ def test_redis_restart_with_20_queued_jobs_delivers_each_once(aof_stack, aof_red
     bot = aof_stack.bot()
     queued = send_videos(fake_api, clip_bytes, 20)
     wait_until(lambda: queue.count == 20, timeout=60, what="20 jobs queued")
+    # each video is queued, then answered: the bot is idle once the 20th answer is out
+    wait_until(lambda: len(fake_api.calls("sendMessage")) >= 20, timeout=60, what="20 status replies")
 
     aof_redis.stop()  # SIGTERM: redis flushes its append-only file
     busy_chat, _, _ = send_video(fake_api, clip_bytes)
