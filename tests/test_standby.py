@@ -100,7 +100,12 @@ def test_a_standby_whose_redis_connection_broke_still_runs_its_job(
     standby.start(worker)
     assert standby._standby is not None
     pid = standby._standby.pid
-    own = wait_until(lambda: tcp_ports(pid) - tcp_ports(os.getpid()), 10, what="the standby's connection")
+
+    def its_redis_ports() -> set[int]:  # a socket it inherited and we closed since is not Redis's
+        clients = {int(c["addr"].rsplit(":", 1)[1]) for c in redis_client.client_list()}
+        return (tcp_ports(pid) - tcp_ports(os.getpid())) & clients
+
+    own = wait_until(its_redis_ports, 10, what="the standby's connection")
     for port in own:
         redis_client.client_kill(f"127.0.0.1:{port}")
     job = gif_queue(redis_client, settings).enqueue("os.getpid")
