@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redis import Redis
 from rq import Queue
@@ -13,7 +13,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from core import admission, keys
+from core import admission, keys, markers
 from core.models import ConversionRequest
 from core.settings import Settings
 
@@ -40,7 +40,15 @@ def cancel_user_jobs(queue: Queue, user_id: int, settings: Settings) -> Cancelle
             continue
         if _stop(queue, job, user_id, settings):
             stopped.append(ConversionRequest.from_kwargs(job.kwargs))
-    return Cancelled(tuple(stopped))
+    return Cancelled(tuple(_with_status(redis, request) for request in stopped))
+
+
+def _with_status(redis: Redis, request: ConversionRequest) -> ConversionRequest:
+    """The request with its status message's id: the bot queues a video before it replies, so the
+    id is in Redis (core.markers) rather than in the job's arguments."""
+    if request.status_message_id:
+        return request
+    return replace(request, status_message_id=markers.status_message_id(redis, request.job_id) or 0)
 
 
 def _drop_waiting(redis: Redis, user_id: int) -> list[ConversionRequest]:

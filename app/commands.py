@@ -11,7 +11,7 @@ from app import menu
 from app.cancel import cancel_user_jobs
 from app.intake import actor_id
 from app.replies import Replier
-from core import markers, prefs, stats
+from core import prefs, stats
 from core.settings import Settings
 from core.texts import language_for, text
 
@@ -77,10 +77,10 @@ class Commands:
         lang = lang_of(message)
         cancelled = cancel_user_jobs(self.queue, actor_id(message), self.settings)
         for request in cancelled.requests:
-            redis = self.queue.connection
-            status_id = request.status_message_id or markers.status_message_id(redis, request.job_id)
-            if status_id:  # the bot stores it once its reply went out, after queueing the job
-                self.replier.edit(request.chat_id, status_id, text("cancelled_one", request.lang))
+            if request.status_message_id:
+                self.replier.edit(
+                    request.chat_id, request.status_message_id, text("cancelled_one", request.lang)
+                )
         key = "cancelled" if cancelled.requests else "nothing_to_cancel"
         self.replier.reply(message, text(key, lang, count=len(cancelled.requests)))
 

@@ -256,9 +256,9 @@ class Intake:
         (jobs.status waits a while for this message's id before it does that), the job looked for
         this message before it was stored, so the reply is deleted here."""
         status = self.replier.reply(message, body, **answering(reply_to))
+        markers.remember_status(self.redis, job_id, 0 if status is None else status.message_id)
         if status is None:
-            return 0
-        markers.remember_status(self.redis, job_id, status.message_id)
+            return 0  # the job's final words need not wait for a reply (jobs.status)
         if markers.answered(self.redis, job_id):
             chat_id, status_id = message.chat.id, status.message_id
             self.replier.paced(chat_id, "deleteMessage", lambda: self.bot.delete_message(chat_id, status_id))

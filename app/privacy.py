@@ -17,7 +17,7 @@ from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from app.cancel import cancel_user_jobs
 from app.commands import lang_of
 from app.replies import Replier
-from core import erasure, markers
+from core import erasure
 from core.settings import Settings
 from core.texts import text
 
@@ -88,10 +88,10 @@ class Privacy:
         """Stop the user's videos, wait for their slots, then delete their data."""
         cancelled = cancel_user_jobs(self.queue, user_id, self.settings)
         for request in cancelled.requests:
-            redis = self.queue.connection
-            status_id = request.status_message_id or markers.status_message_id(redis, request.job_id)
-            if status_id:  # the bot stores it once its reply went out, after queueing the job
-                self.replier.edit(request.chat_id, status_id, text("cancelled_one", request.lang))
+            if request.status_message_id:
+                self.replier.edit(
+                    request.chat_id, request.status_message_id, text("cancelled_one", request.lang)
+                )
         redis, deadline = self.queue.connection, time.monotonic() + STOP_WAIT_S
         stopped = [request.job_id for request in cancelled.requests]
         while not erasure.settled(redis, user_id, stopped) and time.monotonic() < deadline:

@@ -82,6 +82,7 @@ def remember_status(redis: Redis, job_id: str, message_id: int) -> None:
 
 
 def status_message_id(redis: Redis, job_id: str) -> int | None:
-    """The status message sent for this job's video before, if any."""
+    """The status message sent for this job's video, if any: None while the bot has not said, 0 if
+    it sent none (its reply failed)."""
     value = redis.get(keys.status(job_id))
     return int(value) if value else None

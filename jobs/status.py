@@ -47,6 +47,7 @@ class StatusMessage:
         self.request = request
         self.shown = ""
         self._id = request.status_message_id
+        self._known = bool(self._id)  # the id, or that there is none, came (markers.status_message_id)
         self._looked_at = -math.inf  # when Redis was last asked for the id
 
     @property
@@ -58,18 +59,21 @@ class StatusMessage:
 
     def final_message_id(self) -> int:
         """message_id for final words (the GIF is out, or the job failed): a job that ended before
-        the bot's reply was stored waits up to FINAL_WAIT_S for it, so the reply still becomes the
-        error, or goes, instead of staying behind. None came by then: 0."""
+        the bot stored its reply's id (or that it sent none) waits up to FINAL_WAIT_S for it, so the
+        reply still becomes the error, or goes, instead of staying behind. None came by then: 0."""
         waited_until = time.monotonic() + FINAL_WAIT_S
-        while not self._message_id(every_s=0) and time.monotonic() < waited_until:
+        self._message_id(every_s=0)
+        while not self._known and time.monotonic() < waited_until:
             time.sleep(FINAL_POLL_S)
+            self._message_id(every_s=0)
         return self._id
 
     def _message_id(self, every_s: float) -> int:
-        if not self._id and time.monotonic() - self._looked_at >= every_s:
+        if not self._known and time.monotonic() - self._looked_at >= every_s:
             self._looked_at = time.monotonic()
             with contextlib.suppress(*REDIS_DOWN):
-                self._id = markers.status_message_id(self.redis, self.request.job_id) or 0
+                found = markers.status_message_id(self.redis, self.request.job_id)
+                self._id, self._known = found or 0, found is not None
         return self._id
 
     def show(

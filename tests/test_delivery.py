@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -27,7 +28,7 @@ from core.limits import UserLimits
 from core.models import ConversionRequest, ConversionResult, MediaKind, Outcome, OutputKind
 from core.settings import Settings
 from core.texts import EN, ZH, text
-from jobs import delivery, runtime, workdir
+from jobs import delivery, runtime, status, workdir
 from tests import media
 from tests.factories import DEFAULT_USER_ID, next_message_id
 from tests.fakes.redis_cut import RedisCut
@@ -237,6 +238,29 @@ def test_send_gif_removes_the_temp_dir_and_the_status_message(
 
     assert not folder.exists()
     assert fake_api.message(request.chat_id, request.status_message_id) is None
+
+
+def test_the_status_message_the_bot_stored_after_queueing_is_removed_with_the_gif(
+    redis_client: redis.Redis, queue: Queue, settings: Settings, fake_api: FakeTelegramAPI, gif_bytes: bytes
+):
+    """The bot queues the job, then replies and stores the reply's id: the job's arguments lack it,
+    and the delivery still finds and deletes it. A job whose bot reply failed (id 0 stored) does not
+    wait for one: its GIF goes, and nothing else is deleted."""
+    status_id = runtime.client().send_message(DEFAULT_USER_ID, "Queued…").message_id
+    request = make_request(status=False)
+    markers.remember_status(redis_client, request.job_id, status_id)
+    job = queued_job(queue, settings, request)
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+    assert fake_api.message(request.chat_id, status_id) is None
+
+    other_chat = DEFAULT_USER_ID + 1  # a chat of its own: no pacing wait behind the first GIF
+    request = make_request(status=False, chat_id=other_chat, user_id=other_chat)
+    markers.remember_status(redis_client, request.job_id, 0)
+    job = queued_job(queue, settings, request)
+    started = time.monotonic()
+    delivery.send_gif(job, redis_client, converted(settings, job, gif_bytes))
+    assert time.monotonic() - started < status.FINAL_WAIT_S  # it did not wait for a reply
+    assert len(fake_api.sent_animations(other_chat)) == 1 and not fake_api.calls("deleteMessage", other_chat)
 
 
 def test_a_rerun_whose_result_says_already_sent_sends_nothing(
