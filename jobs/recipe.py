@@ -38,6 +38,13 @@ COLOUR_STEP = 4  # frames are rounded to this step per channel before the palett
 # still areas stay still. See README's Performance section for what it bought.
 DENOISE = {"luma_spatial": 0, "chroma_spatial": 0, "luma_tmp": 8, "chroma_tmp": 8}
 MAX_COLORS = 200  # the one palette's colours; from 224: 2.7 % fewer bytes, SSIM -0.001 (README, Performance)
+# The one palette counts the colours of every 2nd frame of a GIF of at least PALETTE_STEP_MIN_FRAMES:
+# palettegen's histogram is ~3 ms a 480x270 frame on the conversion's one filter thread, before the
+# first frame can be mapped. bench's quick corpus: wall -3 %, bytes 0.791 -> 0.789 of gifski's,
+# SSIM -0.0044 -> -0.0041 (the palette's colours are no worse; consecutive frames hold nearly the
+# same ones). A shorter GIF counts every frame, so no frame of a short clip is left out.
+PALETTE_STEP = 2
+PALETTE_STEP_MIN_FRAMES = 16
 # lutrgb expression for that rounding; written without commas, which would split the filter graph
 _COLOUR_ROUNDING = f"floor(val/{COLOUR_STEP})*{COLOUR_STEP}+{COLOUR_STEP // 2}"
 
@@ -108,6 +115,7 @@ def build_convert_args(
     palette = palette or Palette()
     start, end = source_window(info, options)
     width, height = target_size(info.width, info.height, options.width)
+    count = (end - start) / options.speed * output_fps(info, options)  # the GIF's frames, about
     video = scaled_frames(src, info, options, limits, (width, height), tonemap)
     # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
     # grain makes nearly every pixel distinct: palettegen took ~85 % of a conversion. Rounding to
@@ -121,22 +129,22 @@ def build_convert_args(
         first, end = palette.frames
         rounded = rounded.filter("trim", start_frame=first, **({} if end is None else {"end_frame": end}))
     frames = rounded.split()
-    gif = _paletted(frames[1], frames[0], palette.per_frame)
+    gif = _paletted(frames[1], frames[0], palette.per_frame, count)
     head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
     # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps
     # filter's) is not theirs, and the encoder's time base would follow it and round their times.
     rate = _num(output_fps(info, options))
     out = gif.output(file_url(dst), f="gif", loop=0, r=rate, fps_mode="passthrough")
     if palette.fit is not None:  # the measurement's frames, each on disk as soon as it is made
-        count = (end - start) / options.speed * output_fps(info, options)
         side = palettes.fit_frames(frames[2], width, height, count)
         raw = side.output(file_url(palette.fit.frames), f="rawvideo", pix_fmt="bgra", flush_packets=1)
         out = ffmpeg.merge_outputs(out, raw)
     return ffmpeg.compile(out, cmd=[*head, "-progress", "pipe:1"])
 
 
-def _paletted(frames: Any, stats: Any, per_frame: bool) -> Any:
-    """`frames` mapped to a palette made from `stats`: one for the clip, or one per frame."""
+def _paletted(frames: Any, stats: Any, per_frame: bool, count: float) -> Any:
+    """`frames` mapped to a palette made from `stats`: one for the clip (from every PALETTE_STEP-th
+    frame of a GIF of about `count` frames, if that is long), or one per frame."""
     if per_frame:  # each frame its own palette (jobs.palettes); no rectangle diff across palettes
         return ffmpeg.filter(
             [frames, stats.filter("palettegen", stats_mode="single")], "paletteuse", dither="none", new=1
@@ -145,6 +153,8 @@ def _paletted(frames: Any, stats: Any, per_frame: bool) -> Any:
     # (scale 5) made GIFs ~5 % bigger at a lower SSIM on bench's corpus, since the grain that is left
     # dithers by itself. diff_mode=rectangle and the GIF's LZW keep still areas cheap.
     # stats_mode=diff scored lower (starves a still background of colours), so the palette is full.
+    if count >= PALETTE_STEP_MIN_FRAMES:
+        stats = stats.filter("framestep", step=PALETTE_STEP)
     palette = stats.filter("palettegen", max_colors=MAX_COLORS)
     return ffmpeg.filter([frames, palette], "paletteuse", dither="none", diff_mode="rectangle")
 

@@ -57,6 +57,22 @@ def test_portrait_inputs_get_the_landscape_pixel_budget(tmp_path: Path, make: Ca
     assert gif_stats(result.path)[:2] == (270, 480)
 
 
+def test_a_colour_in_one_frame_of_a_short_gif_keeps_its_place_in_the_palette(tmp_path: Path) -> None:
+    """A 1 s GIF's palette counts every frame (a long one's every 2nd): one blue frame among red
+    ones stays blue, not the nearest red."""
+    clip = media.lavfi_clip(
+        tmp_path / "flash.mp4", "color=c=red:s=320x180:r=12:d=1,drawbox=c=blue:t=fill:enable='eq(n,5)'"
+    )
+    result = convert(clip, tmp_path / "out.gif", GifOptions(), Limits())
+    argv = ["ffmpeg", "-v", "error", "-i", str(result.path), "-vf", "fps=12,scale=1:1:flags=area"]
+    argv += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    pixels = subprocess.run(argv, capture_output=True, check=True)
+    frames = [tuple(pixels.stdout[i : i + 3]) for i in range(0, len(pixels.stdout), 3)]
+    assert len(frames) == 12
+    blue = [n for n, (r, _g, b) in enumerate(frames) if b > 200 and r < 60]
+    assert blue == [5], frames
+
+
 def test_oversized_gif_is_shrunk_under_the_cap(tmp_path: Path) -> None:
     """A GIF over max_output_bytes is redone at lower fps, then width, and marked shrunk."""
     cap = 120_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from jobs import palettes
 from jobs.probe import MediaInfo
 from jobs.recipe import (
     MAX_COLORS,
+    PALETTE_STEP,
+    PALETTE_STEP_MIN_FRAMES,
     GifOptions,
     Limits,
     Palette,
@@ -140,6 +143,10 @@ def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> 
     one = graph(argv_for(tmp_path))
     assert f"palettegen=max_colors={MAX_COLORS}[" in one and MAX_COLORS < 256
     assert "diff_mode=rectangle" in one and "new=1" not in one
+    # 30 s at 12 fps: the palette counts every 2nd frame; a 1 s GIF (12 frames) counts them all
+    assert re.search(rf"framestep=step={PALETTE_STEP}\[(s\d+)\];\[\1\]palettegen", one)
+    short = graph(argv_for(tmp_path, GifOptions(max_seconds=1)))
+    assert "framestep" not in short and PALETTE_STEP_MIN_FRAMES > 12
     per_frame = build_convert_args(
         tmp_path / "in.mp4", tmp_path / "out.gif", LANDSCAPE, GifOptions(), Limits(), palette=Palette(True)
     )
@@ -165,7 +172,7 @@ def test_fit_measurement_samples_are_written_beside_the_gif_as_they_are_made(tmp
     assert chain.count("palettegen") == 1 and "psnr" not in chain
     raw = argv[argv.index(f"file:{files.frames}") - 6 :]
     assert raw[:6] == ["-f", "rawvideo", "-flush_packets", "1", "-pix_fmt", "bgra"]
-    assert f"file:{tmp_path / 'out.gif'}" in argv and "framestep" not in graph(argv_for(tmp_path))
+    assert f"file:{tmp_path / 'out.gif'}" in argv and "scale=120:67" not in graph(argv_for(tmp_path))
     measuring = palettes.measure_args(files, 480, 270)
     assert measuring[measuring.index("-video_size") + 1] == "120x67"
     assert measuring[measuring.index("-i") + 1] == f"file:{files.frames}"
