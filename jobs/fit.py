@@ -7,14 +7,14 @@ import math
 import resource
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from core.errors import BadTrim, BrokenVideo, ConversionTimeout, GifTooBig, TooMuchMemory
+from core.errors import BadTrim, BrokenVideo, GifTooBig
 from jobs import bars, framing, palettes, toolbox
 from jobs.measure import Measurement, with_measurement
+from jobs.passes import finish
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
@@ -154,7 +154,7 @@ def convert_once(
         measurement = Measurement(fit, width, height, deadline) if fit is not None else None
         run(argv, limits.convert_timeout, with_measurement(watch.on_line, measurement), watch.on_start)
         if gif and not info.still and palettes.can_rewrite():
-            _finish(src, dst, info, options, limits, deadline, watch.frames, measurement)
+            finish(src, dst, info, options, limits, deadline, watch.frames, measurement)
         ran, cpu = time.monotonic() - started, _children_cpu() - cpu
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc
@@ -166,88 +166,6 @@ def convert_once(
     if size == 0:
         raise BrokenVideo("ffmpeg wrote no frames")
     return size, ran, cpu
-
-
-def _convert_per_frame(
-    src: Path, dst: Path, info: MediaInfo, options: GifOptions, limits: Limits, deadline: float, frames: int
-) -> bool:
-    """Convert again with a palette per frame (the one-palette GIF had `frames` frames: a long one
-    is made in two parts at once), then let gifsicle crop each frame to what changed.
-
-    `dst` (the one-palette GIF) is replaced only when every run succeeds in time (True); else it stays.
-    """
-    made = [dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "rest", "cropped")]
-    split = palettes.split_point(frames)
-
-    def ffmpeg_run(gif: Path, part: tuple[int, int | None] | None) -> None:
-        palette = Palette(True, frames=part)
-        argv = build_convert_args(src, gif, info, options, limits, toolbox.can_tonemap(), palette)
-        run(argv, max(1.0, deadline - time.monotonic()))
-
-    try:
-        if split is None:
-            ffmpeg_run(made[0], None)
-            join = palettes.rewrite_args(made[0], made[2])
-        else:
-            with ThreadPoolExecutor(1, thread_name_prefix="part") as pool:
-                rest = pool.submit(ffmpeg_run, made[1], (split, None))
-                try:
-                    ffmpeg_run(made[0], (0, split + 1))
-                finally:
-                    rest.result()
-            join = palettes.join_args((made[0], made[1]), split, made[2])
-        run(join, max(1.0, deadline - time.monotonic()))
-        made[2].replace(dst)
-        return True
-    except (FFmpegFailed, ConversionTimeout, TooMuchMemory) as exc:
-        logger.warning("per-frame palettes failed (%s); keeping the one-palette GIF", exc)
-        return False
-    finally:
-        for path in made:
-            path.unlink(missing_ok=True)
-
-
-def _finish(
-    src: Path,
-    dst: Path,
-    info: MediaInfo,
-    options: GifOptions,
-    limits: Limits,
-    deadline: float,
-    frames: int,
-    measurement: Measurement | None,
-) -> None:
-    """gifsicle repacks the one-palette GIF while the measurement ends; then per-frame palettes
-    replace it if the measurement says so (without waiting for the repack, whose file goes), else
-    the smaller of ffmpeg's and gifsicle's GIF stays."""
-    with ThreadPoolExecutor(1, thread_name_prefix="repack") as pool:
-        repacking = pool.submit(_repacked, dst, deadline)
-        per_frame = measurement is not None and measurement.gain() >= palettes.PER_FRAME_GAIN_MSE
-        replaced = per_frame and _convert_per_frame(src, dst, info, options, limits, deadline, frames)
-        smaller = repacking.result()
-    if smaller is not None and replaced:
-        smaller.unlink(missing_ok=True)
-    elif smaller is not None:
-        smaller.replace(dst)
-
-
-def _repacked(dst: Path, deadline: float) -> Path | None:
-    """gifsicle's optimisation of the one-palette GIF `dst` beside it, if smaller; else None.
-
-    Lossless (the same pixels at the same times; a repeated frame may become a longer delay). On
-    bench's corpus it took 1-8 % off camera footage, films and grainy gradients and made screen
-    text and a still scene 2-4 % bigger, hence the comparison (README, Performance). If gifsicle
-    fails or runs out of time, ffmpeg's GIF stays.
-    """
-    repacked = dst.with_name(f"{dst.stem}-repacked.gif")
-    try:
-        run(palettes.repack_args(dst, repacked), max(1.0, deadline - time.monotonic()))
-        if 0 < repacked.stat().st_size < dst.stat().st_size:
-            return repacked
-    except (FFmpegFailed, ConversionTimeout, TooMuchMemory, OSError) as exc:
-        logger.warning("gifsicle could not repack the GIF (%s); keeping ffmpeg's", exc)
-    repacked.unlink(missing_ok=True)
-    return None
 
 
 def _children_cpu() -> float:

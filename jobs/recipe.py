@@ -126,8 +126,7 @@ def build_convert_args(
     # all 8 clips tried (noisy and clean gradients, text, test graphics).
     rounded = video.filter("lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING)
     if palette.frames is not None:  # every frame as the whole GIF has it, then only this part's
-        first, end = palette.frames
-        rounded = rounded.filter("trim", start_frame=first, **({} if end is None else {"end_frame": end}))
+        rounded = _part(rounded, palette.frames)
     frames = rounded.split()
     gif = _paletted(frames[1], frames[0], palette.per_frame, count)
     head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
@@ -138,8 +137,45 @@ def build_convert_args(
     if palette.fit is not None:  # the measurement's frames, each on disk as soon as it is made
         side = palettes.fit_frames(frames[2], width, height, count)
         raw = side.output(file_url(palette.fit.frames), f="rawvideo", pix_fmt="bgra", flush_packets=1)
-        out = ffmpeg.merge_outputs(out, raw)
+        # every frame as it is (the graph's nominal rate is not theirs after a speed change)
+        kept = frames[3].output(
+            file_url(palette.fit.kept), f="rawvideo", pix_fmt="bgra", fps_mode="passthrough"
+        )
+        out = ffmpeg.merge_outputs(out, raw, kept)
     return ffmpeg.compile(out, cmd=[*head, "-progress", "pipe:1"])
+
+
+def per_frame_args(
+    kept: Path, dst: Path, size: tuple[int, int], rate: float, part: tuple[int, int | None] | None
+) -> list[str]:
+    """The argv of a GIF with a palette per frame made from the frames a measured conversion kept
+    (raw BGRA at `kept`, each `size`, at `rate` a second): no decoding, scaling or denoising again,
+    and the same pixels and times as build_convert_args(palette=Palette(True, frames=part)) gives.
+    `part` keeps GIF frames first..end-1 only (a GIF made in parts)."""
+    frames = ffmpeg.input(
+        file_url(kept),
+        f="rawvideo",
+        pix_fmt="bgra",
+        video_size=size,  # ffmpeg-python writes a pair as WxH
+        framerate=_num(rate),
+        format_whitelist="rawvideo",
+        protocol_whitelist=PROTOCOL_WHITELIST,
+    )
+    if part is not None:
+        frames = _part(frames, part)
+    pair = frames.split()
+    out = _paletted(pair[1], pair[0], True, 0).output(
+        file_url(dst), f="gif", loop=0, r=_num(rate), fps_mode="passthrough"
+    )
+    return ffmpeg.compile(
+        out, cmd=[FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
+    )
+
+
+def _part(frames: Any, part: tuple[int, int | None]) -> Any:
+    """Only the frames first..end-1 of `frames` (to the last if end is None)."""
+    first, end = part
+    return frames.filter("trim", start_frame=first, **({} if end is None else {"end_frame": end}))
 
 
 def _paletted(frames: Any, stats: Any, per_frame: bool, count: float) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs import fit, measure, palettes
+from jobs import fit, measure, palettes, passes
 from jobs.fit import convert_once
 from jobs.probe import probe
 from jobs.recipe import GifOptions, Limits
@@ -175,6 +175,36 @@ def test_a_gif_made_in_two_parts_at_once_is_the_gif_one_run_makes(
     parts, whole = (tmp_path / name for name in ("parts.gif", "whole.gif"))
     assert local_palettes(parts) >= 3 and parts.read_bytes() == whole.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parts.gif", "scenes.mp4", "whole.gif"]
+
+
+@needs_gifsicle
+@pytest.mark.parametrize(
+    "options", [GifOptions(), GifOptions(speed=2.0, reverse=True)], ids=["plain", "2x-reversed"]
+)
+def test_per_frame_palettes_start_from_the_frames_the_first_conversion_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: GifOptions
+) -> None:
+    """The per-frame runs read the frames the one-palette conversion kept (no second decode of the
+    video) and make byte for byte the GIF that decoding it again makes; the kept frames then go."""
+    src = make_scenes(tmp_path)
+    monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})
+    inputs: list[str] = []
+
+    def recording(argv: list[str], *args: object, **kwargs: object) -> None:
+        inputs.extend(argv[i + 1] for i, arg in enumerate(argv) if arg == "-i")
+        real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr(passes, "run", recording)
+    info = probe(src, Limits())
+    convert_once(src, tmp_path / "kept.gif", info, options, Limits())
+    assert len(inputs) == 2 and all(i.endswith("kept-fit-kept.bgra") for i in inputs), inputs
+    monkeypatch.setattr(palettes.FitFiles, "kept_frames", lambda self, width, height: 0)
+    inputs.clear()
+    convert_once(src, tmp_path / "decoded.gif", info, options, Limits())
+    assert inputs == [f"file:{src}"] * 2
+    kept, decoded = (tmp_path / name for name in ("kept.gif", "decoded.gif"))
+    assert local_palettes(kept) >= 3 and kept.read_bytes() == decoded.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decoded.gif", "kept.gif", "scenes.mp4"]
 
 
 def test_only_a_long_gif_on_two_cpus_is_made_in_parts(
