@@ -45,6 +45,11 @@ class Measurement:
                 timeout = max(1.0, self.deadline - time.monotonic())
                 self._run = self._pool.submit(run, self.argv, timeout)
 
+    def done(self) -> bool:
+        """Whether the run has ended (gain() then answers at once)."""
+        with self._lock:
+            return self._run is not None and self._run.done()
+
     def gain(self) -> float:
         """How much per-frame palettes would cut the one palette's error; 0 if the run failed."""
         self.start()  # a conversion that printed no progress line: measure now

@@ -90,7 +90,14 @@ def finish(
 ) -> None:
     """gifsicle repacks the one-palette GIF while the measurement ends; then per-frame palettes
     replace it if the measurement says so (without waiting for the repack, whose file goes), else
-    the smaller of ffmpeg's and gifsicle's GIF stays."""
+    the smaller of ffmpeg's and gifsicle's GIF stays. A measurement that has already chosen
+    per-frame palettes is not raced by a repack (its CPU would slow the per-frame runs), unless
+    they fail."""
+    ended = measurement is not None and measurement.done()
+    if ended and measurement is not None and measurement.gain() >= palettes.PER_FRAME_GAIN_MSE:
+        if _convert_per_frame(src, dst, info, options, limits, deadline, frames, measurement.files):
+            return
+        measurement = None  # the one-palette GIF stays: repack it
     with ThreadPoolExecutor(1, thread_name_prefix="repack") as pool:
         repacking = pool.submit(_repacked, dst, deadline)
         replaced = False

@@ -207,6 +207,32 @@ def test_per_frame_palettes_start_from_the_frames_the_first_conversion_kept(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["decoded.gif", "kept.gif", "scenes.mp4"]
 
 
+@needs_gifsicle
+@pytest.mark.parametrize("per_frame_fails", [False, True], ids=["per-frame", "per-frame-failed"])
+def test_a_measurement_already_ended_for_per_frame_palettes_runs_no_repack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_frame_fails: bool
+) -> None:
+    """When the measurement has chosen per-frame palettes by the time the one-palette conversion
+    ends, gifsicle does not repack a GIF that is about to go; if the per-frame runs fail, the
+    one-palette GIF is repacked as usual."""
+    monkeypatch.setattr(measure.Measurement, "done", lambda self: (self.gain(), True)[1])
+    if per_frame_fails:
+        monkeypatch.setattr(palettes, "rewrite_args", lambda src, dst: ["gifsicle", "--no-such-option"])
+        monkeypatch.setattr(palettes, "join_args", lambda parts, split, dst: ["gifsicle", "--no-such-option"])
+    ran: list[str] = []
+
+    def recording(argv: list[str], *args: object, **kwargs: object) -> None:
+        ran.extend(arg for arg in argv if arg in ("-O1", "-O2"))
+        real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr(passes, "run", recording)
+    dst = tmp_path / "out.gif"
+    convert_probed(make_scenes(tmp_path), dst)
+    assert ran == (["-O2"] if per_frame_fails else ["-O1"])
+    assert (local_palettes(dst) <= 1) == per_frame_fails
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
+
+
 def test_only_a_long_gif_on_two_cpus_is_made_in_parts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
