@@ -14,7 +14,7 @@ from typing import TypeVar
 from core.errors import BadTrim, BrokenVideo, GifTooBig
 from jobs import bars, framing, palettes, toolbox
 from jobs.measure import Measurement, with_measurement
-from jobs.passes import finish
+from jobs.passes import Converted, finish
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
@@ -154,7 +154,7 @@ def convert_once(
         measurement = Measurement(fit, width, height, deadline) if fit is not None else None
         run(argv, limits.convert_timeout, with_measurement(watch.on_line, measurement), watch.on_start)
         if gif and not info.still and palettes.can_rewrite():
-            finish(src, dst, info, options, limits, deadline, watch.frames, measurement)
+            finish(Converted(src, dst, info, options, limits, deadline), watch.frames, measurement)
         ran, cpu = time.monotonic() - started, _children_cpu() - cpu
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc

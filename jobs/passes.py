@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConversionTimeout, TooMuchMemory
@@ -26,22 +27,26 @@ from jobs.runner import FFmpegFailed, run
 logger = logging.getLogger("jobs.fit")  # its messages keep the name they had there
 
 
-def _convert_per_frame(
-    src: Path,
-    dst: Path,
-    info: MediaInfo,
-    options: GifOptions,
-    limits: Limits,
-    deadline: float,
-    frames: int,
-    fit: palettes.FitFiles,
-) -> bool:
+@dataclass(frozen=True)
+class Converted:
+    """A one-palette conversion just done: `src` to the GIF `dst`, and when its passes must end."""
+
+    src: Path
+    dst: Path
+    info: MediaInfo
+    options: GifOptions
+    limits: Limits
+    deadline: float  # time.monotonic()
+
+
+def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> bool:
     """Convert again with a palette per frame (the one-palette GIF had `frames` frames: a long one
     is made in two parts at once), from the frames it kept in `fit` (from `src` if they are not all
     there), then let gifsicle crop each frame to what changed.
 
     `dst` (the one-palette GIF) is replaced only when every run succeeds in time (True); else it stays.
     """
+    src, dst, info, options, limits = done.src, done.dst, done.info, done.options, done.limits
     made = [dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "rest", "cropped")]
     split = palettes.split_point(frames)
     size = target_size(info.width, info.height, options.width)
@@ -53,7 +58,7 @@ def _convert_per_frame(
         else:
             palette = Palette(True, frames=part)
             argv = build_convert_args(src, gif, info, options, limits, toolbox.can_tonemap(), palette)
-        run(argv, max(1.0, deadline - time.monotonic()))
+        run(argv, max(1.0, done.deadline - time.monotonic()))
 
     try:
         if split is None:
@@ -67,7 +72,7 @@ def _convert_per_frame(
                 finally:
                     rest.result()
             join = palettes.join_args((made[0], made[1]), split, made[2])
-        run(join, max(1.0, deadline - time.monotonic()))
+        run(join, max(1.0, done.deadline - time.monotonic()))
         made[2].replace(dst)
         return True
     except (FFmpegFailed, ConversionTimeout, TooMuchMemory) as exc:
@@ -78,16 +83,7 @@ def _convert_per_frame(
             path.unlink(missing_ok=True)
 
 
-def finish(
-    src: Path,
-    dst: Path,
-    info: MediaInfo,
-    options: GifOptions,
-    limits: Limits,
-    deadline: float,
-    frames: int,
-    measurement: Measurement | None,
-) -> None:
+def finish(done: Converted, frames: int, measurement: Measurement | None) -> None:
     """gifsicle repacks the one-palette GIF while the measurement ends; then per-frame palettes
     replace it if the measurement says so (without waiting for the repack, whose file goes), else
     the smaller of ffmpeg's and gifsicle's GIF stays. A measurement that has already chosen
@@ -95,20 +91,19 @@ def finish(
     they fail."""
     ended = measurement is not None and measurement.done()
     if ended and measurement is not None and measurement.gain() >= palettes.PER_FRAME_GAIN_MSE:
-        if _convert_per_frame(src, dst, info, options, limits, deadline, frames, measurement.files):
+        if _convert_per_frame(done, frames, measurement.files):
             return
         measurement = None  # the one-palette GIF stays: repack it
     with ThreadPoolExecutor(1, thread_name_prefix="repack") as pool:
-        repacking = pool.submit(_repacked, dst, deadline)
+        repacking = pool.submit(_repacked, done.dst, done.deadline)
         replaced = False
         if measurement is not None and measurement.gain() >= palettes.PER_FRAME_GAIN_MSE:
-            files = measurement.files
-            replaced = _convert_per_frame(src, dst, info, options, limits, deadline, frames, files)
+            replaced = _convert_per_frame(done, frames, measurement.files)
         smaller = repacking.result()
     if smaller is not None and replaced:
         smaller.unlink(missing_ok=True)
     elif smaller is not None:
-        smaller.replace(dst)
+        smaller.replace(done.dst)
 
 
 def _repacked(dst: Path, deadline: float) -> Path | None:
