@@ -9,8 +9,8 @@ import ffmpeg
 
 from jobs.framing import Box
 from jobs.probe import MediaInfo
-from jobs.recipe import FFMPEG, VIDEO_STREAM, Limits, file_url, input_hardening, target_size
-from jobs.runner import FFmpegFailed, run
+from jobs.recipe import VIDEO_STREAM, Limits, file_url, input_hardening, target_size
+from jobs.runner import FFMPEG_QUIET, FFmpegFailed, run
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,7 @@ def build_args(
     joined = ffmpeg.concat(*samples, v=1, a=0) if len(samples) > 1 else samples[0]
     found = joined.filter("cropdetect", limit=f"{BLACK_LIMIT:.4f}", round=1, skip=0)
     printed = found.filter("metadata", mode="print", file="pipe:1")
-    head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
-    return ffmpeg.compile(printed.output("-", f="null"), cmd=head)
+    return ffmpeg.compile(printed.output("-", f="null"), cmd=list(FFMPEG_QUIET))
 
 
 def bars_box(lines: list[str], width: int, height: int) -> Box | None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import ffmpeg
 
-from jobs.runner import FFMPEG
+from jobs.runner import FFMPEG_QUIET
 
 GIFSICLE = "gifsicle"
 # Frames measured, spread over the clip: palettegen's per-frame mode costs ~35 ms a frame even this
@@ -139,8 +139,7 @@ def measure_args(files: FitFiles, width: int, height: int) -> list[str]:
         )
         measured.append(ffmpeg.filter([mapped, copies[2 * i + 1]], "psnr", stats_file=str(path)))
     out = ffmpeg.filter(measured, "hstack", inputs=2).output("-", f="null")  # psnr passes its first input on
-    head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
-    return ffmpeg.compile(out, cmd=head)
+    return ffmpeg.compile(out, cmd=list(FFMPEG_QUIET))
 
 
 def per_frame_gain(stats: tuple[Path, Path]) -> float:

@@ -89,21 +89,25 @@ def finish(done: Converted, frames: int, measurement: Measurement | None) -> Non
     the smaller of ffmpeg's and gifsicle's GIF stays. A measurement that has already chosen
     per-frame palettes is not raced by a repack (its CPU would slow the per-frame runs), unless
     they fail."""
-    ended = measurement is not None and measurement.done()
-    if ended and measurement is not None and measurement.gain() >= palettes.PER_FRAME_GAIN_MSE:
+    if measurement is not None and measurement.done() and _per_frame_pays(measurement):
         if _convert_per_frame(done, frames, measurement.files):
             return
-        measurement = None  # the one-palette GIF stays: repack it
+        measurement = None  # they failed: the one-palette GIF stays, repacked
     with ThreadPoolExecutor(1, thread_name_prefix="repack") as pool:
         repacking = pool.submit(_repacked, done.dst, done.deadline)
         replaced = False
-        if measurement is not None and measurement.gain() >= palettes.PER_FRAME_GAIN_MSE:
+        if measurement is not None and _per_frame_pays(measurement):
             replaced = _convert_per_frame(done, frames, measurement.files)
         smaller = repacking.result()
     if smaller is not None and replaced:
         smaller.unlink(missing_ok=True)
     elif smaller is not None:
         smaller.replace(done.dst)
+
+
+def _per_frame_pays(measurement: Measurement) -> bool:
+    """Whether the measurement (waited for) says per-frame palettes cut the error enough."""
+    return measurement.gain() >= palettes.PER_FRAME_GAIN_MSE
 
 
 def _repacked(dst: Path, deadline: float) -> Path | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import ffmpeg
 
 from jobs import framing, overlay, palettes, picture
-from jobs.runner import FFMPEG
+from jobs.runner import FFMPEG_QUIET
 
 if TYPE_CHECKING:  # probe imports this module; MediaInfo is only a type here
     from jobs.probe import MediaInfo
@@ -129,11 +129,7 @@ def build_convert_args(
         rounded = _part(rounded, palette.frames)
     frames = rounded.split()
     gif = _paletted(frames[1], frames[0], palette.per_frame, count)
-    head = [FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
-    # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps
-    # filter's) is not theirs, and the encoder's time base would follow it and round their times.
-    rate = _num(output_fps(info, options))
-    out = gif.output(file_url(dst), f="gif", loop=0, r=rate, fps_mode="passthrough")
+    out = _gif_output(gif, dst, output_fps(info, options))
     if palette.fit is not None:  # the measurement's frames, each on disk as soon as it is made
         side = palettes.fit_frames(frames[2], width, height, count)
         raw = side.output(file_url(palette.fit.frames), f="rawvideo", pix_fmt="bgra", flush_packets=1)
@@ -142,7 +138,7 @@ def build_convert_args(
             file_url(palette.fit.kept), f="rawvideo", pix_fmt="bgra", fps_mode="passthrough"
         )
         out = ffmpeg.merge_outputs(out, raw, kept)
-    return ffmpeg.compile(out, cmd=[*head, "-progress", "pipe:1"])
+    return ffmpeg.compile(out, cmd=[*FFMPEG_QUIET, "-progress", "pipe:1"])
 
 
 def per_frame_args(
@@ -164,12 +160,16 @@ def per_frame_args(
     if part is not None:
         frames = _part(frames, part)
     pair = frames.split()
-    out = _paletted(pair[1], pair[0], True, 0).output(
-        file_url(dst), f="gif", loop=0, r=_num(rate), fps_mode="passthrough"
-    )
     return ffmpeg.compile(
-        out, cmd=[FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
+        _gif_output(_paletted(pair[1], pair[0], True, 0), dst, rate), cmd=list(FFMPEG_QUIET)
     )
+
+
+def _gif_output(gif: Any, dst: Path, rate: float) -> Any:
+    """The looping GIF file `dst` of the paletted stream `gif`, whose frames are `rate` a second."""
+    # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps
+    # filter's) is not theirs, and the encoder's time base would follow it and round their times.
+    return gif.output(file_url(dst), f="gif", loop=0, r=_num(rate), fps_mode="passthrough")
 
 
 def _part(frames: Any, part: tuple[int, int | None]) -> Any:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # jobs.warm imports this module
 logger = logging.getLogger(__name__)
 
 FFMPEG = "ffmpeg"
+# ffmpeg's argv head for every run we build: no stdin, overwrite the output, errors only on stderr
+FFMPEG_QUIET = (FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error")
 FFPROBE = "ffprobe"
 STDERR_TAIL_LINES = 8
 STDERR_WAIT_STEP_S = 1.0  # _wait: how often a child whose stderr stays open is looked at

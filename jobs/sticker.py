@@ -20,6 +20,7 @@ from jobs import fit, recipe
 from jobs.probe import MediaInfo
 from jobs.progress import Progress
 from jobs.recipe import GifOptions, Limits
+from jobs.runner import FFMPEG_QUIET
 from jobs.warm import Later, Warm
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ def build_sticker_args(
     """Return the hardened ffmpeg argv writing the sticker (VP9 at `bitrate` bit/s at most) to `dst`."""
     frames = recipe.scaled_frames(src, info, options, limits, sticker_size(info.width, info.height), tonemap)
     video = frames.filter("scale", out_color_matrix="bt709", out_range="tv").filter("format", "yuv420p")
-    head = [recipe.FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error"]
     out = video.output(
         recipe.file_url(dst),
         f="webm",
@@ -78,7 +78,7 @@ def build_sticker_args(
         t=MAX_SECONDS,
         **{"b:v": bitrate, **ENCODER, **COLOUR_TAGS},
     )
-    return ffmpeg.compile(out, cmd=[*head, "-progress", "pipe:1"])
+    return ffmpeg.compile(out, cmd=[*FFMPEG_QUIET, "-progress", "pipe:1"])
 
 
 def convert(
