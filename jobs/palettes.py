@@ -54,6 +54,7 @@ PART_MIN_FRAMES = 8
 STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a palette per frame
 FRAMES_NAME = "fit-frames.bgra"
 KEPT_NAME = "fit-kept.bgra"
+OPAQUE_NAME = "fit-opaque.gif"
 _MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
 
 
@@ -80,9 +81,10 @@ class FitFiles:
     frames: Path
     stats: tuple[Path, Path]  # one palette, a palette per frame
     kept: Path
+    opaque: Path  # the one-palette GIF encoded without transparency (jobs.gifblocks)
 
     def all(self) -> tuple[Path, ...]:
-        return (self.frames, *self.stats, self.kept)
+        return (self.frames, *self.stats, self.kept, self.opaque)
 
     def kept_frames(self, width: int, height: int) -> int:
         """How many whole width x height frames the kept-frames file holds (0 if none)."""
@@ -94,10 +96,9 @@ class FitFiles:
 
 def fit_files(dst: Path) -> FitFiles:
     """Where the fit measurement of the GIF `dst` keeps its files."""
-    one, each = (dst.with_name(f"{dst.stem}-{name}") for name in STATS_NAMES)
-    return FitFiles(
-        dst.with_name(f"{dst.stem}-{FRAMES_NAME}"), (one, each), dst.with_name(f"{dst.stem}-{KEPT_NAME}")
-    )
+    names = (*STATS_NAMES, FRAMES_NAME, KEPT_NAME, OPAQUE_NAME)
+    one, each, frames, kept, opaque = (dst.with_name(f"{dst.stem}-{name}") for name in names)
+    return FitFiles(frames, (one, each), kept, opaque)
 
 
 def fit_size(width: int, height: int) -> tuple[int, int]:

@@ -1,5 +1,6 @@
-"""What follows the one-palette conversion (jobs.fit): gifsicle repacks its GIF while the palette
-measurement ends, and per-frame palettes replace it when the measurement says so (jobs.palettes)."""
+"""What follows the one-palette conversion (jobs.fit): the shorter encoding of each of its frames is
+kept (jobs.gifblocks; gifsicle repacks a GIF too long to be measured), and per-frame palettes
+replace it when the measurement says so (jobs.palettes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConversionTimeout, TooMuchMemory
-from jobs import palettes, toolbox
+from jobs import gifblocks, palettes, toolbox
 from jobs.measure import Measurement
 from jobs.probe import MediaInfo
 from jobs.recipe import (
@@ -84,25 +85,24 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
 
 
 def finish(done: Converted, frames: int, measurement: Measurement | None) -> None:
-    """gifsicle repacks the one-palette GIF while the measurement ends; then per-frame palettes
-    replace it if the measurement says so (without waiting for the repack, whose file goes), else
-    the smaller of ffmpeg's and gifsicle's GIF stays. A measurement that has already chosen
-    per-frame palettes is not raced by a repack (its CPU would slow the per-frame runs), unless
-    they fail."""
-    if measurement is not None and measurement.done() and _per_frame_pays(measurement):
-        if _convert_per_frame(done, frames, measurement.files):
-            return
-        measurement = None  # they failed: the one-palette GIF stays, repacked
-    with ThreadPoolExecutor(1, thread_name_prefix="repack") as pool:
-        repacking = pool.submit(_repacked, done.dst, done.deadline)
-        replaced = False
-        if measurement is not None and _per_frame_pays(measurement):
-            replaced = _convert_per_frame(done, frames, measurement.files)
-        smaller = repacking.result()
-    if smaller is not None and replaced:
-        smaller.unlink(missing_ok=True)
-    elif smaller is not None:
-        smaller.replace(done.dst)
+    """Make the one-palette GIF smaller without changing a pixel, or replace it with per-frame
+    palettes if the measurement says so. A measured conversion also wrote its GIF without
+    transparency, and the shorter encoding of each frame is spliced in (jobs.gifblocks, a few ms),
+    unless per-frame palettes are chosen already; a GIF too long to be measured is repacked by
+    gifsicle instead (0.1-0.3 s after ffmpeg's last frame on bench's clips)."""
+    if measurement is None:
+        repacked = _repacked(done.dst, done.deadline)
+        if repacked is not None:
+            repacked.replace(done.dst)
+        return
+    spliced = False
+    if not (measurement.done() and _per_frame_pays(measurement)):
+        gifblocks.splice_smaller(done.dst, measurement.files.opaque)
+        spliced = True
+    if _per_frame_pays(measurement) and _convert_per_frame(done, frames, measurement.files):
+        return
+    if not spliced:  # per-frame palettes failed: the one-palette GIF stays
+        gifblocks.splice_smaller(done.dst, measurement.files.opaque)
 
 
 def _per_frame_pays(measurement: Measurement) -> bool:

@@ -110,7 +110,8 @@ def build_convert_args(
     """Return the full hardened ffmpeg argv that turns `src` into a looping GIF at `dst`.
 
     `tonemap` False (an ffmpeg without zscale) converts HDR like SDR video. `palette` asks for a
-    palette per frame, or for the fit measurement beside the one palette (jobs.palettes).
+    palette per frame, or for the fit measurement beside the one palette (jobs.palettes), which also
+    encodes the GIF without transparency (jobs.gifblocks) and keeps every frame before the palette.
     """
     palette = palette or Palette()
     start, end = source_window(info, options)
@@ -129,8 +130,14 @@ def build_convert_args(
         rounded = _part(rounded, palette.frames)
     frames = rounded.split()
     gif = _paletted(frames[1], frames[0], palette.per_frame, count)
-    out = _gif_output(gif, dst, output_fps(info, options))
-    if palette.fit is not None:  # the measurement's frames, each on disk as soon as it is made
+    rate = output_fps(info, options)
+    if palette.fit is None:
+        out = _gif_output(gif, dst, rate)
+    else:  # also encoded without transparency: jobs.gifblocks keeps the shorter of each frame
+        both = gif.split()
+        opaque = _gif_output(both[1], palette.fit.opaque, rate, gifflags="-transdiff")
+        out = ffmpeg.merge_outputs(_gif_output(both[0], dst, rate), opaque)
+        # the measurement's frames, each on disk as soon as it is made
         side = palettes.fit_frames(frames[2], width, height, count)
         raw = side.output(file_url(palette.fit.frames), f="rawvideo", pix_fmt="bgra", flush_packets=1)
         # every frame as it is (the graph's nominal rate is not theirs after a speed change)
@@ -165,11 +172,12 @@ def per_frame_args(
     )
 
 
-def _gif_output(gif: Any, dst: Path, rate: float) -> Any:
-    """The looping GIF file `dst` of the paletted stream `gif`, whose frames are `rate` a second."""
+def _gif_output(gif: Any, dst: Path, rate: float, **encoder: str) -> Any:
+    """The looping GIF file `dst` of the paletted stream `gif`, whose frames are `rate` a second
+    (`encoder`: more GIF encoder options)."""
     # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps
     # filter's) is not theirs, and the encoder's time base would follow it and round their times.
-    return gif.output(file_url(dst), f="gif", loop=0, r=_num(rate), fps_mode="passthrough")
+    return gif.output(file_url(dst), f="gif", loop=0, r=_num(rate), fps_mode="passthrough", **encoder)
 
 
 def _part(frames: Any, part: tuple[int, int | None]) -> Any:

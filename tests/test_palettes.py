@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs import fit, measure, palettes, passes
+from jobs import fit, gifblocks, measure, palettes, passes
 from jobs.fit import convert_once
 from jobs.probe import probe
 from jobs.recipe import GifOptions, Limits
@@ -209,26 +209,28 @@ def test_per_frame_palettes_start_from_the_frames_the_first_conversion_kept(
 
 @needs_gifsicle
 @pytest.mark.parametrize("per_frame_fails", [False, True], ids=["per-frame", "per-frame-failed"])
-def test_a_measurement_already_ended_for_per_frame_palettes_runs_no_repack(
+def test_a_measurement_already_ended_for_per_frame_palettes_splices_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_frame_fails: bool
 ) -> None:
     """When the measurement has chosen per-frame palettes by the time the one-palette conversion
-    ends, gifsicle does not repack a GIF that is about to go; if the per-frame runs fail, the
-    one-palette GIF is repacked as usual."""
+    ends, its GIF is not spliced (it is about to go); if the per-frame runs fail, it is spliced
+    as usual. gifsicle only ever crops the per-frame GIF (-O1), never repacks a measured one."""
     monkeypatch.setattr(measure.Measurement, "done", lambda self: (self.gain(), True)[1])
     if per_frame_fails:
         monkeypatch.setattr(palettes, "rewrite_args", lambda src, dst: ["gifsicle", "--no-such-option"])
         monkeypatch.setattr(palettes, "join_args", lambda parts, split, dst: ["gifsicle", "--no-such-option"])
     ran: list[str] = []
+    splice = gifblocks.splice_smaller
 
     def recording(argv: list[str], *args: object, **kwargs: object) -> None:
         ran.extend(arg for arg in argv if arg in ("-O1", "-O2"))
         real_run(argv, *args, **kwargs)
 
     monkeypatch.setattr(passes, "run", recording)
+    monkeypatch.setattr(gifblocks, "splice_smaller", lambda *gifs: ran.append("splice") or splice(*gifs))
     dst = tmp_path / "out.gif"
     convert_probed(make_scenes(tmp_path), dst)
-    assert ran == (["-O2"] if per_frame_fails else ["-O1"])
+    assert ran == ([] if per_frame_fails else ["-O1"]) + (["splice"] if per_frame_fails else [])
     assert (local_palettes(dst) <= 1) == per_frame_fails
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
 
@@ -247,8 +249,8 @@ def test_only_a_long_gif_on_two_cpus_is_made_in_parts(
 
 @needs_gifsicle
 def test_a_failed_part_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the join of the two parts fails, the job gets the one-palette GIF as a clip that is not
-    measured gets it (gifsicle's repack kept, if smaller), and no part is left."""
+    """If the join of the two parts fails, the job gets the one-palette GIF: the very pixels a
+    clip that is not measured gets, at the same times, and no part is left."""
     monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})
     monkeypatch.setattr(palettes, "join_args", lambda parts, split, dst: ["gifsicle", "--no-such-option"])
     src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
@@ -256,7 +258,7 @@ def test_a_failed_part_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch: py
     assert size == dst.stat().st_size and local_palettes(dst) <= 1
     monkeypatch.setattr(palettes, "worth_measuring", lambda frames, width, height: False)
     convert_probed(src, tmp_path / "one.gif")
-    assert dst.read_bytes() == (tmp_path / "one.gif").read_bytes()
+    assert shown_frames(dst) == shown_frames(tmp_path / "one.gif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.gif", "out.gif", "scenes.mp4"]
 
 
@@ -290,13 +292,17 @@ def ffmpeg_only(src: Path, dst: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
 
 
 @needs_gifsicle
-def test_one_palette_gif_is_repacked_smaller_with_the_same_pixels(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("measured", [True, False], ids=["spliced", "repacked"])
+def test_one_palette_gif_is_made_smaller_with_the_same_pixels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, measured: bool
 ) -> None:
-    """Grainy footage: gifsicle's repack of ffmpeg's GIF is smaller, shows the very same pixels at
+    """Grainy footage: the splice of ffmpeg's two encodings (a measured GIF) or gifsicle's repack
+    (a GIF too long to be measured) is smaller than ffmpeg's GIF, shows the very same pixels at
     the same times, and leaves no file behind."""
     src = make_grainy(tmp_path)
     plain = ffmpeg_only(src, tmp_path / "plain.gif", monkeypatch)
+    if not measured:
+        monkeypatch.setattr(palettes, "worth_measuring", lambda frames, width, height: False)
     size = convert_probed(src, tmp_path / "out.gif")
     print(f"\nffmpeg's GIF {len(plain)} B, repacked {size} B ({size / len(plain):.3f})")
     assert size < len(plain) and local_palettes(tmp_path / "out.gif") <= 1
@@ -316,9 +322,11 @@ def test_one_palette_gif_is_repacked_smaller_with_the_same_pixels(
 def test_ffmpegs_gif_stays_when_the_repack_is_not_smaller(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repack: list[str]
 ) -> None:
-    """A repack that is bigger, or that fails, leaves ffmpeg's GIF byte for byte; no temp file."""
+    """A repack (of a GIF too long to be measured) that is bigger, or that fails, leaves ffmpeg's
+    GIF byte for byte; no temp file."""
     src = make_grainy(tmp_path)
     plain = ffmpeg_only(src, tmp_path / "plain.gif", monkeypatch)
+    monkeypatch.setattr(palettes, "worth_measuring", lambda frames, width, height: False)
     monkeypatch.setattr(palettes, "repack_args", lambda src, dst: [*repack, "-o", str(dst), str(src)])
     convert_probed(src, tmp_path / "out.gif")
     assert (tmp_path / "out.gif").read_bytes() == plain

@@ -157,7 +157,8 @@ def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> 
 
 def test_fit_measurement_samples_are_written_beside_the_gif_as_they_are_made(tmp_path: Path) -> None:
     """With fit files, every 6th of the 48 frames (8 in all), 1/4 the size, goes to a raw BGRA file,
-    each packet flushed; the measuring run reads them and writes the two psnr stats files."""
+    each packet flushed; the measuring run reads them and writes the two psnr stats files. The GIF
+    is written twice: with transparency, as always, and without."""
     files = palettes.fit_files(tmp_path / "out.gif")
     argv = build_convert_args(
         tmp_path / "in.mp4",
@@ -173,6 +174,10 @@ def test_fit_measurement_samples_are_written_beside_the_gif_as_they_are_made(tmp
     raw = argv[argv.index(f"file:{files.frames}") - 6 :]
     assert raw[:6] == ["-f", "rawvideo", "-flush_packets", "1", "-pix_fmt", "bgra"]
     assert f"file:{tmp_path / 'out.gif'}" in argv and "scale=120:67" not in graph(argv_for(tmp_path))
+    # the GIF is also encoded without transparency, from the same paletted frames (jobs.gifblocks)
+    gif, opaque = argv.index(f"file:{tmp_path / 'out.gif'}"), argv.index(f"file:{files.opaque}")
+    assert "-gifflags" not in argv[:gif] and argv[gif + 1 : opaque].count("-gifflags") == 1
+    assert argv[argv.index("-gifflags") + 1] == "-transdiff"
     measuring = palettes.measure_args(files, 480, 270)
     assert measuring[measuring.index("-video_size") + 1] == "120x67"
     assert measuring[measuring.index("-i") + 1] == f"file:{files.frames}"
