@@ -151,7 +151,9 @@ def convert_once(
         argv = build(src, dst, info, options, limits, tonemap=toolbox.can_tonemap(), **extra)
         started, cpu = time.monotonic(), _children_cpu()
         deadline = started + limits.convert_timeout
-        measurement = Measurement(fit, width, height, deadline) if fit is not None else None
+        if fit is not None:  # it starts with the conversion (jobs.measure)
+            measurement = Measurement(fit, width, height, deadline)
+            measurement.start()
         run(argv, limits.convert_timeout, with_measurement(watch.on_line, measurement), watch.on_start)
         if gif and not info.still and palettes.can_rewrite():
             finish(Converted(src, dst, info, options, limits, deadline), watch.frames, measurement)

@@ -55,6 +55,7 @@ STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a pale
 FRAMES_NAME = "fit-frames.bgra"
 KEPT_NAME = "fit-kept.bgra"
 OPAQUE_NAME = "fit-opaque.gif"
+FEED_NAME = "fit-feed.fifo"
 _MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
 
 
@@ -82,9 +83,10 @@ class FitFiles:
     stats: tuple[Path, Path]  # one palette, a palette per frame
     kept: Path
     opaque: Path  # the one-palette GIF encoded without transparency (jobs.gifblocks)
+    feed: Path  # the FIFO through which the measuring run reads `frames` (jobs.measure)
 
     def all(self) -> tuple[Path, ...]:
-        return (self.frames, *self.stats, self.kept, self.opaque)
+        return (self.frames, *self.stats, self.kept, self.opaque, self.feed)
 
     def kept_frames(self, width: int, height: int) -> int:
         """How many whole width x height frames the kept-frames file holds (0 if none)."""
@@ -96,9 +98,9 @@ class FitFiles:
 
 def fit_files(dst: Path) -> FitFiles:
     """Where the fit measurement of the GIF `dst` keeps its files."""
-    names = (*STATS_NAMES, FRAMES_NAME, KEPT_NAME, OPAQUE_NAME)
-    one, each, frames, kept, opaque = (dst.with_name(f"{dst.stem}-{name}") for name in names)
-    return FitFiles(frames, (one, each), kept, opaque)
+    names = (*STATS_NAMES, FRAMES_NAME, KEPT_NAME, OPAQUE_NAME, FEED_NAME)
+    one, each, frames, kept, opaque, feed = (dst.with_name(f"{dst.stem}-{name}") for name in names)
+    return FitFiles(frames, (one, each), kept, opaque, feed)
 
 
 def fit_size(width: int, height: int) -> tuple[int, int]:
@@ -111,7 +113,7 @@ def fit_frames(frames: Any, width: int, height: int, count: float) -> Any:
     to fit_size: the stream the conversion writes to FitFiles.frames, as raw BGRA.
 
     framestep passes each one on as it comes (the fps filter would hold the last one back until the
-    end), so all of them are on disk before the conversion maps its first frame (see jobs.measure).
+    end), so the measuring run can read each one while the video is still decoded (jobs.measure).
     """
     step = max(1, round(count / FIT_FRAMES))
     return frames.filter("framestep", step=step).filter("scale", *fit_size(width, height), flags="area")
@@ -121,7 +123,7 @@ def measure_args(files: FitFiles, width: int, height: int) -> list[str]:
     """The measuring run's argv: the small frames mapped with one palette and with a palette per
     frame; psnr writes each way's per-frame error to files.stats."""
     small = ffmpeg.input(
-        f"file:{files.frames.absolute()}",
+        f"file:{files.feed.absolute()}",
         f="rawvideo",
         pix_fmt="bgra",
         video_size=fit_size(width, height),  # ffmpeg-python writes a pair as WxH

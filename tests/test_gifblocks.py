@@ -1,4 +1,5 @@
-"""jobs.gifblocks: the shorter of ffmpeg's two encodings of each frame, spliced into one GIF."""
+"""jobs.gifblocks: the shorter of ffmpeg's two encodings of each frame, spliced into one GIF, and
+jobs.measure's feed of the measuring run while the video is decoded."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs import gifblocks, palettes
+from jobs import gifblocks, measure, palettes
+from jobs.fit import convert_once
 from jobs.probe import probe
 from jobs.recipe import GifOptions, Limits, Palette, build_convert_args
 from jobs.runner import run
@@ -118,3 +120,20 @@ def test_clean_graphics_keep_ffmpegs_gif_when_nothing_is_shorter(tmp_path: Path)
     assert all(len(a) <= len(b) for a, b in zip(one.frames, other.frames, strict=True))
     assert not gifblocks.splice_smaller(transparent, opaque)
     assert transparent.read_bytes() == before
+
+
+@pytest.mark.skipif(not palettes.can_rewrite(), reason="gifsicle is not installed")
+def test_no_fifo_for_the_measurement_keeps_one_palette_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no FIFO can be made, the measurement says one palette at once (no run waits for a
+    feed), the GIF is made, and no file is left beside it."""
+
+    def no_fifo(path: Path, mode: int = 0o666) -> None:
+        raise PermissionError(f"no FIFO at {path}")
+
+    monkeypatch.setattr(measure.os, "mkfifo", no_fifo)
+    src = media.lavfi_clip(tmp_path / "clip.mp4", "testsrc2=s=480x270:r=12:d=2")
+    size, _wall, _cpu = convert_once(src, tmp_path / "out.gif", probe(src, Limits()), GifOptions(), Limits())
+    assert size == (tmp_path / "out.gif").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.gif"]

@@ -157,8 +157,8 @@ def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> 
 
 def test_fit_measurement_samples_are_written_beside_the_gif_as_they_are_made(tmp_path: Path) -> None:
     """With fit files, every 6th of the 48 frames (8 in all), 1/4 the size, goes to a raw BGRA file,
-    each packet flushed; the measuring run reads them and writes the two psnr stats files. The GIF
-    is written twice: with transparency, as always, and without."""
+    each packet flushed; the measuring run reads them (through a FIFO) and writes the two psnr stats
+    files. The GIF is written twice: with transparency, as always, and without."""
     files = palettes.fit_files(tmp_path / "out.gif")
     argv = build_convert_args(
         tmp_path / "in.mp4",
@@ -180,7 +180,7 @@ def test_fit_measurement_samples_are_written_beside_the_gif_as_they_are_made(tmp
     assert argv[argv.index("-gifflags") + 1] == "-transdiff"
     measuring = palettes.measure_args(files, 480, 270)
     assert measuring[measuring.index("-video_size") + 1] == "120x67"
-    assert measuring[measuring.index("-i") + 1] == f"file:{files.frames}"
+    assert measuring[measuring.index("-i") + 1] == f"file:{files.feed}"  # a FIFO (jobs.measure)
     chain = graph(measuring)
     assert f"psnr=stats_file={files.stats[0]}" in chain and f"psnr=stats_file={files.stats[1]}" in chain
     assert chain.count("palettegen") == 2 and measuring[-3:] == ["-f", "null", "-"]
