@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,78 @@ def repack_args(src: Path, dst: Path) -> list[str]:
     """gifsicle's argv: optimise the one-palette GIF `src` into `dst` with its own choice of changed
     rectangles and transparency (-O2; lossless: every frame shows the same pixels)."""
     return [GIFSICLE, "--no-warnings", "-O2", "-o", str(dst), str(src)]
+
+
+def repeated_frames(kept: Path, size: tuple[int, int], frames: int) -> list[int]:
+    """The frames of a kept-frames file (`frames` raw BGRA frames of `size`) that are exact copies
+    of the frame before them, but never the first or the last two: the GIF muxer times a frame by
+    the next one, and the last one by the delay of the one before it.
+
+    The conversion replaces a near-copy of a frame by an exact copy (jobs.picture's thinning): on
+    bench's slideshow 28 of 48 frames. A per-frame palette made for a copy is the palette before it.
+    """
+    width, height = size
+    step = width * height * 4
+    repeats: list[int] = []
+    with kept.open("rb") as data:
+        before = data.read(step)
+        for index in range(1, frames - 2):
+            frame = data.read(step)
+            if len(frame) < step:
+                break
+            if frame == before:
+                repeats.append(index)
+            before = frame
+    return repeats
+
+
+def per_frame_args(
+    kept: Path,
+    dst: Path,
+    size: tuple[int, int],
+    rate: float,
+    part: tuple[int, int | None] | None,
+    repeats: Sequence[int] = (),
+) -> list[str]:
+    """The argv of a GIF with a palette per frame made from the frames a measured conversion kept
+    (raw BGRA at `kept`, each `size`, at `rate` a second): no decoding, scaling or denoising again,
+    and the same pixels and times as build_convert_args(palette=Palette(True, frames=part)) gives.
+    `part` keeps GIF frames first..end-1 only (a GIF made in parts). The `repeats` (copies of the
+    frame before, repeated_frames) get no frame of their own: the frame before is shown longer,
+    and no palette is made twice (bench's slideshow: 20 palettes instead of 48).
+
+    Written by hand: ffmpeg-python cannot pass the commas of select's expression."""
+    graph = ""  # select's expression is quoted: its commas do not split the graph
+    if repeats:  # select numbers the frames of the whole GIF; trim then counts the selected ones
+        runs = "+".join(f"between(n,{first},{last})" for first, last in _runs(repeats))
+        graph += f"select='not({runs})',"
+    if part is not None:
+        first, end = (None if i is None else i - sum(r < i for r in repeats) for i in part)
+        graph += f"trim=start_frame={first}" + ("" if end is None else f":end_frame={end}") + ","
+    graph += "split[f][s];[s]palettegen=stats_mode=single[p];[f][p]paletteuse=dither=none:new=1"
+    raw = ["-f", "rawvideo", "-pix_fmt", "bgra", "-video_size", "x".join(map(str, size))]
+    rate_arg = f"{rate:.3f}".rstrip("0").rstrip(".")
+    source = [*raw, "-framerate", rate_arg, "-format_whitelist", "rawvideo", "-protocol_whitelist", "file"]
+    gif = ["-f", "gif", "-fps_mode", "passthrough", "-loop", "0", "-r", rate_arg]
+    return [*FFMPEG_QUIET, *source, "-i", _url(kept), "-filter_complex", f"[0]{graph}", *gif, _url(dst)]
+
+
+def shown_before(split: int, repeats: Sequence[int]) -> int:
+    """How many GIF frames come before frame `split` once the `repeats` have no frame of their own."""
+    return split - sum(r < split for r in repeats)
+
+
+def _runs(indexes: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted frame numbers as (first, last) runs of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for index in indexes:
+        if runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
+
+
+def _url(path: Path) -> str:
+    """`path` as an explicit file: URL (as jobs.recipe.file_url; this module cannot import it)."""
+    return f"file:{path.absolute()}"

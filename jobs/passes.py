@@ -20,7 +20,6 @@ from jobs.recipe import (
     Palette,
     build_convert_args,
     output_fps,
-    per_frame_args,
     target_size,
 )
 from jobs.runner import FFmpegFailed, run
@@ -49,13 +48,14 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
     """
     src, dst, info, options, limits = done.src, done.dst, done.info, done.options, done.limits
     made = [dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "rest", "cropped")]
-    split = palettes.split_point(frames)
     size = target_size(info.width, info.height, options.width)
     kept = fit.kept_frames(*size) == frames
+    repeats = palettes.repeated_frames(fit.kept, size, frames) if kept else []
+    split = _split(frames, repeats)
 
     def ffmpeg_run(gif: Path, part: tuple[int, int | None] | None) -> None:
         if kept:
-            argv = per_frame_args(fit.kept, gif, size, output_fps(info, options), part)
+            argv = palettes.per_frame_args(fit.kept, gif, size, output_fps(info, options), part, repeats)
         else:
             palette = Palette(True, frames=part)
             argv = build_convert_args(src, gif, info, options, limits, toolbox.can_tonemap(), palette)
@@ -72,7 +72,7 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
                     ffmpeg_run(made[0], (0, split + 1))
                 finally:
                     rest.result()
-            join = palettes.join_args((made[0], made[1]), split, made[2])
+            join = palettes.join_args((made[0], made[1]), palettes.shown_before(split, repeats), made[2])
         run(join, max(1.0, done.deadline - time.monotonic()))
         made[2].replace(dst)
         return True
@@ -82,6 +82,15 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
     finally:
         for path in made:
             path.unlink(missing_ok=True)
+
+
+def _split(frames: int, repeats: list[int]) -> int | None:
+    """Where a per-frame GIF of `frames` frames is cut in two parts (palettes.split_point), moved to
+    the next frame that is no repeat: each part's first frame is a frame of its own."""
+    split = palettes.split_point(frames)
+    while split is not None and split in repeats:
+        split += 1
+    return split
 
 
 def finish(done: Converted, frames: int, measurement: Measurement | None) -> None:

@@ -148,30 +148,6 @@ def build_convert_args(
     return ffmpeg.compile(out, cmd=[*FFMPEG_QUIET, "-progress", "pipe:1"])
 
 
-def per_frame_args(
-    kept: Path, dst: Path, size: tuple[int, int], rate: float, part: tuple[int, int | None] | None
-) -> list[str]:
-    """The argv of a GIF with a palette per frame made from the frames a measured conversion kept
-    (raw BGRA at `kept`, each `size`, at `rate` a second): no decoding, scaling or denoising again,
-    and the same pixels and times as build_convert_args(palette=Palette(True, frames=part)) gives.
-    `part` keeps GIF frames first..end-1 only (a GIF made in parts)."""
-    frames = ffmpeg.input(
-        file_url(kept),
-        f="rawvideo",
-        pix_fmt="bgra",
-        video_size=size,  # ffmpeg-python writes a pair as WxH
-        framerate=_num(rate),
-        format_whitelist="rawvideo",
-        protocol_whitelist=PROTOCOL_WHITELIST,
-    )
-    if part is not None:
-        frames = _part(frames, part)
-    pair = frames.split()
-    return ffmpeg.compile(
-        _gif_output(_paletted(pair[1], pair[0], True, 0), dst, rate), cmd=list(FFMPEG_QUIET)
-    )
-
-
 def _gif_output(gif: Any, dst: Path, rate: float, **encoder: str) -> Any:
     """The looping GIF file `dst` of the paletted stream `gif`, whose frames are `rate` a second
     (`encoder`: more GIF encoder options)."""

@@ -185,7 +185,9 @@ def test_per_frame_palettes_start_from_the_frames_the_first_conversion_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: GifOptions
 ) -> None:
     """The per-frame runs read the frames the one-palette conversion kept (no second decode of the
-    video) and make byte for byte the GIF that decoding it again makes; the kept frames then go."""
+    video) and make a GIF that shows the very pixels, at the same times, of the GIF that decoding it
+    again makes, in fewer frames (a copy of the frame before gets none) and no more bytes; the kept
+    frames then go."""
     src = make_scenes(tmp_path)
     monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})
     inputs: list[str] = []
@@ -203,7 +205,12 @@ def test_per_frame_palettes_start_from_the_frames_the_first_conversion_kept(
     convert_once(src, tmp_path / "decoded.gif", info, options, Limits())
     assert inputs == [f"file:{src}"] * 2
     kept, decoded = (tmp_path / name for name in ("kept.gif", "decoded.gif"))
-    assert local_palettes(kept) >= 3 and kept.read_bytes() == decoded.read_bytes()
+    assert local_palettes(kept) >= 3 and shown_frames(kept) == shown_frames(decoded)
+    if options.speed == 1.0:  # the still scenes' near-copies became copies, and get no frame
+        assert gif_info(kept.read_bytes()).frames < gif_info(decoded.read_bytes()).frames
+        assert kept.stat().st_size <= decoded.stat().st_size
+    else:  # no thinning after a speed change, so no copies: byte for byte the same GIF
+        assert kept.read_bytes() == decoded.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["decoded.gif", "kept.gif", "scenes.mp4"]
 
 
@@ -339,3 +346,31 @@ def test_repack_is_lossless_and_writes_a_new_file() -> None:
     assert argv[0] == "gifsicle" and "-O2" in argv and argv[-1] == "/w/ffmpeg.gif"
     assert argv[argv.index("-o") + 1] == "/w/out.gif"
     assert not any(a.startswith(("--lossy", "--colors", "-k")) for a in argv)
+
+
+def test_copies_of_the_frame_before_are_found_in_the_kept_frames(tmp_path: Path) -> None:
+    """Exact copies of the frame before are repeats; the first and the last two frames never are
+    (the last one is timed by the one before it), and a frame one byte off is no copy."""
+    a, b = bytes(2 * 2 * 4), bytes([1] * 16)
+    nudged = bytes([0] * 15 + [1])
+    kept = tmp_path / "kept.bgra"
+    kept.write_bytes(a + a + a + b + b + nudged + nudged + nudged + nudged)
+    assert palettes.repeated_frames(kept, (2, 2), 9) == [1, 2, 4, 6]
+    assert palettes.repeated_frames(kept, (2, 2), 4) == [1]
+    assert palettes.repeated_frames(kept, (2, 2), 3) == []
+    assert palettes.shown_before(5, [1, 2, 4]) == 2 and palettes.shown_before(1, [1, 2, 4]) == 1
+
+
+def test_a_repeat_gets_no_palette_of_its_own_and_parts_count_the_frames_shown(tmp_path: Path) -> None:
+    """The per-frame run drops the repeats (its frame before is shown longer) before it cuts its
+    part, whose bounds are then counted in the frames that are left."""
+    kept, dst = tmp_path / "kept.bgra", tmp_path / "out.gif"
+    argv = palettes.per_frame_args(kept, dst, (480, 270), 12.0, (10, None), [3, 4, 5, 12])
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert graph.startswith("[0]select='not(between(n,3,5)+between(n,12,12))',trim=start_frame=7,")
+    assert "palettegen=stats_mode=single" in graph and "new=1" in graph
+    first = palettes.per_frame_args(kept, dst, (480, 270), 12.0, (0, 11), [3, 4, 5, 12])
+    assert "trim=start_frame=0:end_frame=8," in first[first.index("-filter_complex") + 1]
+    plain = palettes.per_frame_args(kept, dst, (480, 270), 12.0, None)
+    assert plain[plain.index("-filter_complex") + 1].startswith("[0]split")
+    assert argv[-1] == f"file:{dst}" and argv[argv.index("-i") + 1] == f"file:{kept}"
