@@ -53,7 +53,7 @@ def test_the_job_starts_while_the_status_reply_is_still_on_its_way(stack, fake_a
     A reply slower than the whole job (here 3 s) is deleted by the bot itself once it has its id."""
     stack.bot()
     stack.worker()
-    for delay_s in (0.5, 3.0):
+    for delay_s in (1.0, 3.0):  # 1 s: a margin for a first job on a busy box
         fake_api.set_delay("sendMessage", delay_s)
         [(chat, msg)] = send_videos(fake_api, clip_bytes, 1)
         fake_api.wait_for(lambda chat=chat: fake_api.sent_animations(chat), timeout=60, message="GIF sent")
