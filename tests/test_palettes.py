@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,26 +58,35 @@ def test_scenes_with_their_own_colours_get_a_palette_per_frame(tmp_path: Path) -
 
 
 @needs_gifsicle
-def test_the_measuring_run_starts_while_the_conversion_still_maps_its_frames(
+def test_the_measuring_run_is_fed_while_the_video_is_still_decoded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The measurement is its own ffmpeg run, started once the conversion's samples are all on disk
-    (its first -progress line), not after it: both runs are real, only their times are noted."""
-    times: dict[str, list[float]] = {"measure": [], "converted": []}
+    """The measurement is its own ffmpeg run, started with the conversion and fed its samples
+    through a FIFO as they are written, so it is running before the conversion's first -progress
+    line (every frame decoded) and its verdict comes: both runs are real, only their times noted."""
+    times: dict[str, list[float]] = {"measure": [], "line": [], "converted": []}
 
     def measuring(argv: list[str], timeout: float) -> None:
         times["measure"].append(time.monotonic())
+        assert argv[argv.index("-i") + 1].endswith("-fit-feed.fifo")
         real_run(argv, timeout)
 
-    def converting(argv: list[str], *args: object, **kwargs: object) -> None:
-        real_run(argv, *args, **kwargs)
+    def converting(
+        argv: list[str], timeout: float, on_line: Callable[[str], None], *args: object, **kwargs: object
+    ) -> None:
+        def noting(line: str) -> None:
+            times["line"].append(time.monotonic())
+            on_line(line)
+
+        real_run(argv, timeout, noting, *args, **kwargs)
         times["converted"].append(time.monotonic())
 
     monkeypatch.setattr(measure, "run", measuring)
     monkeypatch.setattr(fit, "run", converting)
     src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
     convert_probed(src, dst)
-    assert len(times["measure"]) == 1 and times["measure"][0] < times["converted"][0]
+    assert len(times["measure"]) == 1 and times["line"]
+    assert times["measure"][0] < times["line"][0] < times["converted"][0]
     assert local_palettes(dst) >= 3  # its verdict came: per-frame palettes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
 
