@@ -56,8 +56,9 @@ def _layout(data: bytes) -> Layout | None:
         if kind == _EXTENSION:
             start, label = pos, data[pos + 1]
             pos = _sub_blocks(data, pos + 2)
-            if label == _CONTROL:
-                if control is not None or (data[start + 3] >> 2) & 7 not in _KEEP_DISPOSALS:
+            if label == _CONTROL:  # 4 bytes: flags (disposal in bits 2-4), delay, transparent index
+                disposal = (data[start + 3] >> 2) & 7
+                if control is not None or data[start + 2] != 4 or disposal not in _KEEP_DISPOSALS:
                     return None
                 control = start
             elif frames or control is not None:  # only the head may hold other extensions

@@ -73,6 +73,10 @@ def _broken(data: bytes, how: str) -> bytes:
         second = bytearray(rest[0])
         second[3] = (second[3] & ~0x1C) | (2 << 2)
         return layout.head + first + bytes(second) + b"".join(rest[1:]) + b";"
+    if how == "control-size":  # a control extension whose block is not the 4 bytes it must be
+        second = bytearray(rest[0])
+        second[2] = 3
+        return layout.head + first + bytes(second) + b"".join(rest[1:]) + b";"
     if how == "comment":  # an extension between frames that no frame owns
         return layout.head + first + b"\x21\xfe\x02hi\x00" + b"".join(rest) + b";"
     if how == "no-trailer":
@@ -85,17 +89,19 @@ def _broken(data: bytes, how: str) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "how", ["cut-off", "disposal", "comment", "no-trailer", "fewer-frames", "other-head", "garbage"]
+    "how",
+    ["cut-off", "disposal", "control-size", "comment", "no-trailer", "fewer-frames", "other-head", "garbage"],
 )
 def test_an_encoding_that_does_not_match_leaves_ffmpegs_gif_as_it_is(
     tmp_path: Path, grainy: tuple[Path, Path], how: str
 ) -> None:
-    """A second encoding that is cut off, clears a frame, holds another block, lacks its trailer,
-    has fewer frames or another head (or is no GIF) leaves the first GIF byte for byte."""
+    """A second encoding that is cut off, clears a frame, has a malformed control block, holds
+    another block, lacks its trailer, has fewer frames or another head (or is no GIF) leaves the
+    first GIF byte for byte."""
     transparent, opaque = tmp_path / "out.gif", tmp_path / "opaque.gif"
     transparent.write_bytes(grainy[0].read_bytes())
     opaque.write_bytes(_broken(grainy[1].read_bytes(), how))
-    if how in ("cut-off", "disposal", "comment", "no-trailer", "garbage"):
+    if how in ("cut-off", "disposal", "control-size", "comment", "no-trailer", "garbage"):
         assert gifblocks.layout(opaque.read_bytes()) is None
     assert not gifblocks.splice_smaller(transparent, opaque)
     assert transparent.read_bytes() == grainy[0].read_bytes()
