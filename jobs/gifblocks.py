@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 _EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
 _CONTROL = 0xF9  # graphic control extension: the frame's delay, disposal and transparent index
 _KEEP_DISPOSALS = (0, 1)  # unspecified, do not dispose: the next frame draws over this one
+_FLAGS = 8 + 9  # a frame's descriptor flags: after its control extension, 9 bytes into the descriptor
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,38 @@ def splice_smaller(first: Path, second: Path) -> bool:
         spliced.unlink(missing_ok=True)
         return False
     return True
+
+
+def join_parts(first: Path, keep: int, second: Path, dst: Path) -> bool:
+    """Write `dst` from the first `keep` frames of the GIF `first` and every frame of `second`, a GIF
+    of the same size made apart (a per-frame GIF made in two parts): a frame of `second` drawn with
+    its global colour table gets that table as its own. False (and no `dst`) if either GIF is not
+    as expected or cannot be read or written."""
+    try:
+        one, other = layout(first.read_bytes()), layout(second.read_bytes())
+    except OSError as exc:
+        log.warning("could not read the GIF's parts (%s)", exc)
+        return False
+    if one is None or other is None or len(one.frames) < keep or one.head[6:10] != other.head[6:10]:
+        log.warning("the GIF's parts do not match")
+        return False
+    flags = other.head[10]
+    table = other.head[13 : 13 + _colour_table(flags)]
+    frames = [*one.frames[:keep], *(_with_table(frame, table, flags & 7) for frame in other.frames)]
+    try:
+        dst.write_bytes(b"".join((one.head, *frames, bytes([_TRAILER]))))
+    except OSError as exc:
+        log.warning("could not write the joined GIF (%s)", exc)
+        dst.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _with_table(frame: bytes, table: bytes, size_bits: int) -> bytes:
+    """`frame` (its control extension's 8 bytes, then its descriptor) with `table` as its own
+    colour table, unless it has one (or there is none to give)."""
+    flags = frame[_FLAGS]
+    if flags & 0x80 or not table:
+        return frame
+    own = 0x80 | (flags & 0x40) | size_bits  # a table of its own, interlace kept, of the same size
+    return frame[:_FLAGS] + bytes([own]) + table + frame[_FLAGS + 1 :]

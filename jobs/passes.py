@@ -42,7 +42,8 @@ class Converted:
 def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> bool:
     """Convert again with a palette per frame (the one-palette GIF had `frames` frames: a long one
     is made in two parts at once), from the frames it kept in `fit` (from `src` if they are not all
-    there), then let gifsicle crop each frame to what changed.
+    there), then let gifsicle crop each frame to what changed (unless every frame changes at all
+    four edges: then the parts are joined here, jobs.gifblocks).
 
     `dst` (the one-palette GIF) is replaced only when every run succeeds in time (True); else it stays.
     """
@@ -50,7 +51,8 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
     made = [dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "rest", "cropped")]
     size = target_size(info.width, info.height, options.width)
     kept = fit.kept_frames(*size) == frames
-    repeats = palettes.repeated_frames(fit.kept, size, frames) if kept else []
+    changes = palettes.frame_changes(fit.kept, size, frames) if kept else palettes.FrameChanges([], True)
+    repeats = changes.repeats
     split = _split(frames, repeats)
 
     def ffmpeg_run(gif: Path, part: tuple[int, int | None] | None) -> None:
@@ -64,7 +66,9 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
     try:
         if split is None:
             ffmpeg_run(made[0], None)
-            join = palettes.rewrite_args(made[0], made[2])
+            join = palettes.rewrite_args(made[0], made[2]) if changes.croppable else None
+            if join is None:  # nothing for gifsicle to crop
+                made[0].replace(made[2])
         else:
             with ThreadPoolExecutor(1, thread_name_prefix="part") as pool:
                 rest = pool.submit(ffmpeg_run, made[1], (split, None))
@@ -72,8 +76,11 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
                     ffmpeg_run(made[0], (0, split + 1))
                 finally:
                     rest.result()
-            join = palettes.join_args((made[0], made[1]), palettes.shown_before(split, repeats), made[2])
-        run(join, max(1.0, done.deadline - time.monotonic()))
+            shown = palettes.shown_before(split, repeats)
+            joined = not changes.croppable and gifblocks.join_parts(made[0], shown, made[1], made[2])
+            join = None if joined else palettes.join_args((made[0], made[1]), shown, made[2])
+        if join is not None:
+            run(join, max(1.0, done.deadline - time.monotonic()))
         made[2].replace(dst)
         return True
     except (FFmpegFailed, ConversionTimeout, TooMuchMemory) as exc:

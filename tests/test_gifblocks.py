@@ -143,3 +143,20 @@ def test_no_fifo_for_the_measurement_keeps_one_palette_and_leaves_nothing(
     size, _wall, _cpu = convert_once(src, tmp_path / "out.gif", probe(src, Limits()), GifOptions(), Limits())
     assert size == (tmp_path / "out.gif").stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.gif"]
+
+
+def test_parts_that_do_not_fit_are_not_joined(tmp_path: Path, grainy: tuple[Path, Path]) -> None:
+    """Parts of another screen size, a first part with fewer frames than asked for, or a part that
+    is no GIF: no join and no file; two fitting parts join, each frame of the second keeping a
+    colour table of its own."""
+    first, dst = grainy[0], tmp_path / "joined.gif"
+    small = two_encodings(tmp_path, "testsrc2=s=320x180:r=12:d=1")[0]
+    garbage = tmp_path / "garbage.gif"
+    garbage.write_bytes(b"GIF89a not really")
+    assert not gifblocks.join_parts(first, 5, small, dst)
+    assert not gifblocks.join_parts(first, 25, first, dst)
+    assert not gifblocks.join_parts(first, 5, garbage, dst) and not dst.exists()
+    assert gifblocks.join_parts(first, 5, first, dst)
+    joined = gifblocks.layout(dst.read_bytes())
+    assert joined is not None and len(joined.frames) == 5 + 24
+    assert all(frame[8 + 9] & 0x80 for frame in joined.frames[5:])  # each its own table
