@@ -205,9 +205,9 @@ def frame_changes(kept: Path, size: tuple[int, int], frames: int) -> FrameChange
     leaves its top or bottom row, or its left or right column, as the frame before had it.
 
     The conversion replaces a near-copy of a frame by an exact copy (jobs.picture's thinning): on
-    bench's slideshow 28 of 48 frames. A per-frame palette made for a copy is the palette before it.
-    Where every frame changes at all four edges, gifsicle's crop has nothing to take: it took
-    0.145 s for 0.02 % of bench's Mandelbrot zoom.
+    bench's slideshow 28 of 48 frames. A per-frame palette made for a copy is the palette before it
+    (the slideshow then makes 20 palettes instead of 48). Where every frame changes at all four
+    edges, gifsicle's crop has nothing to take: it took 0.145 s for 0.02 % of bench's Mandelbrot zoom.
     """
     width, height = size
     stride = width * 4
@@ -236,35 +236,15 @@ def _an_edge_kept(before: bytes, frame: bytes, stride: int) -> bool:
     )
 
 
-def per_frame_args(
-    kept: Path,
-    dst: Path,
-    size: tuple[int, int],
-    rate: float,
-    part: tuple[int, int | None] | None,
-    repeats: Sequence[int] = (),
-) -> list[str]:
-    """The argv of a GIF with a palette per frame made from the frames a measured conversion kept
-    (raw BGRA at `kept`, each `size`, at `rate` a second): no decoding, scaling or denoising again,
-    and the same pixels and times as build_convert_args(palette=Palette(True, frames=part)) gives.
-    `part` keeps GIF frames first..end-1 only (a GIF made in parts). The `repeats` (copies of the
-    frame before, frame_changes) get no frame of their own: the frame before is shown longer,
-    and no palette is made twice (bench's slideshow: 20 palettes instead of 48).
+def without_repeats(repeats: Sequence[int]) -> str:
+    """select's expression that drops the frames numbered `repeats` (jobs.recipe.per_frame_args)."""
+    return "not(" + "+".join(f"between(n,{first},{last})" for first, last in _runs(repeats)) + ")"
 
-    Written by hand: ffmpeg-python cannot pass the commas of select's expression."""
-    graph = ""  # select's expression is quoted: its commas do not split the graph
-    if repeats:  # select numbers the frames of the whole GIF; trim then counts the selected ones
-        runs = "+".join(f"between(n,{first},{last})" for first, last in _runs(repeats))
-        graph += f"select='not({runs})',"
-    if part is not None:
-        first, end = (None if i is None else i - sum(r < i for r in repeats) for i in part)
-        graph += f"trim=start_frame={first}" + ("" if end is None else f":end_frame={end}") + ","
-    graph += "split[f][s];[s]palettegen=stats_mode=single[p];[f][p]paletteuse=dither=none:new=1"
-    raw = ["-f", "rawvideo", "-pix_fmt", "bgra", "-video_size", "x".join(map(str, size))]
-    rate_arg = f"{rate:.3f}".rstrip("0").rstrip(".")
-    source = [*raw, "-framerate", rate_arg, "-format_whitelist", "rawvideo", "-protocol_whitelist", "file"]
-    gif = ["-f", "gif", "-fps_mode", "passthrough", "-loop", "0", "-r", rate_arg]
-    return [*FFMPEG_QUIET, *source, "-i", _url(kept), "-filter_complex", f"[0]{graph}", *gif, _url(dst)]
+
+def shown_part(part: tuple[int, int | None], repeats: Sequence[int]) -> tuple[int, int | None]:
+    """GIF frames first..end-1 counted in the frames left once the `repeats` have no frame."""
+    first, end = part
+    return shown_before(first, repeats), None if end is None else shown_before(end, repeats)
 
 
 def shown_before(split: int, repeats: Sequence[int]) -> int:
@@ -281,8 +261,3 @@ def _runs(indexes: Sequence[int]) -> list[tuple[int, int]]:
         else:
             runs.append((index, index))
     return runs
-
-
-def _url(path: Path) -> str:
-    """`path` as an explicit file: URL (as jobs.recipe.file_url; this module cannot import it)."""
-    return f"file:{path.absolute()}"

@@ -20,6 +20,7 @@ from jobs.recipe import (
     Palette,
     build_convert_args,
     output_fps,
+    per_frame_args,
     target_size,
 )
 from jobs.runner import FFmpegFailed, run
@@ -57,7 +58,7 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
 
     def ffmpeg_run(gif: Path, part: tuple[int, int | None] | None) -> None:
         if kept:
-            argv = palettes.per_frame_args(fit.kept, gif, size, output_fps(info, options), part, repeats)
+            argv = per_frame_args(fit.kept, gif, size, output_fps(info, options), part, repeats)
         else:
             palette = Palette(True, frames=part)
             argv = build_convert_args(src, gif, info, options, limits, toolbox.can_tonemap(), palette)

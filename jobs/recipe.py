@@ -71,6 +71,9 @@ class GifOptions:
             raise ValueError("GifOptions: speed must be 0.5..2.0 and end after start")
 
 
+Part = tuple[int, int | None] | None  # only GIF frames first..end-1 (to the last if end is None)
+
+
 @dataclass(frozen=True)
 class Palette:
     """How the GIF's palette is made: one for the clip (and maybe the fit measurement's sampled
@@ -78,7 +81,7 @@ class Palette:
 
     per_frame: bool = False
     fit: palettes.FitFiles | None = None
-    frames: tuple[int, int | None] | None = None  # only GIF frames first..end-1 (a GIF made in parts)
+    frames: Part = None  # a GIF made in parts: this part's frames
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,26 @@ def build_convert_args(
         )
         out = ffmpeg.merge_outputs(out, raw, kept)
     return ffmpeg.compile(out, cmd=[*FFMPEG_QUIET, "-progress", "pipe:1"])
+
+
+def per_frame_args(
+    kept: Path, dst: Path, size: tuple[int, int], rate: float, part: Part, repeats: list[int]
+) -> list[str]:
+    """The argv of a GIF with a palette per frame made from the frames a measured conversion kept
+    (raw BGRA at `kept`, each `size`, at `rate` a second): no decoding, scaling or denoising again,
+    and the same pixels and times as build_convert_args(palette=Palette(True, frames=part)) gives.
+    The `repeats` (palettes.frame_changes) get no frame: the frame before is shown longer."""
+    raw = {"f": "rawvideo", "pix_fmt": "bgra", "format_whitelist": "rawvideo"}
+    frames = ffmpeg.input(
+        file_url(kept), video_size=size, framerate=_num(rate), protocol_whitelist=PROTOCOL_WHITELIST, **raw
+    )
+    if repeats:  # select numbers the frames of the whole GIF; trim then counts the ones left
+        frames = frames.filter("select", palettes.without_repeats(repeats))
+    if part is not None:
+        frames = _part(frames, palettes.shown_part(part, repeats))
+    pair = frames.split()
+    gif = _paletted(pair[1], pair[0], True, 0)
+    return ffmpeg.compile(_gif_output(gif, dst, rate), cmd=list(FFMPEG_QUIET))
 
 
 def _gif_output(gif: Any, dst: Path, rate: float, **encoder: str) -> Any:

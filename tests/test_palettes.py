@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pytest
 from jobs import fit, gifblocks, measure, palettes, passes
 from jobs.fit import convert_once
 from jobs.probe import probe
-from jobs.recipe import GifOptions, Limits
+from jobs.recipe import GifOptions, Limits, per_frame_args
 from jobs.runner import run as real_run
 from tests import media
 from tests.gifcheck import gif_info
@@ -398,14 +399,15 @@ def test_a_repeat_gets_no_palette_of_its_own_and_parts_count_the_frames_shown(tm
     """The per-frame run drops the repeats (its frame before is shown longer) before it cuts its
     part, whose bounds are then counted in the frames that are left."""
     kept, dst = tmp_path / "kept.bgra", tmp_path / "out.gif"
-    argv = palettes.per_frame_args(kept, dst, (480, 270), 12.0, (10, None), [3, 4, 5, 12])
+    argv = per_frame_args(kept, dst, (480, 270), 12.0, (10, None), [3, 4, 5, 12])
     graph = argv[argv.index("-filter_complex") + 1]
-    assert graph.startswith("[0]select='not(between(n,3,5)+between(n,12,12))',trim=start_frame=7,")
+    dropped = r"select=not(between(n\,3\,5)+between(n\,12\,12))"  # commas escaped for the graph
+    assert re.match(rf"\[0\]{re.escape(dropped)}\[(s\d+)\];\[\1\]trim=start_frame=7\[", graph), graph
     assert "palettegen=stats_mode=single" in graph and "new=1" in graph
-    first = palettes.per_frame_args(kept, dst, (480, 270), 12.0, (0, 11), [3, 4, 5, 12])
-    assert "trim=start_frame=0:end_frame=8," in first[first.index("-filter_complex") + 1]
-    plain = palettes.per_frame_args(kept, dst, (480, 270), 12.0, None)
-    assert plain[plain.index("-filter_complex") + 1].startswith("[0]split")
+    first = per_frame_args(kept, dst, (480, 270), 12.0, (0, 11), [3, 4, 5, 12])
+    assert "trim=end_frame=8:start_frame=0[" in first[first.index("-filter_complex") + 1]
+    plain = per_frame_args(kept, dst, (480, 270), 12.0, None, [])
+    assert "select" not in plain[plain.index("-filter_complex") + 1]
     assert argv[-1] == f"file:{dst}" and argv[argv.index("-i") + 1] == f"file:{kept}"
 
 
