@@ -13,8 +13,9 @@ from typing import TypeVar
 
 from core.errors import BadTrim, BrokenVideo, GifTooBig
 from jobs import bars, framing, palettes, toolbox
+from jobs.headstart import HeadStart
 from jobs.measure import Measurement, with_measurement
-from jobs.passes import Converted, finish
+from jobs.passes import Converted, finish, part_paths
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
 from jobs.recipe import (
@@ -145,7 +146,7 @@ def convert_once(
     frames = (end - start) / options.speed * output_fps(info, options)
     measure = gif and not info.still and palettes.worth_measuring(frames, width, height)
     fit = palettes.fit_files(dst) if measure else None
-    started, cpu, measurement = time.monotonic(), _children_cpu(), None
+    started, cpu, measurement, head = time.monotonic(), _children_cpu(), None, None
     try:
         extra = {"palette": Palette(fit=fit)} if gif else {}
         argv = build(src, dst, info, options, limits, tonemap=toolbox.can_tonemap(), **extra)
@@ -154,14 +155,18 @@ def convert_once(
         if fit is not None:  # it starts with the conversion (jobs.measure)
             measurement = Measurement(fit, width, height, deadline)
             measurement.start()
+            rate = output_fps(info, options)
+            head = HeadStart(measurement, part_paths(dst)[0], (width, height), rate, deadline)
         run(argv, limits.convert_timeout, with_measurement(watch.on_line, measurement), watch.on_start)
         if gif and not info.still and palettes.can_rewrite():
-            finish(Converted(src, dst, info, options, limits, deadline), watch.frames, measurement)
+            finish(Converted(src, dst, info, options, limits, deadline), watch.frames, measurement, head)
         ran, cpu = time.monotonic() - started, _children_cpu() - cpu
     except FFmpegFailed as exc:
         raise BrokenVideo("ffmpeg could not convert the input") from exc
     finally:
         watch.stop()
+        if head is not None:  # before the measurement's files go
+            head.close()
         if measurement is not None:
             measurement.close()
     size = dst.stat().st_size if dst.exists() else 0

@@ -70,6 +70,16 @@ class Measurement:
         with self._lock:
             return self._run is not None and self._run.done()
 
+    def finished(self, timeout: float) -> bool:
+        """Whether the run has ended, waiting up to `timeout` seconds for it (False if not started)."""
+        with self._lock:
+            run = self._run
+        if run is None:
+            return False
+        with contextlib.suppress(Exception):  # TimeoutError, or the run's own failure (gain() tells)
+            run.exception(timeout)
+        return run.done()
+
     def gain(self) -> float:
         """How much per-frame palettes cut the one palette's error; 0 if the run failed. The
         conversion has ended by now: whatever it wrote is every sample there is."""

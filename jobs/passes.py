@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.errors import ConversionTimeout, TooMuchMemory
 from jobs import gifblocks, palettes, toolbox
+from jobs.headstart import HeadStart
 from jobs.measure import Measurement
 from jobs.probe import MediaInfo
 from jobs.recipe import (
@@ -40,21 +41,25 @@ class Converted:
     deadline: float  # time.monotonic()
 
 
-def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> bool:
+def _convert_per_frame(
+    done: Converted, frames: int, fit: palettes.FitFiles, head: HeadStart | None = None
+) -> bool:
     """Convert again with a palette per frame (the one-palette GIF had `frames` frames: a long one
     is made in two parts at once), from the frames it kept in `fit` (from `src` if they are not all
     there), then let gifsicle crop each frame to what changed (unless every frame changes at all
-    four edges: then the parts are joined here, jobs.gifblocks).
+    four edges: then the parts are joined here, jobs.gifblocks). A first part the `head` started
+    while the conversion ran is taken if it fits.
 
     `dst` (the one-palette GIF) is replaced only when every run succeeds in time (True); else it stays.
     """
     src, dst, info, options, limits = done.src, done.dst, done.info, done.options, done.limits
-    made = [dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "rest", "cropped")]
+    made = part_paths(dst)
     size = target_size(info.width, info.height, options.width)
     kept = fit.kept_frames(*size) == frames
     changes = palettes.frame_changes(fit.kept, size, frames) if kept else palettes.FrameChanges([], True)
     repeats = changes.repeats
-    split = _split(frames, repeats)
+    first = head.take(frames, repeats) if head is not None and kept else None
+    split = _split(frames, repeats) if first is None else first.split
 
     def ffmpeg_run(gif: Path, part: tuple[int, int | None] | None) -> None:
         if kept:
@@ -70,6 +75,11 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
             join = palettes.rewrite_args(made[0], made[2]) if changes.croppable else None
             if join is None:  # nothing for gifsicle to crop
                 made[0].replace(made[2])
+        elif first is not None:  # writing made[0] already
+            try:
+                ffmpeg_run(made[1], (split, None))
+            finally:
+                first.run.result()
         else:
             with ThreadPoolExecutor(1, thread_name_prefix="part") as pool:
                 rest = pool.submit(ffmpeg_run, made[1], (split, None))
@@ -77,6 +87,7 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
                     ffmpeg_run(made[0], (0, split + 1))
                 finally:
                     rest.result()
+        if split is not None:
             shown = palettes.shown_before(split, repeats)
             joined = not changes.croppable and gifblocks.join_parts(made[0], shown, made[1], made[2])
             join = None if joined else palettes.join_args((made[0], made[1]), shown, made[2])
@@ -92,6 +103,11 @@ def _convert_per_frame(done: Converted, frames: int, fit: palettes.FitFiles) -> 
             path.unlink(missing_ok=True)
 
 
+def part_paths(dst: Path) -> list[Path]:
+    """Where a per-frame GIF's parts are made: its first part, the rest, the whole one cropped."""
+    return [dst.with_name(f"{dst.stem}-{name}.gif") for name in ("frames", "rest", "cropped")]
+
+
 def _split(frames: int, repeats: list[int]) -> int | None:
     """Where a per-frame GIF of `frames` frames is cut in two parts (palettes.split_point), moved to
     the next frame that is no repeat: each part's first frame is a frame of its own."""
@@ -101,7 +117,9 @@ def _split(frames: int, repeats: list[int]) -> int | None:
     return split
 
 
-def finish(done: Converted, frames: int, measurement: Measurement | None) -> None:
+def finish(
+    done: Converted, frames: int, measurement: Measurement | None, head: HeadStart | None = None
+) -> None:
     """Make the one-palette GIF smaller without changing a pixel, or replace it with per-frame
     palettes if the measurement says so. A measured conversion also wrote its GIF without
     transparency, and the shorter encoding of each frame is spliced in (jobs.gifblocks, a few ms),
@@ -116,7 +134,7 @@ def finish(done: Converted, frames: int, measurement: Measurement | None) -> Non
     if not (measurement.done() and _per_frame_pays(measurement)):
         gifblocks.splice_smaller(done.dst, measurement.files.opaque)
         spliced = True
-    if _per_frame_pays(measurement) and _convert_per_frame(done, frames, measurement.files):
+    if _per_frame_pays(measurement) and _convert_per_frame(done, frames, measurement.files, head):
         return
     if not spliced:  # per-frame palettes failed: the one-palette GIF stays
         gifblocks.splice_smaller(done.dst, measurement.files.opaque)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs import fit, gifblocks, measure, palettes, passes
+from jobs import fit, gifblocks, headstart, measure, palettes, passes
 from jobs.fit import convert_once
 from jobs.probe import probe
 from jobs.recipe import GifOptions, Limits, per_frame_args
+from jobs.runner import FFmpegFailed
 from jobs.runner import run as real_run
 from tests import media
 from tests.gifcheck import gif_info
@@ -169,18 +170,34 @@ def test_a_failed_rewrite_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch:
 
 
 @needs_gifsicle
+@pytest.mark.parametrize("early", [True, False], ids=["first-part-early", "both-parts-at-the-end"])
 def test_a_gif_made_in_two_parts_at_once_is_the_gif_one_run_makes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, early: bool
 ) -> None:
     """Per-frame palettes in two ffmpeg runs at once, joined by gifsicle: byte for byte the file one
-    run makes (every frame, its palette and its delay), and no part left behind."""
+    run makes (every frame, its palette and its delay), and no part left behind, whether the first
+    part started while the conversion still mapped its one palette or both started after it."""
     src = make_scenes(tmp_path)
     cuts: list[int | None] = []
     split_point = palettes.split_point
     monkeypatch.setattr(palettes, "split_point", lambda frames: cuts.append(split_point(frames)) or cuts[-1])
     monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})  # two CPUs, even on one
+    taken: list[int | None] = []
+    take = headstart.HeadStart.take
+
+    def taking(self: headstart.HeadStart, frames: int, repeats: list[int]) -> headstart.FirstPart | None:
+        part = take(self, frames, repeats)
+        taken.append(None if part is None else part.split)
+        return part
+
+    monkeypatch.setattr(headstart.HeadStart, "take", taking)
+    if not early:
+        monkeypatch.setattr(headstart, "MARGIN_FRAMES", 36)  # never enough frames on disk
     convert_probed(src, tmp_path / "parts.gif")
-    assert cuts == [18]  # 3 s at 12 fps, cut in the middle
+    if early:  # 3 s at 12 fps: 60 % of the frames on disk, less a margin (more when it started late)
+        assert len(taken) == 1 and taken[0] is not None and 15 <= taken[0] < 33, taken
+    else:
+        assert taken == [None] and cuts[-1] == 18  # cut in the middle
     monkeypatch.setattr(palettes, "split_point", lambda frames: None)
     convert_probed(src, tmp_path / "whole.gif")
     parts, whole = (tmp_path / name for name in ("parts.gif", "whole.gif"))
@@ -208,6 +225,7 @@ def test_per_frame_palettes_start_from_the_frames_the_first_conversion_kept(
         real_run(argv, *args, **kwargs)
 
     monkeypatch.setattr(passes, "run", recording)
+    monkeypatch.setattr(headstart, "run", recording)  # a first part started early
     info = probe(src, Limits())
     convert_once(src, tmp_path / "kept.gif", info, options, Limits())
     assert len(inputs) == 2 and all(i.endswith("kept-fit-kept.bgra") for i in inputs), inputs
@@ -278,6 +296,24 @@ def test_a_failed_part_keeps_the_one_palette_gif(tmp_path: Path, monkeypatch: py
     convert_probed(src, tmp_path / "one.gif")
     assert shown_frames(dst) == shown_frames(tmp_path / "one.gif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.gif", "out.gif", "scenes.mp4"]
+
+
+@needs_gifsicle
+def test_a_failed_early_first_part_keeps_the_one_palette_gif(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first part started early whose run fails: the job gets the one-palette GIF, and neither
+    part nor the measurement's files are left."""
+    monkeypatch.setattr(palettes.os, "sched_getaffinity", lambda _pid: {0, 1})
+
+    def failing(argv: list[str], *args: object, **kwargs: object) -> None:
+        raise FFmpegFailed("ffmpeg", 1)
+
+    monkeypatch.setattr(headstart, "run", failing)
+    src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
+    size = convert_probed(src, dst)
+    assert size == dst.stat().st_size and local_palettes(dst) <= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
 
 
 @needs_gifsicle
