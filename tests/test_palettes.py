@@ -60,13 +60,14 @@ def test_scenes_with_their_own_colours_get_a_palette_per_frame(tmp_path: Path) -
 
 
 @needs_gifsicle
-def test_the_measuring_run_is_fed_while_the_video_is_still_decoded(
+def test_the_measuring_run_starts_with_the_conversion_and_is_fed_once_every_frame_is_decoded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The measurement is its own ffmpeg run, started with the conversion and fed its samples
-    through a FIFO as they are written, so it is running before the conversion's first -progress
-    line (every frame decoded) and its verdict comes: both runs are real, only their times noted."""
-    times: dict[str, list[float]] = {"measure": [], "line": [], "converted": []}
+    """The measurement is its own ffmpeg run, started with the conversion (its start-up is done
+    by then) and fed its samples through a FIFO at the conversion's first -progress line (every
+    frame decoded, every sample written), so it runs beside the mapping, not the decoding, and its
+    verdict comes: both runs are real, only their times noted."""
+    times: dict[str, list[float]] = {"measure": [], "line": [], "fed": [], "converted": []}
 
     def measuring(argv: list[str], timeout: float) -> None:
         times["measure"].append(time.monotonic())
@@ -83,12 +84,19 @@ def test_the_measuring_run_is_fed_while_the_video_is_still_decoded(
         real_run(argv, timeout, noting, *args, **kwargs)
         times["converted"].append(time.monotonic())
 
+    writer = measure.fifo.writer
+
+    def feeding(path: Path, gone: Callable[[], bool]) -> object:
+        times["fed"].append(time.monotonic())
+        return writer(path, gone)
+
     monkeypatch.setattr(measure, "run", measuring)
     monkeypatch.setattr(fit, "run", converting)
+    monkeypatch.setattr(measure.fifo, "writer", feeding)
     src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
     convert_probed(src, dst)
-    assert len(times["measure"]) == 1 and times["line"]
-    assert times["measure"][0] < times["line"][0] < times["converted"][0]
+    assert len(times["measure"]) == 1 and len(times["fed"]) == 1 and times["line"]
+    assert times["measure"][0] < times["line"][0] <= times["fed"][0] < times["converted"][0]
     assert local_palettes(dst) >= 3  # its verdict came: per-frame palettes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
 
