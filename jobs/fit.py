@@ -153,7 +153,7 @@ def convert_once(
         started, cpu = time.monotonic(), _children_cpu()
         deadline = started + limits.convert_timeout
         if fit is not None:  # it starts with the conversion (jobs.measure)
-            measurement = Measurement(fit, width, height, deadline)
+            measurement = Measurement(fit, width, height, frames, deadline)
             measurement.start()
             rate = output_fps(info, options)
             head = HeadStart(measurement, part_paths(dst)[0], (width, height), rate, deadline)

@@ -1,15 +1,18 @@
-"""The fit measurement (jobs.palettes) in an ffmpeg run of its own, beside the conversion.
+"""The fit measurement (jobs.palettes) in two ffmpeg runs of its own, beside the conversion.
 
-The conversion writes a small sampled copy of its frames to disk as it makes them. The measuring
-run starts with the conversion (its start-up is done by the time it is needed) and reads them
-through a FIFO, which a thread here fills once every sample is written. ffmpeg maps no frame to the
-palette before palettegen has seen every frame, so the first line of the conversion's -progress
-output means every sample is on disk (or the conversion's end, if it printed no line). The
-measurement then runs beside the mapping, which leaves a CPU free. Fed as the samples were
-written, it ran beside the decoding and slowed it more than it gained: bench's corpus took 3 %
-longer (camera footage ~0.06 s a clip; a clip with a short mapping, such as the noisy gradients,
-~0.05 s less). If the measuring run dies, the feed stops and the conversion goes on unharmed (it
-never writes to the FIFO itself).
+The conversion writes every frame before its palette to disk (the kept frames). The measuring runs
+(one palette; a palette per frame) start with the conversion, so their start-up is done when they
+are needed, and each reads every n-th kept frame (palettes.samples) through a FIFO, which a thread
+here fills once all of them are on disk. ffmpeg maps no frame to the palette before palettegen has
+seen every frame, so at the conversion's first -progress line every frame is on disk but the last
+one or two, which the samples leave out; a thread waits for any still missing, or for the
+conversion's end. The runs then go beside the mapping, which leaves a CPU free. Both get the very
+same frames every time: the measurement used to read a small copy the conversion wrote, of which
+the last one or two samples were often not written at that line, so what it measured depended on
+timing (7 of 8 samples on most of bench's clips, 5 of 7 on a reversed one). Fed while the video was
+still decoded, the runs slowed the decoding more than they gained (bench's corpus: 3 % longer). If
+a measuring run dies, its feed stops and the conversion goes on unharmed (it never writes to a
+FIFO itself).
 """
 
 from __future__ import annotations
@@ -17,87 +20,99 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO
 
 from jobs import fifo, palettes
 from jobs.runner import run
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 1 << 16
+FEED_POLL_S = fifo.POLL_S  # how often the feed looks for the last samples after the first line
 
 
 class Measurement:
-    """One GIF's measuring run: started with the conversion (start()), fed at its first -progress
-    line (or once it ended), waited for by gain() and close(); close() also removes the files."""
+    """One GIF's two measuring runs (one palette; a palette per frame), started with the
+    conversion (start()), fed at its first -progress line (or once it ended), waited for by
+    gain() and close(); close() also removes the files."""
 
-    def __init__(self, files: palettes.FitFiles, width: int, height: int, deadline: float) -> None:
+    def __init__(
+        self, files: palettes.FitFiles, width: int, height: int, count: float, deadline: float
+    ) -> None:
         self.files = files
-        self.argv = palettes.measure_args(files, width, height)
-        self.deadline = deadline  # time.monotonic() by which the run must be done
-        self._pool = ThreadPoolExecutor(2, thread_name_prefix="measure")
+        self.argvs = palettes.measure_args(files, width, height)
+        self.deadline = deadline  # time.monotonic() by which the runs must be done
+        self._pool = ThreadPoolExecutor(2 * len(self.argvs), thread_name_prefix="measure")
         self._lock = threading.Lock()
-        self._run: Future[None] | None = None
-        self._feed: Future[None] | None = None
-        self._written = threading.Event()  # every sample is on disk
+        self._runs: list[Future[None]] = []
+        self._feeds: list[Future[None]] = []
+        self._written = threading.Event()  # the first -progress line: the samples are (nearly) written
+        self._over = threading.Event()  # the conversion has ended: every sample is on disk
+        self._samples = palettes.samples(count)  # the kept frames measured
+        self._frame_bytes = width * height * 4
 
     def on_line(self, _line: str) -> None:
-        """A -progress line of the conversion: its samples are all written."""
+        """A -progress line of the conversion: every sample is on disk, or about to be."""
         self._written.set()
 
     def start(self) -> None:
-        """Start the measuring run and its feed, once (before the conversion, or late by gain())."""
+        """Start the measuring runs and their feeds, once (before the conversion, or late by gain())."""
         with self._lock:
-            if self._run is not None:
+            if self._runs:
                 return
             try:
-                os.mkfifo(self.files.feed, 0o600)
+                for feed in self.files.feeds:
+                    os.mkfifo(feed, 0o600)
             except OSError as exc:
-                self._run = Future()
-                self._run.set_exception(exc)  # gain() tells: one palette
+                failed: Future[None] = Future()
+                failed.set_exception(exc)  # gain() tells: one palette
+                self._runs = [failed]
                 return
             timeout = max(1.0, self.deadline - time.monotonic())
-            self._run = self._pool.submit(run, self.argv, timeout)
-            self._feed = self._pool.submit(self._feed_samples, self._run)
+            self._runs = [self._pool.submit(run, argv, timeout) for argv in self.argvs]
+            self._feeds = [
+                self._pool.submit(self._feed_samples, feed, measuring)
+                for feed, measuring in zip(self.files.feeds, self._runs, strict=True)
+            ]
 
     def done(self) -> bool:
-        """Whether the run has ended (gain() then answers at once)."""
+        """Whether the runs have ended (gain() then answers at once)."""
         with self._lock:
-            return self._run is not None and self._run.done()
+            return bool(self._runs) and all(r.done() for r in self._runs)
 
     def finished(self, timeout: float) -> bool:
-        """Whether the run has ended, waiting up to `timeout` seconds for it (False if not started)."""
+        """Whether the runs have ended, waiting up to `timeout` seconds for them (False if not started)."""
         with self._lock:
-            run = self._run
-        if run is None:
-            return False
-        with contextlib.suppress(Exception):  # TimeoutError, or the run's own failure (gain() tells)
-            run.exception(timeout)
-        return run.done()
+            runs = list(self._runs)
+        waited = futures.wait(runs, timeout) if runs else None
+        return waited is not None and not waited.not_done
 
     def gain(self) -> float:
-        """How much per-frame palettes cut the one palette's error; 0 if the run failed. The
+        """How much per-frame palettes cut the one palette's error; 0 if a run failed. The
         conversion has ended by now: whatever it wrote is every sample there is."""
+        self._over.set()
         self._written.set()
         self.start()
-        assert self._run is not None
         try:
-            self._run.result()
+            for measuring in self._runs:
+                measuring.result()
         except Exception as exc:  # it only chooses the palette: any failure means one
             log.warning("the palette measurement failed (%s); keeping one palette", type(exc).__name__)
             return 0.0
         return palettes.per_frame_gain(self.files.stats)
 
     def close(self) -> None:
-        """Wait for the run and its feed if they were started (no child is left behind), remove
-        the files."""
+        """Wait for the runs and their feeds if they were started (no child is left behind),
+        remove the files."""
+        self._over.set()
         self._written.set()
         with self._lock:
-            started = [f for f in (self._run, self._feed) if f is not None]
+            started = [*self._runs, *self._feeds]
         for future in started:
             with contextlib.suppress(Exception):  # told by gain(), if it was asked
                 future.result()
@@ -105,18 +120,29 @@ class Measurement:
         for path in self.files.all():
             path.unlink(missing_ok=True)
 
-    def _feed_samples(self, measuring: Future[None]) -> None:
-        """Copy the samples file into the FIFO once every sample is written."""
+    def _feed_samples(self, feed: Path, measuring: Future[None]) -> None:
+        """Write the sampled kept frames into the FIFO `feed` once they are all on disk: at the
+        conversion's first -progress line, else once it is over."""
         try:
             if not self._written.wait(max(0.0, self.deadline - time.monotonic())):
                 raise TimeoutError("the conversion ran out of time")
-            with (
-                fifo.writer(self.files.feed, measuring.done) as feed,
-                open(self.files.frames, "rb") as samples,
-            ):
-                shutil.copyfileobj(samples, feed, _CHUNK)
+            with fifo.writer(feed, measuring.done) as fed, open(self.files.kept, "rb") as kept:
+                for index in self._on_disk(kept):
+                    kept.seek(index * self._frame_bytes)
+                    fed.write(kept.read(self._frame_bytes))
         except (OSError, TimeoutError) as exc:  # the run died or the conversion never wrote: it ends
             log.debug("the measurement's feed stopped: %s", exc)
+
+    def _on_disk(self, kept: BinaryIO) -> list[int]:
+        """The samples, once all are on disk (or those there are once the conversion is over)."""
+        while True:
+            over = self._over.is_set()  # looked at before the size: all it covers is on disk
+            whole = os.fstat(kept.fileno()).st_size // self._frame_bytes
+            if over or whole > self._samples[-1]:
+                return [index for index in self._samples if index < whole]
+            if time.monotonic() > self.deadline:
+                raise TimeoutError("the conversion ran out of time")
+            time.sleep(FEED_POLL_S)
 
 
 def with_measurement(

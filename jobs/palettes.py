@@ -4,8 +4,9 @@ that makes per-frame palettes pay.
 A single palette serves most clips best: still areas keep their colour index from frame to frame,
 so the GIF encoder leaves them transparent. Where the colours on screen change over time (a
 slideshow's photos, a colour-cycling animation) one palette has to spread 256 colours over all of
-them and every frame looks worse than it needs to. So the conversion also maps a small copy of its
-frames both ways and writes each way's error (psnr stats files); when per-frame palettes would cut
+them and every frame looks worse than it needs to. So two measuring runs (jobs.measure) map a small
+copy of some of its frames both ways and write each way's error (psnr stats files); when per-frame
+palettes would cut
 the error by more than PER_FRAME_GAIN_MSE, it converts again with a palette per frame. ffmpeg 5.1's
 GIF encoder only crops and makes unchanged pixels transparent while a frame's palette equals the
 first frame's, so the per-frame GIF is then rewritten by gifsicle (-O1: each frame cropped to what
@@ -25,7 +26,6 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import ffmpeg
 
@@ -53,10 +53,9 @@ MEASURE_MAX_PIXELS = 15 * 12 * 480 * 270
 # Mandelbrot zoom: 2.12 -> 1.52 s of wall time; the second part's run decodes the first part too).
 PART_MIN_FRAMES = 8
 STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a palette per frame
-FRAMES_NAME = "fit-frames.bgra"
 KEPT_NAME = "fit-kept.bgra"
 OPAQUE_NAME = "fit-opaque.gif"
-FEED_NAME = "fit-feed.fifo"
+FEED_NAMES = ("fit-feed-one.fifo", "fit-feed-each.fifo")  # one FIFO per measuring run
 _MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
 
 
@@ -73,21 +72,20 @@ def worth_measuring(frames: float, width: int, height: int) -> bool:
 
 @dataclass(frozen=True)
 class FitFiles:
-    """The fit measurement's files beside the GIF: the sampled small frames (raw BGRA, written by
-    the conversion), the two psnr stats files (written by the measuring run), and every GIF frame
-    before its palette (raw BGRA, written by the conversion), which the per-frame runs start from.
+    """The fit measurement's files beside the GIF: every GIF frame before its palette (raw BGRA,
+    written by the conversion), which the measuring runs sample and the per-frame runs start from,
+    and the two psnr stats files (written by the measuring runs).
 
     The kept frames take 4 bytes a pixel: at most 93 MB (MEASURE_MAX_PIXELS), 25 MB for 4 s at
     480x270 and 12 fps; writing them added ~0.01-0.03 s to a conversion of bench's 4 s clips."""
 
-    frames: Path
     stats: tuple[Path, Path]  # one palette, a palette per frame
     kept: Path
     opaque: Path  # the one-palette GIF encoded without transparency (jobs.gifblocks)
-    feed: Path  # the FIFO through which the measuring run reads `frames` (jobs.measure)
+    feeds: tuple[Path, Path]  # the FIFOs through which the two measuring runs read their samples
 
     def all(self) -> tuple[Path, ...]:
-        return (self.frames, *self.stats, self.kept, self.opaque, self.feed)
+        return (*self.stats, self.kept, self.opaque, *self.feeds)
 
     def kept_frames(self, width: int, height: int) -> int:
         """How many whole width x height frames the kept-frames file holds (0 if none)."""
@@ -99,9 +97,9 @@ class FitFiles:
 
 def fit_files(dst: Path) -> FitFiles:
     """Where the fit measurement of the GIF `dst` keeps its files."""
-    names = (*STATS_NAMES, FRAMES_NAME, KEPT_NAME, OPAQUE_NAME, FEED_NAME)
-    one, each, frames, kept, opaque, feed = (dst.with_name(f"{dst.stem}-{name}") for name in names)
-    return FitFiles(frames, (one, each), kept, opaque, feed)
+    names = (*STATS_NAMES, KEPT_NAME, OPAQUE_NAME, *FEED_NAMES)
+    one, each, kept, opaque, *feeds = (dst.with_name(f"{dst.stem}-{name}") for name in names)
+    return FitFiles((one, each), kept, opaque, (feeds[0], feeds[1]))
 
 
 def fit_size(width: int, height: int) -> tuple[int, int]:
@@ -109,41 +107,40 @@ def fit_size(width: int, height: int) -> tuple[int, int]:
     return max(2, width // FIT_DOWNSCALE), max(2, height // FIT_DOWNSCALE)
 
 
-def fit_frames(frames: Any, width: int, height: int, count: float) -> Any:
-    """Every n-th of the GIF's `count` frames (FIT_FRAMES in all, spread over the clip), scaled down
-    to fit_size: the stream the conversion writes to FitFiles.frames, as raw BGRA.
-
-    framestep passes each one on as it comes (the fps filter would hold the last one back until the
-    end), so the measuring run can read each one while the video is still decoded (jobs.measure).
-    """
+def samples(count: float) -> list[int]:
+    """The frames measured of a GIF of about `count` frames: every n-th (FIT_FRAMES in all, spread
+    over the clip), but never the last two, which ffmpeg may write only when the conversion ends
+    (every other one is on disk when its first -progress line comes, jobs.measure)."""
     step = max(1, round(count / FIT_FRAMES))
-    return frames.filter("framestep", step=step).filter("scale", *fit_size(width, height), flags="area")
+    last = max(0, math.floor(count + 1e-6) - 3)
+    return list(range(0, last + 1, step))
 
 
-def measure_args(files: FitFiles, width: int, height: int) -> list[str]:
-    """The measuring run's argv: the small frames mapped with one palette and with a palette per
-    frame; psnr writes each way's per-frame error to files.stats."""
-    small = ffmpeg.input(
-        f"file:{files.feed.absolute()}",
-        f="rawvideo",
-        pix_fmt="bgra",
-        video_size=fit_size(width, height),  # ffmpeg-python writes a pair as WxH
-        framerate=FIT_FRAMES,
-        format_whitelist="rawvideo",
-        protocol_whitelist="file",
-    )
-    copies = small.split()
-    measured = []
-    for i, (path, mode) in enumerate(zip(files.stats, ("full", "single"), strict=True)):
-        pair = copies[2 * i].split()
-        palette = pair[1].filter("palettegen", stats_mode=mode)
-        extra = {"new": 1} if mode == "single" else {}
-        mapped = ffmpeg.filter([pair[0], palette], "paletteuse", dither="none", **extra).filter(
-            "format", "bgra"
+def measure_args(files: FitFiles, width: int, height: int) -> list[list[str]]:
+    """The two measuring runs' argvs, each reading the sampled frames (width x height) from its own
+    FIFO and scaling them down to fit_size: they map them with one palette and with a palette per
+    frame, and psnr writes each way's per-frame error to files.stats. Each run is mostly
+    palettegen's and paletteuse's fixed costs (~0.1 s of CPU), so two runs at once end sooner than
+    one doing both: 0.21 -> 0.14 s after the feed."""
+    argvs = []
+    for feed, path, mode in zip(files.feeds, files.stats, ("full", "single"), strict=True):
+        sampled = ffmpeg.input(
+            f"file:{feed.absolute()}",
+            f="rawvideo",
+            pix_fmt="bgra",
+            video_size=(width, height),  # ffmpeg-python writes a pair as WxH
+            framerate=FIT_FRAMES,
+            format_whitelist="rawvideo",
+            protocol_whitelist="file",
         )
-        measured.append(ffmpeg.filter([mapped, copies[2 * i + 1]], "psnr", stats_file=str(path)))
-    out = ffmpeg.filter(measured, "hstack", inputs=2).output("-", f="null")  # psnr passes its first input on
-    return ffmpeg.compile(out, cmd=list(FFMPEG_QUIET))
+        copies = sampled.filter("scale", *fit_size(width, height), flags="area").split()
+        palette = copies[1].filter("palettegen", stats_mode=mode)
+        extra = {"new": 1} if mode == "single" else {}
+        mapped = ffmpeg.filter([copies[0], palette], "paletteuse", dither="none", **extra)
+        measured = ffmpeg.filter([mapped.filter("format", "bgra"), copies[2]], "psnr", stats_file=str(path))
+        out = measured.output("-", f="null")  # psnr passes its first input on
+        argvs.append(ffmpeg.compile(out, cmd=list(FFMPEG_QUIET)))
+    return argvs
 
 
 def per_frame_gain(stats: tuple[Path, Path]) -> float:

@@ -140,14 +140,12 @@ def build_convert_args(
         both = gif.split()
         opaque = _gif_output(both[1], palette.fit.opaque, rate, gifflags="-transdiff")
         out = ffmpeg.merge_outputs(_gif_output(both[0], dst, rate), opaque)
-        # the measurement's frames, each on disk as soon as it is made
-        side = palettes.fit_frames(frames[2], width, height, count)
-        raw = side.output(file_url(palette.fit.frames), f="rawvideo", pix_fmt="bgra", flush_packets=1)
-        # every frame as it is (the graph's nominal rate is not theirs after a speed change)
-        kept = frames[3].output(
+        # every frame as it is (the graph's nominal rate is not theirs after a speed change), for
+        # the measurement (jobs.measure) and the per-frame runs
+        kept = frames[2].output(
             file_url(palette.fit.kept), f="rawvideo", pix_fmt="bgra", fps_mode="passthrough"
         )
-        out = ffmpeg.merge_outputs(out, raw, kept)
+        out = ffmpeg.merge_outputs(out, kept)
     return ffmpeg.compile(out, cmd=[*FFMPEG_QUIET, "-progress", "pipe:1"])
 
 

@@ -1,5 +1,5 @@
 """jobs.gifblocks: the shorter of ffmpeg's two encodings of each frame, spliced into one GIF, and
-jobs.measure's feed of the measuring run while the video is decoded."""
+a measurement without its FIFOs."""
 
 from __future__ import annotations
 

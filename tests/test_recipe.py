@@ -155,10 +155,11 @@ def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> 
     assert "psnr" not in chain and per_frame[-1] == f"file:{tmp_path / 'out.gif'}"
 
 
-def test_fit_measurement_samples_are_written_beside_the_gif_as_they_are_made(tmp_path: Path) -> None:
-    """With fit files, every 6th of the 48 frames (8 in all), 1/4 the size, goes to a raw BGRA file,
-    each packet flushed; the measuring run reads them (through a FIFO) and writes the two psnr stats
-    files. The GIF is written twice: with transparency, as always, and without."""
+def test_a_measured_conversion_keeps_its_frames_and_the_measuring_runs_sample_them(tmp_path: Path) -> None:
+    """With fit files, every frame before the palette goes to a raw BGRA file (the kept frames);
+    the two measuring runs (one palette, a palette per frame) read every 6th of the 48 (8 in all,
+    never the last two) through a FIFO each, scale them to 1/4 the size and write the two psnr
+    stats files. The GIF is written twice: with transparency, as always, and without."""
     files = palettes.fit_files(tmp_path / "out.gif")
     argv = build_convert_args(
         tmp_path / "in.mp4",
@@ -169,21 +170,25 @@ def test_fit_measurement_samples_are_written_beside_the_gif_as_they_are_made(tmp
         palette=Palette(fit=files),
     )
     chain = graph(argv)
-    assert "framestep=step=6[" in chain and "scale=120:67:flags=area" in chain
-    assert chain.count("palettegen") == 1 and "psnr" not in chain
-    raw = argv[argv.index(f"file:{files.frames}") - 6 :]
-    assert raw[:6] == ["-f", "rawvideo", "-flush_packets", "1", "-pix_fmt", "bgra"]
-    assert f"file:{tmp_path / 'out.gif'}" in argv and "scale=120:67" not in graph(argv_for(tmp_path))
+    assert chain.count("palettegen") == 1 and "psnr" not in chain and "framestep=step=6" not in chain
+    kept = argv[argv.index(f"file:{files.kept}") - 6 :]
+    assert kept[:6] == ["-f", "rawvideo", "-fps_mode", "passthrough", "-pix_fmt", "bgra"]
+    assert f"file:{tmp_path / 'out.gif'}" in argv and f"file:{files.kept}" not in argv_for(tmp_path)
     # the GIF is also encoded without transparency, from the same paletted frames (jobs.gifblocks)
     gif, opaque = argv.index(f"file:{tmp_path / 'out.gif'}"), argv.index(f"file:{files.opaque}")
     assert "-gifflags" not in argv[:gif] and argv[gif + 1 : opaque].count("-gifflags") == 1
     assert argv[argv.index("-gifflags") + 1] == "-transdiff"
-    measuring = palettes.measure_args(files, 480, 270)
-    assert measuring[measuring.index("-video_size") + 1] == "120x67"
-    assert measuring[measuring.index("-i") + 1] == f"file:{files.feed}"  # a FIFO (jobs.measure)
-    chain = graph(measuring)
-    assert f"psnr=stats_file={files.stats[0]}" in chain and f"psnr=stats_file={files.stats[1]}" in chain
-    assert chain.count("palettegen") == 2 and measuring[-3:] == ["-f", "null", "-"]
+    assert palettes.samples(48) == [0, 6, 12, 18, 24, 30, 36, 42]
+    assert palettes.samples(47.9) == [0, 6, 12, 18, 24, 30, 36, 42] and palettes.samples(2) == [0]
+    runs = palettes.measure_args(files, 480, 270)  # one palette, a palette per frame: a run each
+    assert len(runs) == 2 and files.feeds[0] != files.feeds[1]
+    for measuring, feed, stats, mode in zip(runs, files.feeds, files.stats, ("full", "single"), strict=True):
+        assert measuring[measuring.index("-video_size") + 1] == "480x270"
+        assert measuring[measuring.index("-i") + 1] == f"file:{feed}"  # a FIFO (jobs.measure)
+        chain = graph(measuring)
+        assert chain.startswith("[0]scale=120:67:flags=area") and chain.count("palettegen") == 1
+        assert f"palettegen=stats_mode={mode}" in chain and f"psnr=stats_file={stats}" in chain
+        assert measuring[-3:] == ["-f", "null", "-"]
 
 
 @pytest.mark.parametrize("options", [GifOptions(speed=2.0), GifOptions(speed=0.5), GifOptions(start=59.95)])

@@ -1,0 +1,92 @@
+"""jobs.measure: which kept frames the two measuring runs read, and when."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs import measure, palettes
+
+SIZE = (4, 2)  # tiny frames: 32 bytes each
+COUNT = 16  # frames in the GIF: every 2nd is a sample, never the last two -> 0, 2, ..., 12
+
+
+def frame(index: int) -> bytes:
+    return bytes([index + 2]) * (SIZE[0] * SIZE[1] * 4)
+
+
+def write_kept(kept: Path, frames: range) -> None:
+    with kept.open("ab") as data:
+        data.write(b"".join(frame(i) for i in frames))
+
+
+@pytest.fixture
+def copying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Measuring runs that copy what their FIFO gets to a file each (a real child per run)."""
+    outs = [tmp_path / "one.out", tmp_path / "each.out"]
+
+    def argvs(files: palettes.FitFiles, width: int, height: int) -> list[list[str]]:
+        return [["sh", "-c", f'cat "{feed}" > "{out}"'] for feed, out in zip(files.feeds, outs, strict=True)]
+
+    monkeypatch.setattr(palettes, "measure_args", argvs)
+    return outs
+
+
+def test_both_runs_get_the_same_samples_once_all_are_on_disk(
+    tmp_path: Path, copying: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the first -progress line the last samples may still be unwritten: the feeds wait for
+    them, and both runs get the very same frames, whole, in order."""
+    files = palettes.fit_files(tmp_path / "out.gif")
+    write_kept(files.kept, range(10))  # samples 10 and 12 not written yet
+    looked, real_fstat = threading.Event(), os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        result = real_fstat(fd)
+        if result.st_size == 10 * len(frame(0)):
+            looked.set()  # a feed saw the file without its last samples
+        return result
+
+    monkeypatch.setattr(measure.os, "fstat", fstat)
+    measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
+    measurement.start()
+    measurement.on_line("frame=1")
+    assert looked.wait(20)
+    write_kept(files.kept, range(10, 16))
+    assert measurement.finished(20)
+    expected = b"".join(frame(i) for i in range(0, 13, 2))
+    assert [out.read_bytes() for out in copying] == [expected, expected]
+    measurement.close()
+    assert not any(path.exists() for path in files.all())
+
+
+def test_a_conversion_over_without_its_last_samples_measures_those_written(
+    tmp_path: Path, copying: list[Path]
+) -> None:
+    """A conversion that ended with fewer frames than estimated: the samples it wrote are
+    measured (a frame being written is never sent in part)."""
+    files = palettes.fit_files(tmp_path / "out.gif")
+    write_kept(files.kept, range(7))
+    with files.kept.open("ab") as data:
+        data.write(frame(7)[:5])  # a frame cut short
+    measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
+    measurement.start()
+    assert measurement.gain() == 0.0  # the conversion is over; no stats from these runs
+    expected = b"".join(frame(i) for i in (0, 2, 4, 6))
+    assert [out.read_bytes() for out in copying] == [expected, expected]
+    measurement.close()
+
+
+def test_no_kept_frames_means_no_samples_and_one_palette(tmp_path: Path, copying: list[Path]) -> None:
+    """The conversion wrote no frame at all: the runs read nothing, nothing waits, one palette."""
+    files = palettes.fit_files(tmp_path / "out.gif")
+    measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
+    measurement.start()
+    assert measurement.gain() == 0.0
+    assert [out.read_bytes() for out in copying] == [b"", b""]
+    measurement.close()
+    assert not any(path.exists() for path in files.all())
