@@ -4,13 +4,12 @@ that makes per-frame palettes pay.
 A single palette serves most clips best: still areas keep their colour index from frame to frame,
 so the GIF encoder leaves them transparent. Where the colours on screen change over time (a
 slideshow's photos, a colour-cycling animation) one palette has to spread 256 colours over all of
-them and every frame looks worse than it needs to. So two measuring runs (jobs.measure) map a small
-copy of some of its frames both ways and write each way's error (psnr stats files); when per-frame
-palettes would cut
-the error by more than PER_FRAME_GAIN_MSE, it converts again with a palette per frame. ffmpeg 5.1's
-GIF encoder only crops and makes unchanged pixels transparent while a frame's palette equals the
-first frame's, so the per-frame GIF is then rewritten by gifsicle (-O1: each frame cropped to what
-changed on screen, across palettes; lossless), hardened like ffmpeg.
+them and every frame looks worse than it needs to. So a measuring run (jobs.measure) maps a small
+copy of some of its frames both ways and writes each way's error (psnr stats files); when per-frame
+palettes would cut the error by more than PER_FRAME_GAIN_MSE, it converts again with a palette per
+frame. ffmpeg 5.1's GIF encoder only crops and makes unchanged pixels transparent while a frame's
+palette equals the first frame's, so the per-frame GIF is then rewritten by gifsicle (-O1: each
+frame cropped to what changed on screen, across palettes; lossless), hardened like ffmpeg.
 
 Builds filter nodes and argvs, reads the two stats files; runs no process itself.
 """
@@ -55,7 +54,7 @@ PART_MIN_FRAMES = 8
 STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a palette per frame
 KEPT_NAME = "fit-kept.bgra"
 OPAQUE_NAME = "fit-opaque.gif"
-FEED_NAMES = ("fit-feed-one.fifo", "fit-feed-each.fifo")  # one FIFO per measuring run
+FEED_NAMES = ("fit-feed.fifo",)  # one FIFO per measuring run
 _MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
 
 
@@ -73,8 +72,8 @@ def worth_measuring(frames: float, width: int, height: int) -> bool:
 @dataclass(frozen=True)
 class FitFiles:
     """The fit measurement's files beside the GIF: every GIF frame before its palette (raw BGRA,
-    written by the conversion), which the measuring runs sample and the per-frame runs start from,
-    and the two psnr stats files (written by the measuring runs).
+    written by the conversion), which the measuring run samples and the per-frame runs start from,
+    and the two psnr stats files (written by the measuring run).
 
     The kept frames take 4 bytes a pixel: at most 93 MB (MEASURE_MAX_PIXELS), 25 MB for 4 s at
     480x270 and 12 fps; writing them added ~0.01-0.03 s to a conversion of bench's 4 s clips."""
@@ -82,7 +81,7 @@ class FitFiles:
     stats: tuple[Path, Path]  # one palette, a palette per frame
     kept: Path
     opaque: Path  # the one-palette GIF encoded without transparency (jobs.gifblocks)
-    feeds: tuple[Path, Path]  # the FIFOs through which the two measuring runs read their samples
+    feeds: tuple[Path, ...]  # the FIFO through which each measuring run reads its samples
 
     def all(self) -> tuple[Path, ...]:
         return (*self.stats, self.kept, self.opaque, *self.feeds)
@@ -99,7 +98,7 @@ def fit_files(dst: Path) -> FitFiles:
     """Where the fit measurement of the GIF `dst` keeps its files."""
     names = (*STATS_NAMES, KEPT_NAME, OPAQUE_NAME, *FEED_NAMES)
     one, each, kept, opaque, *feeds = (dst.with_name(f"{dst.stem}-{name}") for name in names)
-    return FitFiles((one, each), kept, opaque, (feeds[0], feeds[1]))
+    return FitFiles((one, each), kept, opaque, tuple(feeds))
 
 
 def fit_size(width: int, height: int) -> tuple[int, int]:
@@ -117,30 +116,31 @@ def samples(count: float) -> list[int]:
 
 
 def measure_args(files: FitFiles, width: int, height: int) -> list[list[str]]:
-    """The two measuring runs' argvs, each reading the sampled frames (width x height) from its own
-    FIFO and scaling them down to fit_size: they map them with one palette and with a palette per
-    frame, and psnr writes each way's per-frame error to files.stats. Each run is mostly
-    palettegen's and paletteuse's fixed costs (~0.1 s of CPU), so two runs at once end sooner than
-    one doing both: 0.21 -> 0.14 s after the feed."""
-    argvs = []
-    for feed, path, mode in zip(files.feeds, files.stats, ("full", "single"), strict=True):
-        sampled = ffmpeg.input(
-            f"file:{feed.absolute()}",
-            f="rawvideo",
-            pix_fmt="bgra",
-            video_size=(width, height),  # ffmpeg-python writes a pair as WxH
-            framerate=FIT_FRAMES,
-            format_whitelist="rawvideo",
-            protocol_whitelist="file",
-        )
-        copies = sampled.filter("scale", *fit_size(width, height), flags="area").split()
-        palette = copies[1].filter("palettegen", stats_mode=mode)
+    """The measuring run's argv (one run; a list, for jobs.measure): it reads the sampled frames
+    (width x height) from its FIFO, scales them down to fit_size, maps them with one palette and
+    with a palette per frame, and psnr writes each way's per-frame error to files.stats. Each way
+    in a run of its own ends sooner after the feed (0.21 -> 0.14 s), but the second ffmpeg process
+    cost ~0.06 s more CPU a job (+14 % on a 1 s clip), which a busy box pays in throughput."""
+    sampled = ffmpeg.input(
+        f"file:{files.feeds[0].absolute()}",
+        f="rawvideo",
+        pix_fmt="bgra",
+        video_size=(width, height),  # ffmpeg-python writes a pair as WxH
+        framerate=FIT_FRAMES,
+        format_whitelist="rawvideo",
+        protocol_whitelist="file",
+    )
+    copies = sampled.filter("scale", *fit_size(width, height), flags="area").split()
+    measured = []
+    for i, (path, mode) in enumerate(zip(files.stats, ("full", "single"), strict=True)):
+        pair = copies[2 * i].split()
+        palette = pair[1].filter("palettegen", stats_mode=mode)
         extra = {"new": 1} if mode == "single" else {}
-        mapped = ffmpeg.filter([copies[0], palette], "paletteuse", dither="none", **extra)
-        measured = ffmpeg.filter([mapped.filter("format", "bgra"), copies[2]], "psnr", stats_file=str(path))
-        out = measured.output("-", f="null")  # psnr passes its first input on
-        argvs.append(ffmpeg.compile(out, cmd=list(FFMPEG_QUIET)))
-    return argvs
+        mapped = ffmpeg.filter([pair[0], palette], "paletteuse", dither="none", **extra)
+        both = [mapped.filter("format", "bgra"), copies[2 * i + 1]]
+        measured.append(ffmpeg.filter(both, "psnr", stats_file=str(path)))
+    out = ffmpeg.filter(measured, "hstack", inputs=2).output("-", f="null")  # psnr passes its first input on
+    return [ffmpeg.compile(out, cmd=list(FFMPEG_QUIET))]
 
 
 def per_frame_gain(stats: tuple[Path, Path]) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,19 @@ def write_kept(kept: Path, frames: range) -> None:
 
 @pytest.fixture
 def copying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Measuring runs that copy what their FIFO gets to a file each (a real child per run)."""
-    outs = [tmp_path / "one.out", tmp_path / "each.out"]
+    """Measuring runs that copy what their FIFO gets to a file each (a real child per run): the
+    product's one, and a second one on a FIFO of its own, as the feed serves any number of runs."""
+    outs = [tmp_path / "first.out", tmp_path / "second.out"]
 
     def argvs(files: palettes.FitFiles, width: int, height: int) -> list[list[str]]:
         return [["sh", "-c", f'cat "{feed}" > "{out}"'] for feed, out in zip(files.feeds, outs, strict=True)]
+
+    real = palettes.fit_files
+    monkeypatch.setattr(
+        palettes,
+        "fit_files",
+        lambda dst: replace(real(dst), feeds=(*real(dst).feeds, dst.with_name("2.fifo"))),
+    )
 
     monkeypatch.setattr(palettes, "measure_args", argvs)
     return outs

@@ -157,9 +157,10 @@ def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> 
 
 def test_a_measured_conversion_keeps_its_frames_and_the_measuring_runs_sample_them(tmp_path: Path) -> None:
     """With fit files, every frame before the palette goes to a raw BGRA file (the kept frames);
-    the two measuring runs (one palette, a palette per frame) read every 6th of the 48 (8 in all,
-    never the last two) through a FIFO each, scale them to 1/4 the size and write the two psnr
-    stats files. The GIF is written twice: with transparency, as always, and without."""
+    the measuring run reads every 6th of the 48 (8 in all, never the last two) through a FIFO,
+    scales them to 1/4 the size, maps them with one palette and with a palette per frame and
+    writes the two psnr stats files. The GIF is written twice: with transparency, as always, and
+    without."""
     files = palettes.fit_files(tmp_path / "out.gif")
     argv = build_convert_args(
         tmp_path / "in.mp4",
@@ -180,15 +181,14 @@ def test_a_measured_conversion_keeps_its_frames_and_the_measuring_runs_sample_th
     assert argv[argv.index("-gifflags") + 1] == "-transdiff"
     assert palettes.samples(48) == [0, 6, 12, 18, 24, 30, 36, 42]
     assert palettes.samples(47.9) == [0, 6, 12, 18, 24, 30, 36, 42] and palettes.samples(2) == [0]
-    runs = palettes.measure_args(files, 480, 270)  # one palette, a palette per frame: a run each
-    assert len(runs) == 2 and files.feeds[0] != files.feeds[1]
-    for measuring, feed, stats, mode in zip(runs, files.feeds, files.stats, ("full", "single"), strict=True):
-        assert measuring[measuring.index("-video_size") + 1] == "480x270"
-        assert measuring[measuring.index("-i") + 1] == f"file:{feed}"  # a FIFO (jobs.measure)
-        chain = graph(measuring)
-        assert chain.startswith("[0]scale=120:67:flags=area") and chain.count("palettegen") == 1
-        assert f"palettegen=stats_mode={mode}" in chain and f"psnr=stats_file={stats}" in chain
-        assert measuring[-3:] == ["-f", "null", "-"]
+    [measuring] = palettes.measure_args(files, 480, 270)
+    assert measuring[measuring.index("-video_size") + 1] == "480x270"
+    assert measuring[measuring.index("-i") + 1] == f"file:{files.feeds[0]}"  # a FIFO (jobs.measure)
+    chain = graph(measuring)
+    assert chain.startswith("[0]scale=120:67:flags=area") and chain.count("palettegen") == 2
+    assert "palettegen=stats_mode=full" in chain and "palettegen=stats_mode=single" in chain
+    assert all(f"psnr=stats_file={stats}" in chain for stats in files.stats)
+    assert measuring[-3:] == ["-f", "null", "-"]
 
 
 @pytest.mark.parametrize("options", [GifOptions(speed=2.0), GifOptions(speed=0.5), GifOptions(start=59.95)])
