@@ -8,8 +8,8 @@ before palettegen has seen every frame, so at the conversion's first -progress l
 on disk but the last one or two, which the samples leave out; the thread waits for any still
 missing, or for the conversion's end. The run then goes beside the mapping, which leaves a CPU
 free. It gets the very same frames every time: it used to read a small copy the conversion wrote,
-of which the last one or two samples were often not written at that line, so what it measured
-depended on timing (7 of 8 samples on most of bench's clips, 5 of 7 on a reversed one). Fed while
+of which the last samples were often not written at that line, so what it measured depended on
+timing (7 of 8 samples on most of bench's clips; 5 of 7 were on disk for a reversed one). Fed while
 the video was still decoded, it slowed the decoding more than it gained (bench's corpus: 3 %
 longer). If the measuring run dies, its feed stops and the conversion goes on unharmed (it never
 writes to the FIFO itself). The code takes a list of runs (palettes.measure_args): two, one a way,
