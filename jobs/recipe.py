@@ -76,8 +76,8 @@ Part = tuple[int, int | None] | None  # only GIF frames first..end-1 (to the las
 
 @dataclass(frozen=True)
 class Palette:
-    """How the GIF's palette is made: one for the clip (and maybe the fit measurement's sampled
-    frames written beside it), or one per frame."""
+    """How the GIF's palette is made: one for the clip (and maybe the fit files written beside it:
+    the kept frames the measurement samples, the GIF without transparency), or one per frame."""
 
     per_frame: bool = False
     fit: palettes.FitFiles | None = None
