@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from core.errors import ConversionTimeout, GifBotError, TooMuchMemory
-from jobs import lifeline
+from jobs import lifeline, stopping
 
 if TYPE_CHECKING:  # jobs.warm imports this module
     from jobs.warm import Held, Warm
@@ -125,8 +125,9 @@ def _run_once(
         out,
         threading.Thread(target=_pump, args=(proc.stderr, lambda s: tail.append(s[:200])), daemon=True),
     ]
-    for reader in readers:
-        reader.start()
+    with stopping.signals_held():  # the stops are for the main thread, which waits on the child
+        for reader in readers:
+            reader.start()
     returncode: int | None = None
     try:
         if adopted:

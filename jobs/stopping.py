@@ -12,12 +12,18 @@ the worker still waits, StopRequested is raised again every STOP_AGAIN_S from SI
 SIGALRM in the worker only while it watches a busy work horse (its death penalty, which then
 leaves SIGALRM at its default), so our handler is installed when an idle worker is told to stop.
 A fork does not inherit the timer.
+
+Python runs signal handlers only in the main thread, but the kernel may hand SIGTERM to any thread
+that does not block it: handed to RQ's pubsub thread, it did not end the main thread's wait for a
+job, and an idle worker took up to that wait (~16 s) to stop. So that thread blocks them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -27,6 +33,18 @@ from rq.worker import WorkerStatus
 log = logging.getLogger(__name__)
 
 STOP_AGAIN_S = 0.5
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGALRM}  # RQ's stops, and ours again
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Threads started inside block the stop signals (a thread inherits its starter's mask), so
+    the kernel hands those to a thread that acts on them; any that came meanwhile land after."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class StopsWhenIdle:
@@ -47,6 +65,12 @@ class StopsWhenIdle:
             signal.setitimer(signal.ITIMER_REAL, STOP_AGAIN_S, STOP_AGAIN_S)
             self._armed = True
         super()._shutdown()
+
+    def subscribe(self) -> None:
+        """RQ's pubsub thread (its commands channel), started with the stop signals blocked, so the
+        kernel hands them to the main thread, whose wait for a job they then end."""
+        with signals_held():
+            super().subscribe()  # type: ignore[misc]
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """RQ's wait for a job, left at once (None: no job) when a stop came before it."""

@@ -41,14 +41,19 @@ def set_state_then_finalize(self, state, pipeline=None):
         waits.append(state)
     if len(waits) == 2 * jobs_first + 1 and not idle.exists():  # RQ says idle after a job, and as it waits
         client = redis.Redis()  # makes no connection
-        client.close = lambda: time.sleep(30)  # what its __del__ calls: the stop lands in here
-        idle.write_text("idle")
+        client.close = lambda: last(idle, "idle")  # what its __del__ calls: the stop lands in here
         del client
+
+def last(path, what):  # say where the worker is, then stay there a while
+    # in short sleeps: the kernel may hand SIGTERM to another thread, which does not end a sleep of
+    # the main thread, and Python runs the handler only in the main thread, between its sleeps
+    path.write_text(what)
+    for _ in range(300):
+        time.sleep(0.1)
 
 def after_fork_in_parent():
     if not idle.exists():
-        idle.write_text("forking")
-        time.sleep(30)
+        last(idle, "forking")
 
 if where == "finalizer":
     worker.GifWorker.set_state = set_state_then_finalize
@@ -107,3 +112,51 @@ def test_an_idle_worker_whose_stop_is_lost_still_stops(
     assert "the stop was lost on its way; acted on it 1 time(s)" in err
     assert Worker.count(connection=redis_client) == 0, "the worker did not unregister"
     assert [job.get_status(refresh=True) for job in done] == ["finished"] * jobs_first
+
+
+PLAIN_WORKER = """
+import sys
+from core.settings import Settings
+from jobs import runtime, worker
+settings = Settings(redis_url=sys.argv[1], tmp_dir=sys.argv[2], admin_password="x")
+runtime.init(settings)
+worker.build_worker(settings, "plain").work(with_scheduler=False)
+print("left its loop", flush=True)
+"""
+
+
+def blocked_signals(pid: int, tid: int) -> set[int]:
+    """The signals a thread of process `pid` blocks, from /proc."""
+    status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+    return {number for number in range(1, 65) if mask >> (number - 1) & 1}
+
+
+def test_only_the_main_thread_of_an_idle_worker_can_take_its_stop(
+    tmp_path: Path, redis_server: Any, redis_client: Any
+):
+    """The kernel hands SIGTERM to any thread that does not block it, and Python acts on it only in
+    the main thread: a helper thread (RQ's pubsub) that took it left the idle worker waiting for a
+    job (~16 s). Every other thread blocks the stop signals; the main thread takes them and stops."""
+    argv = [sys.executable, "-c", PLAIN_WORKER, redis_server.url, str(tmp_path)]
+    root = Path(__file__).resolve().parents[1]
+    with subprocess.Popen(
+        argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as worker:
+        try:
+            wait_until(lambda: Worker.count(connection=redis_client) == 1, 60, what="the worker registered")
+            tasks = Path(f"/proc/{worker.pid}/task")
+            # idle: the main thread and RQ's pubsub thread (a spare ffprobe's readers come and go)
+            wait_until(lambda: len(list(tasks.iterdir())) == 2, 30, what="the pubsub thread alone")
+            helpers = [int(task.name) for task in tasks.iterdir() if int(task.name) != worker.pid]
+            stops = {signal.SIGTERM, signal.SIGINT, signal.SIGALRM}
+            assert all(stops <= blocked_signals(worker.pid, tid) for tid in helpers)
+            assert not stops & blocked_signals(worker.pid, worker.pid)
+            asked_at = time.monotonic()
+            worker.send_signal(signal.SIGTERM)
+            out, err = worker.communicate(timeout=15)
+        finally:
+            worker.kill()
+    assert out.strip().splitlines()[-1] == "left its loop", err
+    assert time.monotonic() - asked_at < 10
+    assert Worker.count(connection=redis_client) == 0
