@@ -89,7 +89,7 @@ class HeadStart:
         while not self._measurement.finished(POLL_S):
             if self._closing.is_set():
                 return
-        if self._closing.is_set() or self._measurement.gain() < palettes.PER_FRAME_GAIN_MSE:
+        if self._closing.is_set() or not self._measurement.per_frame_pays():
             return
         kept = self._measurement.files.kept
         on_disk = self._measurement.files.kept_frames(*self._size) - MARGIN_FRAMES

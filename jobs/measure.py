@@ -107,6 +107,10 @@ class Measurement:
             return 0.0
         return palettes.per_frame_gain(self.files.stats)
 
+    def per_frame_pays(self) -> bool:
+        """Whether per-frame palettes cut the error by palettes.PER_FRAME_GAIN_MSE or more (gain())."""
+        return self.gain() >= palettes.PER_FRAME_GAIN_MSE
+
     def close(self) -> None:
         """Wait for the runs and their feeds if they were started (no child is left behind),
         remove the files."""

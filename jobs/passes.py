@@ -131,18 +131,13 @@ def finish(
             repacked.replace(done.dst)
         return
     spliced = False
-    if not (measurement.done() and _per_frame_pays(measurement)):
+    if not (measurement.done() and measurement.per_frame_pays()):
         gifblocks.splice_smaller(done.dst, measurement.files.opaque)
         spliced = True
-    if _per_frame_pays(measurement) and _convert_per_frame(done, frames, measurement.files, head):
+    if measurement.per_frame_pays() and _convert_per_frame(done, frames, measurement.files, head):
         return
     if not spliced:  # per-frame palettes failed: the one-palette GIF stays
         gifblocks.splice_smaller(done.dst, measurement.files.opaque)
-
-
-def _per_frame_pays(measurement: Measurement) -> bool:
-    """Whether the measurement (waited for) says per-frame palettes cut the error enough."""
-    return measurement.gain() >= palettes.PER_FRAME_GAIN_MSE
 
 
 def _repacked(dst: Path, deadline: float) -> Path | None:
