@@ -51,6 +51,9 @@ MEASURE_MAX_PIXELS = 15 * 12 * 480 * 270
 # gifsicle's rewrite joins them into the same file one run makes (bench's slideshow: 1.31 -> 0.99 s,
 # Mandelbrot zoom: 2.12 -> 1.52 s of wall time; the second part's run decodes the first part too).
 PART_MIN_FRAMES = 8
+# ffmpeg sets up a run's filters when its first frame arrives (~0.1 s for the measuring run's,
+# twice over); a frame of zeros fed at its start, then dropped, has that done before the samples.
+WARM_UP_FRAMES = 1
 STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a palette per frame
 KEPT_NAME = "fit-kept.bgra"
 OPAQUE_NAME = "fit-opaque.gif"
@@ -130,7 +133,9 @@ def measure_args(files: FitFiles, width: int, height: int) -> list[list[str]]:
         format_whitelist="rawvideo",
         protocol_whitelist="file",
     )
-    copies = sampled.filter("scale", *fit_size(width, height), flags="area").split()
+    # the first frame is a warm-up (jobs.measure): it makes ffmpeg set its filters up early
+    samples = sampled.filter("trim", start_frame=WARM_UP_FRAMES)
+    copies = samples.filter("scale", *fit_size(width, height), flags="area").split()
     measured = []
     for i, (path, mode) in enumerate(zip(files.stats, ("full", "single"), strict=True)):
         pair = copies[2 * i].split()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from dataclasses import replace
@@ -18,6 +19,9 @@ COUNT = 16  # frames in the GIF: every 2nd is a sample, never the last two -> 0,
 
 def frame(index: int) -> bytes:
     return bytes([index + 2]) * (SIZE[0] * SIZE[1] * 4)
+
+
+WARM_UP = bytes(len(frame(0))) * palettes.WARM_UP_FRAMES  # fed first, at the run's start
 
 
 def write_kept(kept: Path, frames: range) -> None:
@@ -67,7 +71,7 @@ def test_both_runs_get_the_same_samples_once_all_are_on_disk(
     assert looked.wait(20)
     write_kept(files.kept, range(10, 16))
     assert measurement.finished(20)
-    expected = b"".join(frame(i) for i in range(0, 13, 2))
+    expected = WARM_UP + b"".join(frame(i) for i in range(0, 13, 2))
     assert [out.read_bytes() for out in copying] == [expected, expected]
     measurement.close()
     assert not any(path.exists() for path in files.all())
@@ -85,17 +89,33 @@ def test_a_conversion_over_without_its_last_samples_measures_those_written(
     measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
     measurement.start()
     assert measurement.gain() == 0.0  # the conversion is over; no stats from these runs
-    expected = b"".join(frame(i) for i in (0, 2, 4, 6))
+    expected = WARM_UP + b"".join(frame(i) for i in (0, 2, 4, 6))
     assert [out.read_bytes() for out in copying] == [expected, expected]
     measurement.close()
 
 
 def test_no_kept_frames_means_no_samples_and_one_palette(tmp_path: Path, copying: list[Path]) -> None:
-    """The conversion wrote no frame at all: the runs read nothing, nothing waits, one palette."""
+    """The conversion wrote no frame at all: the runs read the warm-up alone, nothing waits, one palette."""
     files = palettes.fit_files(tmp_path / "out.gif")
     measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
     measurement.start()
     assert measurement.gain() == 0.0
-    assert [out.read_bytes() for out in copying] == [b"", b""]
+    assert [out.read_bytes() for out in copying] == [WARM_UP, WARM_UP]
     measurement.close()
     assert not any(path.exists() for path in files.all())
+
+
+def test_the_real_run_measures_the_samples_and_not_its_warm_up_frame(tmp_path: Path) -> None:
+    """Real ffmpeg: the measuring run set up on the warm-up frame (zeros) while the conversion
+    still decodes, then measures exactly the samples: one psnr line each way per sample."""
+    size, count = (64, 32), 16
+    noise = random.Random(7)
+    files = palettes.fit_files(tmp_path / "out.gif")
+    files.kept.write_bytes(noise.randbytes(size[0] * size[1] * 4 * count))
+    measurement = measure.Measurement(files, *size, count, time.monotonic() + 30)
+    measurement.start()
+    measurement.on_line("frame=1")
+    assert measurement.finished(20)
+    lines = [path.read_text().count("mse_avg:") for path in files.stats]
+    assert lines == [len(palettes.samples(count))] * 2
+    measurement.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -63,10 +64,11 @@ def test_scenes_with_their_own_colours_get_a_palette_per_frame(tmp_path: Path) -
 def test_the_measuring_run_starts_with_the_conversion_and_is_fed_once_every_frame_is_decoded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The measurement is an ffmpeg run of its own, started with the conversion (its start-up is
-    done by then) and fed the sampled kept frames through a FIFO at the conversion's first
-    -progress line (every frame decoded but the last one or two), so it runs beside the mapping,
-    not the decoding, and its verdict comes: both runs are real, only their times noted."""
+    """The measurement is an ffmpeg run of its own, started with the conversion and fed a warm-up
+    frame at once (its start-up and filter set-up are done by then), then the sampled kept frames
+    through a FIFO at the conversion's first -progress line (every frame decoded but the last one
+    or two), so it runs beside the mapping, not the decoding, and its verdict comes: both runs
+    are real, only their times noted."""
     times: dict[str, list[float]] = {"measure": [], "line": [], "fed": [], "converted": []}
 
     def measuring(argv: list[str], timeout: float) -> None:
@@ -86,18 +88,27 @@ def test_the_measuring_run_starts_with_the_conversion_and_is_fed_once_every_fram
 
     writer = measure.fifo.writer
 
-    def feeding(path: Path, gone: Callable[[], bool]) -> object:
-        times["fed"].append(time.monotonic())
-        return writer(path, gone)
+    @contextlib.contextmanager
+    def feeding(path: Path, gone: Callable[[], bool]) -> Iterator[object]:
+        with writer(path, gone) as fifo:
+            real_write = fifo.write
+
+            def write(data: bytes) -> int:
+                times["fed"].append(time.monotonic())  # the warm-up frame first, then the samples
+                return real_write(data)
+
+            fifo.write = write  # type: ignore[method-assign]
+            yield fifo
 
     monkeypatch.setattr(measure, "run", measuring)
     monkeypatch.setattr(fit, "run", converting)
     monkeypatch.setattr(measure.fifo, "writer", feeding)
     src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
     convert_probed(src, dst)
-    assert len(times["measure"]) == 1 and len(times["fed"]) == 1 and times["line"]
-    assert max(times["measure"]) < times["line"][0] <= min(times["fed"])
-    assert max(times["fed"]) < times["converted"][0]
+    warm_up, *samples = times["fed"]
+    assert len(times["measure"]) == 1 and len(samples) > 1 and times["line"]
+    assert max(times["measure"]) < warm_up < times["line"][0] <= min(samples)
+    assert min(samples) < times["converted"][0]  # beside the mapping
     assert local_palettes(dst) >= 3  # its verdict came: per-frame palettes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "scenes.mp4"]
 
