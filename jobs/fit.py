@@ -14,7 +14,7 @@ from typing import TypeVar
 from core.errors import BadTrim, BrokenVideo, GifTooBig
 from jobs import bars, framing, palettes, toolbox
 from jobs.headstart import HeadStart
-from jobs.measure import Measurement, with_measurement
+from jobs.measure import Measurement
 from jobs.passes import Converted, finish, part_paths
 from jobs.probe import MediaInfo, probe
 from jobs.progress import Progress, RunProgress
@@ -157,7 +157,7 @@ def convert_once(
             measurement.start()
             rate = output_fps(info, options)
             head = HeadStart(measurement, part_paths(dst)[0], (width, height), rate, deadline)
-        run(argv, limits.convert_timeout, with_measurement(watch.on_line, measurement), watch.on_start)
+        run(argv, limits.convert_timeout, watch.on_line, watch.on_start)
         if gif and not info.still and palettes.can_rewrite():
             finish(Converted(src, dst, info, options, limits, deadline), watch.frames, measurement, head)
         ran, cpu = time.monotonic() - started, _children_cpu() - cpu

@@ -2,21 +2,21 @@
 
 The conversion writes every frame before its palette to disk (the kept frames). The measuring run
 (one palette and a palette per frame, each way's error) starts with the conversion, so its
-start-up is done when it is needed, and reads every n-th kept frame (palettes.samples) through a
-FIFO, which a thread here fills once all of them are on disk. First, at once, the thread writes a
-warm-up frame of zeros, which the run drops: ffmpeg sets its filters up when the first frame
-comes, ~0.1 s that was paid after the samples came and now is paid while the video decodes
-(bench's corpus: 0.8 s less over 12 clips; the run's RSS is then reached early, ~120 MB). ffmpeg maps no frame to the palette
-before palettegen has seen every frame, so at the conversion's first -progress line every frame is
-on disk but the last one or two, which the samples leave out; the thread waits for any still
-missing, or for the conversion's end. The run then goes beside the mapping, which leaves a CPU
-free. It gets the very same frames every time: it used to read a small copy the conversion wrote,
-of which the last samples were often not written at that line, so what it measured depended on
-timing (7 of 8 samples on most of bench's clips; 5 of 7 were on disk for a reversed one). Fed while
-the video was still decoded, it slowed the decoding more than it gained (bench's corpus: 3 %
-longer). If the measuring run dies, its feed stops and the conversion goes on unharmed (it never
-writes to the FIFO itself). The code takes a list of runs (palettes.measure_args): two, one a way,
-ended 0.07 s sooner but cost a process more a job.
+start-up is done when it is needed, and reads every n-th kept frame (palettes.samples, never the
+last two, which ffmpeg may write only as it ends) through a FIFO, which a thread here fills:
+- at once, a warm-up frame of zeros, which the run drops: ffmpeg sets its filters up when the
+  first frame comes (~0.1 s), so that is done while the video decodes, not after the samples
+  came (bench's corpus: 0.8 s less over 12 clips; the run's ~120 MB of RSS are reached early);
+- the samples, as soon as the last of them is on disk (or, if the conversion ended first, those
+  it wrote). That is near the decoding's end: the run then goes beside palettegen's last step and
+  the mapping, which leave a CPU free. Waiting for the conversion's first -progress line (when
+  the mapping starts) was 1.6 % slower over the corpus; each sample fed as it landed, beside the
+  decoding, 3 % slower.
+It gets the very same frames every time: it used to read a small copy the conversion wrote, and
+what it measured depended on timing (7 of 8 samples on most of bench's clips; 5 of 7 for a
+reversed one). If the measuring run dies, its feed stops and the conversion goes on unharmed (it
+never writes to the FIFO itself). The code takes a list of runs (palettes.measure_args): two, one
+a way, ended 0.07 s sooner but cost a process more a job.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -37,12 +36,12 @@ from jobs.runner import run
 
 log = logging.getLogger(__name__)
 
-FEED_POLL_S = fifo.POLL_S  # how often the feed looks for the last samples after the first line
+FEED_POLL_S = fifo.POLL_S  # how often the feed looks for the kept frames' file and its last samples
 
 
 class Measurement:
     """One GIF's measuring runs (palettes.measure_args), started with the conversion (start()),
-    fed at its first -progress line (or once it ended), waited for by gain() and close(); close()
+    fed once the samples are on disk (or once it ended), waited for by gain() and close(); close()
     also removes the files."""
 
     def __init__(
@@ -55,14 +54,9 @@ class Measurement:
         self._lock = threading.Lock()
         self._runs: list[Future[None]] = []
         self._feeds: list[Future[None]] = []
-        self._written = threading.Event()  # the first -progress line: the samples are (nearly) written
         self._over = threading.Event()  # the conversion has ended: every sample is on disk
         self._samples = palettes.samples(count)  # the kept frames measured
         self._frame_bytes = width * height * 4
-
-    def on_line(self, _line: str) -> None:
-        """A -progress line of the conversion: every sample is on disk, or about to be."""
-        self._written.set()
 
     def start(self) -> None:
         """Start the measuring runs and their feeds, once (before the conversion, or late by gain())."""
@@ -100,7 +94,6 @@ class Measurement:
         """How much per-frame palettes cut the one palette's error; 0 if a run failed. The
         conversion has ended by now: whatever it wrote is every sample there is."""
         self._over.set()
-        self._written.set()
         self.start()
         try:
             for measuring in self._runs:
@@ -118,7 +111,6 @@ class Measurement:
         """Wait for the runs and their feeds if they were started (no child is left behind),
         remove the files."""
         self._over.set()
-        self._written.set()
         with self._lock:
             started = [*self._runs, *self._feeds]
         for future in started:
@@ -130,19 +122,28 @@ class Measurement:
 
     def _feed_samples(self, feed: Path, measuring: Future[None]) -> None:
         """Write a warm-up frame into the FIFO `feed` at once, then the sampled kept frames once
-        they are all on disk: at the conversion's first -progress line, else once it is over."""
+        they are all on disk (those there are, if the conversion is over first)."""
         try:
             with fifo.writer(feed, measuring.done) as fed:
                 fed.write(bytes(self._frame_bytes) * palettes.WARM_UP_FRAMES)  # the run drops them
                 fed.flush()
-                if not self._written.wait(max(0.0, self.deadline - time.monotonic())):
-                    raise TimeoutError("the conversion ran out of time")
-                with open(self.files.kept, "rb") as kept:
+                with self._open_kept() as kept:
                     for index in self._on_disk(kept):
                         kept.seek(index * self._frame_bytes)
                         fed.write(kept.read(self._frame_bytes))
         except (OSError, TimeoutError) as exc:  # the run died or the conversion never wrote: it ends
             log.debug("the measurement's feed stopped: %s", exc)
+
+    def _open_kept(self) -> BinaryIO:
+        """The kept frames' file, opened once the conversion has made it (FileNotFoundError if it
+        is over without one)."""
+        while True:
+            try:
+                return open(self.files.kept, "rb")
+            except FileNotFoundError:
+                if self._over.is_set() or time.monotonic() > self.deadline:
+                    raise
+            time.sleep(FEED_POLL_S)
 
     def _on_disk(self, kept: BinaryIO) -> list[int]:
         """The samples, once all are on disk (or those there are once the conversion is over)."""
@@ -154,17 +155,3 @@ class Measurement:
             if time.monotonic() > self.deadline:
                 raise TimeoutError("the conversion ran out of time")
             time.sleep(FEED_POLL_S)
-
-
-def with_measurement(
-    on_line: Callable[[str], None], measurement: Measurement | None
-) -> Callable[[str], None]:
-    """The conversion's -progress lines to `on_line`, and to the measurement if there is one."""
-    if measurement is None:
-        return on_line
-
-    def both(line: str) -> None:
-        on_line(line)
-        measurement.on_line(line)
-
-    return both

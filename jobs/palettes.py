@@ -112,7 +112,7 @@ def fit_size(width: int, height: int) -> tuple[int, int]:
 def samples(count: float) -> list[int]:
     """The frames measured of a GIF of about `count` frames: every n-th (FIT_FRAMES in all, spread
     over the clip), but never the last two, which ffmpeg may write only when the conversion ends
-    (every other one is on disk when its first -progress line comes, jobs.measure)."""
+    (jobs.measure feeds the samples as soon as the last one is on disk)."""
     step = max(1, round(count / FIT_FRAMES))
     last = max(0, math.floor(count + 1e-6) - 3)
     return list(range(0, last + 1, step))

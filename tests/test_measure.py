@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobs import measure, palettes
+from tests.services import wait_until
 
 SIZE = (4, 2)  # tiny frames: 32 bytes each
 COUNT = 16  # frames in the GIF: every 2nd is a sample, never the last two -> 0, 2, ..., 12
@@ -22,6 +23,11 @@ def frame(index: int) -> bytes:
 
 
 WARM_UP = bytes(len(frame(0))) * palettes.WARM_UP_FRAMES  # fed first, at the run's start
+
+
+def read(outs: list[Path]) -> list[bytes]:
+    """What each measuring run has read so far."""
+    return [out.read_bytes() if out.exists() else b"" for out in outs]
 
 
 def write_kept(kept: Path, frames: range) -> None:
@@ -52,10 +58,10 @@ def copying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 def test_both_runs_get_the_same_samples_once_all_are_on_disk(
     tmp_path: Path, copying: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """At the first -progress line the last samples may still be unwritten: the feeds wait for
-    them, and both runs get the very same frames, whole, in order."""
+    """The feeds write the warm-up frame at once, then wait for the kept frames' file, then for
+    its last samples (the conversion is still decoding): both runs get the very same frames,
+    whole, in order."""
     files = palettes.fit_files(tmp_path / "out.gif")
-    write_kept(files.kept, range(10))  # samples 10 and 12 not written yet
     looked, real_fstat = threading.Event(), os.fstat
 
     def fstat(fd: int) -> os.stat_result:
@@ -66,8 +72,9 @@ def test_both_runs_get_the_same_samples_once_all_are_on_disk(
 
     monkeypatch.setattr(measure.os, "fstat", fstat)
     measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
-    measurement.start()
-    measurement.on_line("frame=1")
+    measurement.start()  # before the conversion has made its kept frames' file
+    wait_until(lambda: read(copying) == [WARM_UP, WARM_UP], 20, what="the warm-up frame, at once")
+    write_kept(files.kept, range(10))  # samples 10 and 12 not written yet
     assert looked.wait(20)
     write_kept(files.kept, range(10, 16))
     assert measurement.finished(20)
@@ -114,7 +121,6 @@ def test_the_real_run_measures_the_samples_and_not_its_warm_up_frame(tmp_path: P
     files.kept.write_bytes(noise.randbytes(size[0] * size[1] * 4 * count))
     measurement = measure.Measurement(files, *size, count, time.monotonic() + 30)
     measurement.start()
-    measurement.on_line("frame=1")
     assert measurement.finished(20)
     lines = [path.read_text().count("mse_avg:") for path in files.stats]
     assert lines == [len(palettes.samples(count))] * 2
