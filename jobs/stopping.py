@@ -15,7 +15,8 @@ A fork does not inherit the timer.
 
 Python runs signal handlers only in the main thread, but the kernel may hand SIGTERM to any thread
 that does not block it: handed to RQ's pubsub thread, it did not end the main thread's wait for a
-job, and an idle worker took up to that wait (~16 s) to stop. So that thread blocks them.
+job, and an idle worker took up to that wait (~16 s) to stop. So that thread, and the threads that
+read a child's pipes (jobs.runner), start with them blocked (signals_held).
 """
 
 from __future__ import annotations

@@ -125,6 +125,11 @@ print("left its loop", flush=True)
 """
 
 
+def states(redis_client: Any) -> list[str]:
+    """The state of each worker registered in Redis."""
+    return [worker.get_state() for worker in Worker.all(connection=redis_client)]
+
+
 def blocked_signals(pid: int, tid: int) -> set[int]:
     """The signals a thread of process `pid` blocks, from /proc."""
     status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
@@ -144,7 +149,8 @@ def test_only_the_main_thread_of_an_idle_worker_can_take_its_stop(
         argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as worker:
         try:
-            wait_until(lambda: Worker.count(connection=redis_client) == 1, 60, what="the worker registered")
+            # RQ installs its signal handlers after it registers: wait until it waits for a job
+            wait_until(lambda: states(redis_client) == ["idle"], 60, what="the worker waiting for a job")
             tasks = Path(f"/proc/{worker.pid}/task")
             # idle: the main thread and RQ's pubsub thread (a spare ffprobe's readers come and go)
             wait_until(lambda: len(list(tasks.iterdir())) == 2, 30, what="the pubsub thread alone")
