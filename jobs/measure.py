@@ -15,8 +15,8 @@ last two, which ffmpeg may write only as it ends) through a FIFO, which a thread
 It gets the very same frames every time: it used to read a small copy the conversion wrote, and
 what it measured depended on timing (7 of 8 samples on most of bench's clips; 5 of 7 for a
 reversed one). If the measuring run dies, its feed stops and the conversion goes on unharmed (it
-never writes to the FIFO itself). The code takes a list of runs (palettes.measure_args): two, one
-a way, ended 0.07 s sooner but cost a process more a job.
+never writes to the FIFO itself). Two runs, one a way, ended 0.07 s sooner but cost a process
+more a job (palettes.measure_args).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import threading
 import time
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import BinaryIO
 
 from jobs import fifo, palettes
@@ -40,7 +39,7 @@ FEED_POLL_S = fifo.POLL_S  # how often the feed looks for the kept frames' file 
 
 
 class Measurement:
-    """One GIF's measuring runs (palettes.measure_args), started with the conversion (start()),
+    """One GIF's measuring run (palettes.measure_args), started with the conversion (start()),
     fed once the samples are on disk (or once it ended), waited for by gain() and close(); close()
     also removes the files."""
 
@@ -48,56 +47,51 @@ class Measurement:
         self, files: palettes.FitFiles, width: int, height: int, count: float, deadline: float
     ) -> None:
         self.files = files
-        self.argvs = palettes.measure_args(files, width, height)
-        self.deadline = deadline  # time.monotonic() by which the runs must be done
-        self._pool = ThreadPoolExecutor(2 * len(self.argvs), thread_name_prefix="measure")
+        self.argv = palettes.measure_args(files, width, height)
+        self.deadline = deadline  # time.monotonic() by which the run must be done
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="measure")  # the run and its feed
         self._lock = threading.Lock()
-        self._runs: list[Future[None]] = []
-        self._feeds: list[Future[None]] = []
+        self._run: Future[None] | None = None
+        self._feed: Future[None] | None = None
         self._over = threading.Event()  # the conversion has ended: every sample is on disk
         self._samples = palettes.samples(count)  # the kept frames measured
         self._frame_bytes = width * height * 4
 
     def start(self) -> None:
-        """Start the measuring runs and their feeds, once (before the conversion, or late by gain())."""
+        """Start the measuring run and its feed, once (before the conversion, or late by gain())."""
         with self._lock:
-            if self._runs:
+            if self._run is not None:
                 return
             try:
-                for feed in self.files.feeds:
-                    os.mkfifo(feed, 0o600)
+                os.mkfifo(self.files.feed, 0o600)
             except OSError as exc:
                 failed: Future[None] = Future()
                 failed.set_exception(exc)  # gain() tells: one palette
-                self._runs = [failed]
+                self._run = failed
                 return
             timeout = max(1.0, self.deadline - time.monotonic())
-            self._runs = [self._pool.submit(run, argv, timeout) for argv in self.argvs]
-            self._feeds = [
-                self._pool.submit(self._feed_samples, feed, measuring)
-                for feed, measuring in zip(self.files.feeds, self._runs, strict=True)
-            ]
+            self._run = self._pool.submit(run, self.argv, timeout)
+            self._feed = self._pool.submit(self._feed_samples, self._run)
 
     def done(self) -> bool:
-        """Whether the runs have ended (gain() then answers at once)."""
+        """Whether the run has ended (gain() then answers at once)."""
         with self._lock:
-            return bool(self._runs) and all(r.done() for r in self._runs)
+            return self._run is not None and self._run.done()
 
     def finished(self, timeout: float) -> bool:
-        """Whether the runs have ended, waiting up to `timeout` seconds for them (False if not started)."""
+        """Whether the run has ended, waiting up to `timeout` seconds for it (False if not started)."""
         with self._lock:
-            runs = list(self._runs)
-        waited = futures.wait(runs, timeout) if runs else None
-        return waited is not None and not waited.not_done
+            measuring = self._run
+        return measuring is not None and not futures.wait([measuring], timeout).not_done
 
     def gain(self) -> float:
-        """How much per-frame palettes cut the one palette's error; 0 if a run failed. The
+        """How much per-frame palettes cut the one palette's error; 0 if the run failed. The
         conversion has ended by now: whatever it wrote is every sample there is."""
         self._over.set()
         self.start()
         try:
-            for measuring in self._runs:
-                measuring.result()
+            if self._run is not None:  # start() made it
+                self._run.result()
         except Exception as exc:  # it only chooses the palette: any failure means one
             log.warning("the palette measurement failed (%s); keeping one palette", type(exc).__name__)
             return 0.0
@@ -108,11 +102,11 @@ class Measurement:
         return self.gain() >= palettes.PER_FRAME_GAIN_MSE
 
     def close(self) -> None:
-        """Wait for the runs and their feeds if they were started (no child is left behind),
-        remove the files."""
+        """Wait for the run and its feed if they were started (no child is left behind), remove
+        the files."""
         self._over.set()
         with self._lock:
-            started = [*self._runs, *self._feeds]
+            started = [future for future in (self._run, self._feed) if future is not None]
         for future in started:
             with contextlib.suppress(Exception):  # told by gain(), if it was asked
                 future.result()
@@ -120,11 +114,11 @@ class Measurement:
         for path in self.files.all():
             path.unlink(missing_ok=True)
 
-    def _feed_samples(self, feed: Path, measuring: Future[None]) -> None:
-        """Write a warm-up frame into the FIFO `feed` at once, then the sampled kept frames once
+    def _feed_samples(self, measuring: Future[None]) -> None:
+        """Write a warm-up frame into the run's FIFO at once, then the sampled kept frames once
         they are all on disk (those there are, if the conversion is over first)."""
         try:
-            with fifo.writer(feed, measuring.done) as fed:
+            with fifo.writer(self.files.feed, measuring.done) as fed:
                 fed.write(bytes(self._frame_bytes) * palettes.WARM_UP_FRAMES)  # the run drops them
                 fed.flush()
                 with self._open_kept() as kept:

@@ -57,7 +57,7 @@ WARM_UP_FRAMES = 1
 STATS_NAMES = ("fit-one.log", "fit-each.log")  # psnr stats: one palette, a palette per frame
 KEPT_NAME = "fit-kept.bgra"
 OPAQUE_NAME = "fit-opaque.gif"
-FEED_NAMES = ("fit-feed.fifo",)  # one FIFO per measuring run
+FEED_NAME = "fit-feed.fifo"
 _MSE = re.compile(r"mse_avg:([0-9.]+|inf|nan)")
 
 
@@ -84,10 +84,10 @@ class FitFiles:
     stats: tuple[Path, Path]  # one palette, a palette per frame
     kept: Path
     opaque: Path  # the one-palette GIF encoded without transparency (jobs.gifblocks)
-    feeds: tuple[Path, ...]  # the FIFO through which each measuring run reads its samples
+    feed: Path  # the FIFO through which the measuring run reads its samples
 
     def all(self) -> tuple[Path, ...]:
-        return (*self.stats, self.kept, self.opaque, *self.feeds)
+        return (*self.stats, self.kept, self.opaque, self.feed)
 
     def kept_frames(self, width: int, height: int) -> int:
         """How many whole width x height frames the kept-frames file holds (0 if none)."""
@@ -99,9 +99,9 @@ class FitFiles:
 
 def fit_files(dst: Path) -> FitFiles:
     """Where the fit measurement of the GIF `dst` keeps its files."""
-    names = (*STATS_NAMES, KEPT_NAME, OPAQUE_NAME, *FEED_NAMES)
-    one, each, kept, opaque, *feeds = (dst.with_name(f"{dst.stem}-{name}") for name in names)
-    return FitFiles((one, each), kept, opaque, tuple(feeds))
+    names = (*STATS_NAMES, KEPT_NAME, OPAQUE_NAME, FEED_NAME)
+    one, each, kept, opaque, feed = (dst.with_name(f"{dst.stem}-{name}") for name in names)
+    return FitFiles((one, each), kept, opaque, feed)
 
 
 def fit_size(width: int, height: int) -> tuple[int, int]:
@@ -118,14 +118,14 @@ def samples(count: float) -> list[int]:
     return list(range(0, last + 1, step))
 
 
-def measure_args(files: FitFiles, width: int, height: int) -> list[list[str]]:
-    """The measuring run's argv (one run; a list, for jobs.measure): it reads the sampled frames
+def measure_args(files: FitFiles, width: int, height: int) -> list[str]:
+    """The measuring run's argv: it reads the sampled frames
     (width x height) from its FIFO, scales them down to fit_size, maps them with one palette and
     with a palette per frame, and psnr writes each way's per-frame error to files.stats. Each way
     in a run of its own ends sooner after the feed (0.21 -> 0.14 s), but the second ffmpeg process
     cost ~0.06 s more CPU a job (+14 % on a 1 s clip), which a busy box pays in throughput."""
     sampled = ffmpeg.input(
-        f"file:{files.feeds[0].absolute()}",
+        f"file:{files.feed.absolute()}",
         f="rawvideo",
         pix_fmt="bgra",
         video_size=(width, height),  # ffmpeg-python writes a pair as WxH
@@ -145,7 +145,7 @@ def measure_args(files: FitFiles, width: int, height: int) -> list[list[str]]:
         both = [mapped.filter("format", "bgra"), copies[2 * i + 1]]
         measured.append(ffmpeg.filter(both, "psnr", stats_file=str(path)))
     out = ffmpeg.filter(measured, "hstack", inputs=2).output("-", f="null")  # psnr passes its first input on
-    return [ffmpeg.compile(out, cmd=list(FFMPEG_QUIET))]
+    return ffmpeg.compile(out, cmd=list(FFMPEG_QUIET))
 
 
 def per_frame_gain(stats: tuple[Path, Path]) -> float:

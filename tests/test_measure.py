@@ -1,4 +1,4 @@
-"""jobs.measure: which kept frames the two measuring runs read, and when."""
+"""jobs.measure: which kept frames the measuring run reads, and when."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 import random
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,9 @@ def frame(index: int) -> bytes:
 WARM_UP = bytes(len(frame(0))) * palettes.WARM_UP_FRAMES  # fed first, at the run's start
 
 
-def read(outs: list[Path]) -> list[bytes]:
-    """What each measuring run has read so far."""
-    return [out.read_bytes() if out.exists() else b"" for out in outs]
+def read(out: Path) -> bytes:
+    """What the measuring run has read so far."""
+    return out.read_bytes() if out.exists() else b""
 
 
 def write_kept(kept: Path, frames: range) -> None:
@@ -36,56 +35,47 @@ def write_kept(kept: Path, frames: range) -> None:
 
 
 @pytest.fixture
-def copying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Measuring runs that copy what their FIFO gets to a file each (a real child per run): the
-    product's one, and a second one on a FIFO of its own, as the feed serves any number of runs."""
-    outs = [tmp_path / "first.out", tmp_path / "second.out"]
+def copying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A measuring run (a real child) that copies what its FIFO gets to the file returned."""
+    out = tmp_path / "run.out"
 
-    def argvs(files: palettes.FitFiles, width: int, height: int) -> list[list[str]]:
-        return [["sh", "-c", f'cat "{feed}" > "{out}"'] for feed, out in zip(files.feeds, outs, strict=True)]
+    def argv(files: palettes.FitFiles, width: int, height: int) -> list[str]:
+        return ["sh", "-c", f'cat "{files.feed}" > "{out}"']
 
-    real = palettes.fit_files
-    monkeypatch.setattr(
-        palettes,
-        "fit_files",
-        lambda dst: replace(real(dst), feeds=(*real(dst).feeds, dst.with_name("2.fifo"))),
-    )
-
-    monkeypatch.setattr(palettes, "measure_args", argvs)
-    return outs
+    monkeypatch.setattr(palettes, "measure_args", argv)
+    return out
 
 
-def test_both_runs_get_the_same_samples_once_all_are_on_disk(
-    tmp_path: Path, copying: list[Path], monkeypatch: pytest.MonkeyPatch
+def test_the_run_gets_the_samples_once_all_are_on_disk(
+    tmp_path: Path, copying: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The feeds write the warm-up frame at once, then wait for the kept frames' file, then for
-    its last samples (the conversion is still decoding): both runs get the very same frames,
-    whole, in order."""
+    """The feed writes the warm-up frame at once, then waits for the kept frames' file, then for
+    its last samples (the conversion is still decoding): the run gets the samples, whole, in order."""
     files = palettes.fit_files(tmp_path / "out.gif")
     looked, real_fstat = threading.Event(), os.fstat
 
     def fstat(fd: int) -> os.stat_result:
         result = real_fstat(fd)
         if result.st_size == 10 * len(frame(0)):
-            looked.set()  # a feed saw the file without its last samples
+            looked.set()  # the feed saw the file without its last samples
         return result
 
     monkeypatch.setattr(measure.os, "fstat", fstat)
     measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
     measurement.start()  # before the conversion has made its kept frames' file
-    wait_until(lambda: read(copying) == [WARM_UP, WARM_UP], 20, what="the warm-up frame, at once")
+    wait_until(lambda: read(copying) == WARM_UP, 20, what="the warm-up frame, at once")
     write_kept(files.kept, range(10))  # samples 10 and 12 not written yet
     assert looked.wait(20)
     write_kept(files.kept, range(10, 16))
     assert measurement.finished(20)
     expected = WARM_UP + b"".join(frame(i) for i in range(0, 13, 2))
-    assert [out.read_bytes() for out in copying] == [expected, expected]
+    assert copying.read_bytes() == expected
     measurement.close()
     assert not any(path.exists() for path in files.all())
 
 
 def test_a_conversion_over_without_its_last_samples_measures_those_written(
-    tmp_path: Path, copying: list[Path]
+    tmp_path: Path, copying: Path
 ) -> None:
     """A conversion that ended with fewer frames than estimated: the samples it wrote are
     measured (a frame being written is never sent in part)."""
@@ -95,19 +85,19 @@ def test_a_conversion_over_without_its_last_samples_measures_those_written(
         data.write(frame(7)[:5])  # a frame cut short
     measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
     measurement.start()
-    assert measurement.gain() == 0.0  # the conversion is over; no stats from these runs
+    assert measurement.gain() == 0.0  # the conversion is over; no stats from this run
     expected = WARM_UP + b"".join(frame(i) for i in (0, 2, 4, 6))
-    assert [out.read_bytes() for out in copying] == [expected, expected]
+    assert copying.read_bytes() == expected
     measurement.close()
 
 
-def test_no_kept_frames_means_no_samples_and_one_palette(tmp_path: Path, copying: list[Path]) -> None:
-    """The conversion wrote no frame at all: the runs read the warm-up alone, nothing waits, one palette."""
+def test_no_kept_frames_means_no_samples_and_one_palette(tmp_path: Path, copying: Path) -> None:
+    """The conversion wrote no frame at all: the run reads the warm-up alone, nothing waits, one palette."""
     files = palettes.fit_files(tmp_path / "out.gif")
     measurement = measure.Measurement(files, *SIZE, COUNT, time.monotonic() + 30)
     measurement.start()
     assert measurement.gain() == 0.0
-    assert [out.read_bytes() for out in copying] == [WARM_UP, WARM_UP]
+    assert copying.read_bytes() == WARM_UP
     measurement.close()
     assert not any(path.exists() for path in files.all())
 

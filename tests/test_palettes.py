@@ -126,7 +126,7 @@ def test_a_failed_measurement_keeps_one_palette(tmp_path: Path, monkeypatch: pyt
         "null",
         "-",
     ]
-    monkeypatch.setattr(palettes, "measure_args", lambda files, width, height: [failing])
+    monkeypatch.setattr(palettes, "measure_args", lambda files, width, height: failing)
     src, dst = make_scenes(tmp_path), tmp_path / "out.gif"
     size = convert_probed(src, dst)
     assert size == dst.stat().st_size and local_palettes(dst) <= 1

@@ -181,9 +181,9 @@ def test_a_measured_conversion_keeps_its_frames_and_the_measuring_runs_sample_th
     assert argv[argv.index("-gifflags") + 1] == "-transdiff"
     assert palettes.samples(48) == [0, 6, 12, 18, 24, 30, 36, 42]
     assert palettes.samples(47.9) == [0, 6, 12, 18, 24, 30, 36, 42] and palettes.samples(2) == [0]
-    [measuring] = palettes.measure_args(files, 480, 270)
+    measuring = palettes.measure_args(files, 480, 270)
     assert measuring[measuring.index("-video_size") + 1] == "480x270"
-    assert measuring[measuring.index("-i") + 1] == f"file:{files.feeds[0]}"  # a FIFO (jobs.measure)
+    assert measuring[measuring.index("-i") + 1] == f"file:{files.feed}"  # a FIFO (jobs.measure)
     chain = graph(measuring)
     assert chain.startswith("[0]trim=start_frame=1[")  # the warm-up frame (jobs.measure)
     assert "scale=120:67:flags=area" in chain and chain.count("palettegen") == 2
