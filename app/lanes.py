@@ -17,7 +17,7 @@ import telebot
 from redis import Redis
 
 from app import inbox
-from core.connection import REDIS_DOWN
+from core.connection import REDIS_DOWN, master_only
 from core.outage import Outage
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,8 @@ class ChatLanes:
             return
         while not self.stopping.is_set():
             try:
-                self.process(update)
+                with master_only(self.redis):  # its job is queued where it leaves the inbox
+                    self.process(update)
             except REDIS_DOWN as exc:
                 self.stopping.wait(self.outage.failed(exc))
                 continue
@@ -113,10 +114,13 @@ class ChatLanes:
             return
 
     def _redis(self, fn: Callable[[], object]) -> object:
-        """Run one inbox command, waiting out an outage (None if the lanes are stopping)."""
+        """Run one inbox command on the master, waiting out an outage (None if the lanes are stopping).
+        Not on a former master a pooled connection still reaches: its inbox is stale, and an update
+        taken out of it stays in the master's, to be handled twice."""
         while not self.stopping.is_set():
             try:
-                result = fn()
+                with master_only(self.redis):
+                    result = fn()
             except REDIS_DOWN as exc:
                 self.stopping.wait(self.outage.failed(exc))
                 continue

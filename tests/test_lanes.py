@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -12,7 +13,9 @@ import telebot
 from app import inbox
 from app.lanes import ChatLanes
 from core import keys
+from core.connection import connect_url
 from tests import factories
+from tests.sentinel import SentinelGroup
 from tests.services import wait_until
 
 
@@ -124,3 +127,30 @@ def test_an_unreadable_stored_update_is_dropped_and_the_chat_goes_on(redis_clien
     wait_until(lambda: handled == [700], timeout=5, what="the next update")
     wait_until(lambda: inbox.pending_chats(redis_client) == [], timeout=5, what="an empty inbox")
     lanes.stop(1)
+
+
+def test_updates_are_handled_on_the_new_master_while_a_thawed_former_one_still_answers(
+    sentinel_group: SentinelGroup,
+) -> None:
+    """The master freezes through a failover and thaws, still taking writes on the connections the
+    bot's pool kept. An update stored before (in both copies) is read, handled and taken out of the
+    inbox on the new master: none of it lands on the old one, which drops what it took."""
+    client = connect_url(sentinel_group.url)
+    inbox.store(client, updates_for(7, 1, 700), time.time())  # idle pooled connection to this master
+    old = sentinel_group.master()
+    wait_until(lambda: inbox.pending_chats(sentinel_group.replica().client()) == [7], timeout=10)
+    old.process.send_signal(signal.SIGSTOP)
+    try:
+        new = sentinel_group.wait_failover(old)
+    finally:
+        old.process.send_signal(signal.SIGCONT)
+
+    def process(update: telebot.types.Update) -> None:
+        client.incr(f"handled:{update.update_id}")
+
+    lanes = ChatLanes(client, process, threads=1)
+    lanes.wake(7)
+    wait_until(lambda: not lanes.busy(), timeout=30, what="the update handled")
+    lanes.stop(1)
+    assert new.client().get("handled:700") == b"1"
+    assert inbox.pending_chats(new.client()) == []

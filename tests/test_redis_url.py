@@ -12,7 +12,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core.connection import Pinned, connect_url, replicated
+from core.connection import Pinned, connect_url, master_only, replicated
 from core.redis_url import SentinelURL, parse_sentinel_url
 from core.settings import Settings, SettingsError
 from tests.sentinel import SentinelGroup, running_group
@@ -168,6 +168,27 @@ def test_writes_on_a_master_frozen_through_a_failover_are_redone(sentinel_group:
         again.set("during", "1")
         replicated(again, timeout_ms=200)  # no replica yet, maybe: one copy, but the right one
         assert again.borrowed.connection.port == new.port
+
+
+def test_a_block_that_reached_a_thawed_former_master_is_refused_then_lands_on_the_new_one(
+    sentinel_group: SentinelGroup,
+):
+    """A pool keeps its idle connection to a master frozen through a failover; once thawed, that
+    server still takes writes. master_only() raises for a block whose commands went there, and the
+    same block run again reaches the new master."""
+    client = connect_url(sentinel_group.url)
+    client.set("before", "1")  # leaves an idle connection to this master in the pool
+    old = sentinel_group.master()
+    old.process.send_signal(signal.SIGSTOP)
+    try:
+        new = sentinel_group.wait_failover(old)
+    finally:
+        old.process.send_signal(signal.SIGCONT)
+    with pytest.raises(redis.ConnectionError, match=f"'127.0.0.1', {old.port}"), master_only(client):
+        client.set("during", "1")
+    with master_only(client):
+        client.set("during", "2")
+    assert new.client().get("during") == b"2"
 
 
 class Interrupted(Exception):
