@@ -80,6 +80,22 @@ def errors_shown(seen: Counter[str]) -> dict[str, int]:
     return {key: n for key, n in seen.items() if key.startswith("error")}
 
 
+def whereabouts(stack: Stack, client: redis.Redis, per_chat: Counter[int]) -> str:
+    """For each chat without exactly one GIF: its job's status on the master now and every log line
+    naming the job (the assertion message is what a CI report shows; the logs are cut)."""
+    found = []
+    for chat in (c for c, n in per_chat.items() if n != 1):
+        lines = [f"{p.name}: {line[:220]}" for p in stack.procs for line in p.log().splitlines()]
+        named = [line for line in lines if f"_{chat}_" in line]
+        ids = sorted({m.group(0) for line in named if (m := re.search(rf"gif_{chat}_\d+", line))})
+        try:
+            status = {i: client.hget(f"rq:job:{i}", "status") for i in ids}
+        except redis.RedisError as exc:
+            status = {"?": repr(exc)}
+        found.append(f"chat {chat}: job status {status}\n  " + "\n  ".join(named[-12:]))
+    return "\n".join(found)
+
+
 def loop_restarts(stack: Stack) -> int:
     """How often a worker left RQ's work loop on a Redis error and started it again."""
     return sum(p.log().count("left its loop on a Redis error") for p in stack.procs)
@@ -200,7 +216,9 @@ def test_master_killed_mid_burst_every_video_gets_one_gif(
         f"errors {errors_shown(seen)}; worker loop restarts {loop_restarts(sentinel_stack)}"
     )
     per_chat = gifs_per_chat(fake_api, messages)
-    assert per_chat == dict.fromkeys(per_chat, 1), f"GIFs per chat: {per_chat}"
+    assert per_chat == dict.fromkeys(per_chat, 1), (
+        f"GIFs per chat: {per_chat}\n{whereabouts(sentinel_stack, sentinel_client, per_chat)}"
+    )
     assert gifs_at_kill < BURST, "the burst was over before the kill: it tested nothing"
     assert not errors_shown(seen)
     assert not still_running(procs), f"exited: {still_running(procs)}"
@@ -236,7 +254,9 @@ def test_master_frozen_through_a_failover_then_back_every_video_gets_one_gif(
         f"freeze -> last GIF {max(c.at for c in fake_api.sent_animations()) - frozen_at:.1f} s; "
         f"video_later x{seen['video_later']}, errors {errors_shown(seen)}"
     )
-    assert per_chat == dict.fromkeys(per_chat, 1), f"GIFs per chat: {per_chat}"
+    assert per_chat == dict.fromkeys(per_chat, 1), (
+        f"GIFs per chat: {per_chat}\n{whereabouts(sentinel_stack, sentinel_client, per_chat)}"
+    )
     assert gifs_at_freeze < BURST, "the burst was over before the freeze: it tested nothing"
     assert not errors_shown(seen)
     assert not still_running(procs), f"exited: {still_running(procs)}"
