@@ -37,6 +37,10 @@ Address = tuple[str, int]
 _servers = threading.local()  # `servers`: where this thread's commands went inside master_only(), or None
 
 
+class NotTheMaster(redis.exceptions.ConnectionError):
+    """Writes reached a server the Sentinels no longer name as master: they may vanish; redo them."""
+
+
 class SentinelConnection(SentinelManagedConnection):
     """redis-py's Sentinel connection, but one whose read was interrupted (a signal raising
     StopRequested or a job timeout, a socket timeout) is dropped as a plain Connection drops it.
@@ -130,7 +134,7 @@ def replicated(redis: Redis, timeout_ms: int = REPLICA_WAIT_MS) -> bool:
     acknowledged in time (then we go on: availability first when only one copy exists).
 
     On a Pinned client (the writes were made on it) with no replica acknowledging, this also asks
-    the Sentinels whether its server is still the master, and raises a ConnectionError if not, so
+    the Sentinels whether its server is still the master, and raises NotTheMaster if not, so
     the caller redoes its writes (a master frozen through a failover answers again, unaware it was
     replaced, and drops what it took once it rejoins as a replica)."""
     # Asked every time, not cached: after a failover the master (and its replicas) changed, and a
@@ -161,12 +165,12 @@ def _still_the_master(client: Pinned) -> None:
     named = pool.get_master_address()  # asks the Sentinels; drops idle connections to a former master
     if (connection.host, connection.port) != tuple(named):
         connection.disconnect()
-        raise redis.exceptions.ConnectionError(f"{connection.host}:{connection.port} is no longer the master")
+        raise NotTheMaster(f"{connection.host}:{connection.port} is no longer the master")
 
 
 @contextlib.contextmanager
 def master_only(client: Redis) -> Iterator[None]:
-    """Run a block of this thread's commands on `client`; at its end raise a ConnectionError if any of
+    """Run a block of this thread's commands on `client`; at its end raise NotTheMaster if any of
     them reached a server the Sentinels no longer name as the master (then the caller redoes the
     block). A pool keeps idle connections to a master frozen through a failover until it next asks
     the Sentinels, and that server answers again once thawed, unaware it was replaced, until it
@@ -185,4 +189,4 @@ def master_only(client: Redis) -> Iterator[None]:
     if seen and isinstance(pool, SentinelConnectionPool):
         master: Address = tuple(pool.get_master_address())  # drops the pool's idle stale connections
         if stale := seen - {master}:
-            raise redis.exceptions.ConnectionError(f"commands went to {sorted(stale)}, not the master")
+            raise NotTheMaster(f"commands went to {sorted(stale)}, not the master")
