@@ -263,6 +263,17 @@ class SentinelGroup:
         master.process.send_signal(signal.SIGSTOP)
         return master
 
+    def frozen_through_failover(self) -> tuple[Node, Node]:
+        """Freeze the master, wait until the Sentinels promote the replica, thaw the old master
+        (it answers again on the connections it had, unaware it was replaced, until they turn it
+        into a replica); return (old, new)."""
+        old = self.freeze_master()
+        try:
+            new = self.wait_failover(old)
+        finally:
+            old.process.send_signal(signal.SIGCONT)
+        return old, new
+
     def wait_failover(self, old: Node, timeout: float = FAILOVER_BUDGET_S) -> Node:
         """Wait until every Sentinel names a new master (not `old`); return that node."""
         address = wait_until(

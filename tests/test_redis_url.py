@@ -152,12 +152,7 @@ def test_writes_on_a_master_frozen_through_a_failover_are_redone(sentinel_group:
     try:
         pinned.set("before", "1")
         assert replicated(pinned, timeout_ms=10_000)
-        old = sentinel_group.master()
-        old.process.send_signal(signal.SIGSTOP)
-        try:
-            new = sentinel_group.wait_failover(old)
-        finally:
-            old.process.send_signal(signal.SIGCONT)
+        old, new = sentinel_group.frozen_through_failover()
         pinned.set("during", "1")  # the old master answers: it does not know it was replaced
         assert pinned.borrowed.connection.port == old.port
         with pytest.raises(redis.ConnectionError):
@@ -178,12 +173,7 @@ def test_a_block_that_reached_a_thawed_former_master_is_refused_then_lands_on_th
     same block run again reaches the new master."""
     client = connect_url(sentinel_group.url)
     client.set("before", "1")  # leaves an idle connection to this master in the pool
-    old = sentinel_group.master()
-    old.process.send_signal(signal.SIGSTOP)
-    try:
-        new = sentinel_group.wait_failover(old)
-    finally:
-        old.process.send_signal(signal.SIGCONT)
+    old, new = sentinel_group.frozen_through_failover()
     with pytest.raises(redis.ConnectionError, match=f"'127.0.0.1', {old.port}"), master_only(client):
         client.set("during", "1")
     with master_only(client):
