@@ -176,7 +176,8 @@ def master_only(client: Redis) -> Iterator[None]:
     the Sentinels, and that server answers again once thawed, unaware it was replaced, until it
     rejoins as a replica and drops what it took. One block's commands can so split between two
     masters: a job queued on the old one, its update taken out of the inbox on the new one, and
-    that video is lost (seen once in CI). Without Sentinels this checks nothing."""
+    that video lost (the likely cause of 3 lost in one CI run). Without Sentinels this checks
+    nothing."""
     previous = getattr(_servers, "servers", None)
     _servers.servers = seen = set()
     try:
