@@ -61,9 +61,9 @@ def job_status(client: redis.Redis, chat_id: int, message_id: int) -> JobStatus 
     """The RQ status of the job for one Telegram message (None if there is none)."""
     try:
         job = Job.fetch(job_id_for(chat_id, message_id), connection=client, serializer=JSONSerializer)
-    except Exception:  # NoSuchJobError or a half-written job
+        return job.get_status(refresh=True)
+    except Exception:  # NoSuchJobError, a half-written job, or Redis mid-failover: asked again later
         return None
-    return job.get_status(refresh=True)
 
 
 def all_done(client: redis.Redis, messages: list[tuple[int, int]]) -> bool:
