@@ -84,8 +84,8 @@ def whereabouts(stack: Stack, client: redis.Redis, per_chat: Counter[int]) -> st
     """For each chat without exactly one GIF: its job's status on the master now and every log line
     naming the job (the assertion message is what a CI report shows; the logs are cut)."""
     found = []
+    lines = [f"{p.name}: {line[:220]}" for p in stack.procs for line in p.log().splitlines()]
     for chat in (c for c, n in per_chat.items() if n != 1):
-        lines = [f"{p.name}: {line[:220]}" for p in stack.procs for line in p.log().splitlines()]
         named = [line for line in lines if f"_{chat}_" in line]
         ids = sorted({m.group(0) for line in named if (m := re.search(rf"gif_{chat}_\d+", line))})
         try:
