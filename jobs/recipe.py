@@ -173,8 +173,11 @@ def _gif_output(gif: Any, dst: Path, rate: float, **encoder: str) -> Any:
     """The looping GIF file `dst` of the paletted stream `gif`, whose frames are `rate` a second
     (`encoder`: more GIF encoder options)."""
     # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps
-    # filter's) is not theirs, and the encoder's time base would follow it and round their times.
-    return gif.output(file_url(dst), f="gif", loop=0, r=_num(rate), fps_mode="passthrough", **encoder)
+    # filter's) is not theirs, and the encoder's time base would follow it and round their times,
+    # so the time base is set to theirs. (`-r` did that in ffmpeg 5.1, byte for byte the same GIFs;
+    # ffmpeg 6.1 and later refuse `-r` beside `-fps_mode passthrough`: README, Performance.)
+    timing = {"enc_time_base": f"1/{_num(rate)}", "fps_mode": "passthrough"}
+    return gif.output(file_url(dst), f="gif", loop=0, **timing, **encoder)
 
 
 def _part(frames: Any, part: tuple[int, int | None]) -> Any:
