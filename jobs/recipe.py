@@ -176,8 +176,8 @@ def _gif_output(gif: Any, dst: Path, rate: float, **encoder: str) -> Any:
     # filter's) is not theirs, and the encoder's time base would follow it and round their times,
     # so the time base is set to theirs. (`-r` did that in ffmpeg 5.1, byte for byte the same GIFs;
     # ffmpeg 6.1 and later refuse `-r` beside `-fps_mode passthrough`: README, Performance.)
-    timing = {"enc_time_base": f"1/{_num(rate)}", "fps_mode": "passthrough"}
-    return gif.output(file_url(dst), f="gif", loop=0, **timing, **encoder)
+    base = f"1/{_num(rate)}"
+    return gif.output(file_url(dst), f="gif", loop=0, enc_time_base=base, fps_mode="passthrough", **encoder)
 
 
 def _part(frames: Any, part: tuple[int, int | None]) -> Any:
