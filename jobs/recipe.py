@@ -174,10 +174,12 @@ def _gif_output(gif: Any, dst: Path, rate: float, **encoder: str) -> Any:
     (`encoder`: more GIF encoder options)."""
     # The frames are evenly spaced already; after a speed change the graph's nominal rate (the fps
     # filter's) is not theirs, and the encoder's time base would follow it and round their times,
-    # so the time base is set to theirs. (`-r` did that in ffmpeg 5.1, byte for byte the same GIFs;
-    # ffmpeg 6.1 and later refuse `-r` beside `-fps_mode passthrough`: README, Performance.)
-    base = f"1/{_num(rate)}"
-    return gif.output(file_url(dst), f="gif", loop=0, enc_time_base=base, fps_mode="passthrough", **encoder)
+    # so the time base is set to theirs (ffmpeg 6.1 and later refuse `-r` beside passthrough).
+    # The muxer times a frame by the next one; the last, by its duration in ffmpeg 9, which setpts
+    # leaves as the source had it (a 2x GIF's last frame stayed twice as long): one frame's, in cs.
+    last = max(1, round(100 / rate))
+    timing = {"final_delay": last, "enc_time_base": f"1/{_num(rate)}", "fps_mode": "passthrough"}
+    return gif.output(file_url(dst), f="gif", loop=0, **timing, **encoder)
 
 
 def _part(frames: Any, part: tuple[int, int | None]) -> Any:

@@ -73,7 +73,9 @@ def build_sticker_args(
         minrate=bitrate,
         maxrate=bitrate,
         bufsize=int(bitrate * BUFFER_SECONDS),
-        r=f"{recipe.output_fps(info, options):.3f}",
+        # the encoder's time base is the frames' rate (as in recipe._gif_output; ffmpeg 6.1 and later
+        # refuse `-r` beside passthrough), and libvpx's rate control times the frames by it
+        enc_time_base=f"1/{recipe.output_fps(info, options):.3f}",
         fps_mode="passthrough",
         t=MAX_SECONDS,
         **{"b:v": bitrate, **ENCODER, **COLOUR_TAGS},
