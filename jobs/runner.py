@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from core.errors import ConversionTimeout, GifBotError, TooMuchMemory
-from jobs import lifeline, stopping
+from jobs import binaries, lifeline, stopping
 
 if TYPE_CHECKING:  # jobs.warm imports this module
     from jobs.warm import Held, Warm
 
 logger = logging.getLogger(__name__)
 
-FFMPEG = "ffmpeg"
+FFMPEG = binaries.ffmpeg()  # the pinned static build, through a link named ffmpeg (jobs.binaries)
 # ffmpeg's argv head for every run we build: no stdin, overwrite the output, errors only on stderr
 FFMPEG_QUIET = (FFMPEG, "-nostdin", "-y", "-hide_banner", "-nostats", "-loglevel", "error")
 FFPROBE = "ffprobe"

@@ -103,6 +103,7 @@ make_venv() {
     fi
     say "Installing Python packages into .venv"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    .venv/bin/python -m jobs.binaries # links the pinned ffmpeg the workers run (jobs/binaries.py)
 }
 
 make_dirs() {

@@ -52,6 +52,7 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+.venv/bin/python -m jobs.binaries >/dev/null # links the pinned ffmpeg the product runs (jobs/binaries.py)
 
 marker=(-m "not slow")
 args=()

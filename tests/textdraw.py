@@ -1,4 +1,5 @@
-"""Check text drawn on a GIF against reference renders made with a plain ffmpeg command line.
+"""Check text drawn on a GIF against reference renders made with a plain command line of the ffmpeg
+the workers run (drawtext's placement moved by a pixel between ffmpeg 5.1 and 9).
 
 The references are built here by hand (not with jobs.overlay's filter code): drawtext reads the
 text from a file with expansion=none on the frame of the same GIF made without text, at the font
@@ -14,6 +15,7 @@ from pathlib import Path
 from core.memetext import MemeText, face_for
 from jobs import overlay, recipe
 from jobs.fit import convert
+from jobs.runner import FFMPEG
 from tests import media
 
 
@@ -81,7 +83,7 @@ def reference(
         )
     out = folder / "reference.png"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(base), "-vf", ",".join(steps),
+        [FFMPEG, "-nostdin", "-v", "error", "-y", "-i", str(base), "-vf", ",".join(steps),
          "-frames:v", "1", str(out)],
         check=True, timeout=30,
     )  # fmt: skip
