@@ -3,7 +3,7 @@
 Every contender makes the same clip at the same fps, size and trim window. Commands run one at a
 time, interleaved, `repeat` times each (gifski once); the fastest run counts (the least disturbed by
 whatever else the machine is doing). CPU seconds are kept too: they are steadier than wall time
-on a shared box.
+on a shared box. Every ffmpeg run is the one the workers run (jobs.binaries), the baselines' too.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from jobs import convert
 from jobs.fit import convert_once
 from jobs.probe import MediaInfo, probe
 from jobs.recipe import INPUT_MARGIN_SECONDS, GifOptions, Limits, target_size
+from jobs.runner import FFMPEG
 
 COMMAND_TIMEOUT_S = 900
 NPM_TIMEOUT_S = 180
@@ -83,9 +84,9 @@ def twopass_commands(src: Path, dst: Path, window: quality.Window, palette: Path
     """Classic two-pass: palettegen writes a PNG, then paletteuse (default sierra2_4a) reads it."""
     chain = quality.reference_chain(window)
     limit = ["-t", f"{window.end + INPUT_MARGIN_SECONDS:g}", "-i", str(src)]
-    first = ["ffmpeg", *QUIET, *limit, "-vf", f"{chain},palettegen", str(palette)]
+    first = [FFMPEG, *QUIET, *limit, "-vf", f"{chain},palettegen", str(palette)]
     graph = f"[0:v]{chain}[x];[x][1:v]paletteuse"
-    second = ["ffmpeg", *QUIET, *limit, "-i", str(palette), "-filter_complex", graph]
+    second = [FFMPEG, *QUIET, *limit, "-i", str(palette), "-filter_complex", graph]
     return [first, [*second, "-loop", "0", str(dst)]]
 
 
@@ -95,7 +96,7 @@ def gifski_commands(
     """ffmpeg writes the scaled frames as PNGs, gifski encodes them (its default quality, 90)."""
     chain = quality.reference_chain(window)
     limit = ["-t", f"{window.end + INPUT_MARGIN_SECONDS:g}", "-i", str(src)]
-    extract = ["ffmpeg", *QUIET, *limit, "-vf", chain, str(frames / "f%05d.png")]
+    extract = [FFMPEG, *QUIET, *limit, "-vf", chain, str(frames / "f%05d.png")]
     encode = [str(gifski), "--quiet", "--fps", f"{window.fps:g}", "--width", str(window.width)]
     return [extract, [*encode, "-o", str(dst), Glob(str(frames / "f*.png"))]]
 

@@ -17,6 +17,7 @@ from bench.corpus import Clip
 from bench.recipe import ClipResult
 from bench.stack import LiveStack
 from core.settings import Settings
+from jobs.runner import FFMPEG
 from tests import media
 
 PARTS = ("recipe", "system", "redis", "overhead")
@@ -65,7 +66,8 @@ class Log:
 
 def machine() -> dict[str, Any]:
     """Cores, load and tool versions: the context every figure needs."""
-    version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    # the ffmpeg the workers run, which the baselines run too (jobs.binaries)
+    version = subprocess.run([FFMPEG, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     return {
         "cores": os.cpu_count(),
         "load_before": [round(x, 2) for x in os.getloadavg()],
