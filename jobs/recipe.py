@@ -32,12 +32,15 @@ PROBE_SIZE_BYTES = 5_000_000
 ANALYZE_DURATION_US = 5_000_000
 INPUT_MARGIN_SECONDS = 1.0  # decode this far past the window so its last frame is complete
 PIXEL_BUDGET_RATIO = 9 / 16  # pixel budget = width * width * ratio, i.e. a landscape 16:9 frame
-COLOUR_STEP = 4  # frames are rounded to this step per channel before the palette (see build_convert_args)
+COLOUR_STEP = 4  # the palettes count colours rounded to this step per channel (_rounded)
 # Temporal denoising of the GIF-sized frames (hqdn3d's options; no spatial smoothing). A camera's
 # grain changes every pixel every frame, so no pixel repeats and nothing can be transparent; damped,
 # still areas stay still. See README's Performance section for what it bought.
 DENOISE = {"luma_spatial": 0, "chroma_spatial": 0, "luma_tmp": 8, "chroma_tmp": 8}
-MAX_COLORS = 200  # the one palette's colours; from 224: 2.7 % fewer bytes, SSIM -0.001 (README, Performance)
+# The one palette's colours, and each palette's where a GIF takes one per frame (jobs.palettes): the
+# point on bench's corpus where bytes and SSIM are as far inside their targets (README, Performance).
+MAX_COLORS = 176
+PER_FRAME_COLORS = 208
 # The one palette counts the colours of every 2nd frame of a GIF of at least PALETTE_STEP_MIN_FRAMES:
 # palettegen's histogram is ~3 ms a 480x270 frame on the conversion's one filter thread, before the
 # first frame can be mapped. bench's quick corpus: wall -3 %, bytes 0.791 -> 0.789 of gifski's,
@@ -45,7 +48,6 @@ MAX_COLORS = 200  # the one palette's colours; from 224: 2.7 % fewer bytes, SSIM
 # same ones). A shorter GIF counts every frame, so no frame of a short clip is left out.
 PALETTE_STEP = 2
 PALETTE_STEP_MIN_FRAMES = 16
-# lutrgb expression for that rounding; written without commas, which would split the filter graph
 _COLOUR_ROUNDING = f"floor(val/{COLOUR_STEP})*{COLOUR_STEP}+{COLOUR_STEP // 2}"
 
 
@@ -121,17 +123,9 @@ def build_convert_args(
     width, height = target_size(info.width, info.height, options.width)
     count = (end - start) / options.speed * output_fps(info, options)  # the GIF's frames, about
     video = scaled_frames(src, info, options, limits, (width, height), tonemap)
-    # palettegen's and paletteuse's time grows with the number of distinct colours, and a camera's
-    # grain makes nearly every pixel distinct: palettegen took ~85 % of a conversion. Rounding to
-    # 6 bits per channel first makes the palette stage ~15x faster. bench's quick corpus against
-    # two-pass palettegen + sierra2_4a, before -> after this rounding and bayer_scale 5: 1.2x ->
-    # 4.1x as fast, 0.90 -> 0.86 of the bytes, SSIM +0.021 -> +0.020; a 15 s 1080x1920 clip:
-    # 10.8 -> 3.4 s, ffmpeg's peak RSS 374 -> 254 MB. bayer_scale 5 beat 4 on SSIM and bytes on
-    # all 8 clips tried (noisy and clean gradients, text, test graphics).
-    rounded = video.filter("lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING)
     if palette.frames is not None:  # every frame as the whole GIF has it, then only this part's
-        rounded = _part(rounded, palette.frames)
-    frames = rounded.split()
+        video = _part(video, palette.frames)
+    frames = video.split()
     gif = _paletted(frames[1], frames[0], palette.per_frame, count)
     rate = output_fps(info, options)
     if palette.fit is None:
@@ -192,17 +186,23 @@ def _paletted(frames: Any, stats: Any, per_frame: bool, count: float) -> Any:
     """`frames` mapped to a palette made from `stats`: one for the clip (from every PALETTE_STEP-th
     frame of a GIF of about `count` frames, if that is long), or one per frame."""
     if per_frame:  # each frame its own palette (jobs.palettes); no rectangle diff across palettes
-        return ffmpeg.filter(
-            [frames, stats.filter("palettegen", stats_mode="single")], "paletteuse", dither="none", new=1
-        )
+        palette = _rounded(stats).filter("palettegen", stats_mode="single", max_colors=PER_FRAME_COLORS)
+        return ffmpeg.filter([frames, palette], "paletteuse", dither="none", new=1)
     # No dithering: error diffusion costs ~30 % of the time and shimmers from frame to frame; bayer
     # (scale 5) made GIFs ~5 % bigger at a lower SSIM on bench's corpus, since the grain that is left
     # dithers by itself. diff_mode=rectangle and the GIF's LZW keep still areas cheap.
     # stats_mode=diff scored lower (starves a still background of colours), so the palette is full.
     if count >= PALETTE_STEP_MIN_FRAMES:
         stats = stats.filter("framestep", step=PALETTE_STEP)
-    palette = stats.filter("palettegen", max_colors=MAX_COLORS)
+    palette = _rounded(stats).filter("palettegen", max_colors=MAX_COLORS)
     return ffmpeg.filter([frames, palette], "paletteuse", dither="none", diff_mode="rectangle")
+
+
+def _rounded(stats: Any) -> Any:
+    """`stats` rounded to COLOUR_STEP a channel for palettegen: its time grows with the distinct
+    colours, and a camera's grain makes nearly every pixel distinct (unrounded: ~85 % of a
+    conversion). Rounding the frames mapped too gave bigger GIFs at a lower SSIM under ffmpeg 9."""
+    return stats.filter("lutrgb", r=_COLOUR_ROUNDING, g=_COLOUR_ROUNDING, b=_COLOUR_ROUNDING)
 
 
 def scaled_frames(

@@ -14,6 +14,7 @@ from jobs.recipe import (
     MAX_COLORS,
     PALETTE_STEP,
     PALETTE_STEP_MIN_FRAMES,
+    PER_FRAME_COLORS,
     GifOptions,
     Limits,
     Palette,
@@ -117,11 +118,15 @@ def test_filter_graph_runs_fps_first_then_trim_then_palette(tmp_path: Path) -> N
     assert "trim=end=3:start=1" in chain and "flags=lanczos" in chain and "dither=none" in chain
 
 
-def test_colours_are_rounded_after_scaling_and_before_the_palette(tmp_path: Path) -> None:
-    """lutrgb rounds every channel between the scale and the split that feeds palettegen."""
+def test_the_palette_counts_rounded_colours_and_the_frames_mapped_keep_theirs(tmp_path: Path) -> None:
+    """lutrgb rounds every channel of the frames palettegen counts, after the split (and the
+    framestep); paletteuse maps the frames the split gives, unrounded."""
     chain = graph(argv_for(tmp_path))
-    assert chain.index("scale=") < chain.index("lutrgb=") < chain.index("split")
-    assert chain.count("floor(val/4)*4+2") == 3
+    assert chain.count("lutrgb=") == 1 and chain.count("floor(val/4)*4+2") == 3
+    stats, mapped = re.search(r"split=2\[(s\d+)\]\[(s\d+)\]", chain).groups()
+    counted = rf"\[{stats}\]framestep=step=2\[(s\d+)\];\[\1\]lutrgb=[^;]*\[(s\d+)\];\[\2\]palettegen"
+    assert re.search(counted, chain) and re.search(rf"\[{mapped}\]\[s\d+\]paletteuse", chain)
+    assert chain.index("scale=") < chain.index("split")
 
 
 def test_grain_is_damped_over_time_at_the_gifs_size_before_rgb(tmp_path: Path) -> None:
@@ -144,14 +149,15 @@ def test_one_palette_by_default_and_one_per_frame_on_request(tmp_path: Path) -> 
     assert f"palettegen=max_colors={MAX_COLORS}[" in one and MAX_COLORS < 256
     assert "diff_mode=rectangle" in one and "new=1" not in one
     # 30 s at 12 fps: the palette counts every 2nd frame; a 1 s GIF (12 frames) counts them all
-    assert re.search(rf"framestep=step={PALETTE_STEP}\[(s\d+)\];\[\1\]palettegen", one)
+    assert re.search(rf"framestep=step={PALETTE_STEP}\[(s\d+)\];\[\1\]lutrgb=[^;]*;\[s\d+\]palettegen", one)
     short = graph(argv_for(tmp_path, GifOptions(max_seconds=1)))
     assert "framestep" not in short and PALETTE_STEP_MIN_FRAMES > 12
     per_frame = build_convert_args(
         tmp_path / "in.mp4", tmp_path / "out.gif", LANDSCAPE, GifOptions(), Limits(), palette=Palette(True)
     )
     chain = graph(per_frame)
-    assert "palettegen=stats_mode=single" in chain and "new=1" in chain and "diff_mode" not in chain
+    assert f"palettegen=max_colors={PER_FRAME_COLORS}:stats_mode=single" in chain and PER_FRAME_COLORS < 256
+    assert "new=1" in chain and "diff_mode" not in chain
     assert "psnr" not in chain and per_frame[-1] == f"file:{tmp_path / 'out.gif'}"
 
 
