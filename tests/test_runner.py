@@ -95,6 +95,14 @@ def test_children_run_under_the_address_space_cap() -> None:
     assert resource.getrlimit(resource.RLIMIT_AS)[0] != MEMORY_LIMIT_BYTES
 
 
+def test_children_keep_to_two_malloc_arenas() -> None:
+    """Each child runs with MALLOC_ARENA_MAX=2: its threads' malloc arenas would reserve 64 MB of
+    the address space cap each."""
+    lines: list[str] = []
+    run(python("import os; print(os.environ.get('MALLOC_ARENA_MAX'))"), 20, lines.append)
+    assert lines == ["2"]
+
+
 def test_ffmpeg_out_of_memory_under_the_cap_is_too_much_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     """ffmpeg failing an allocation under the cap (it may even exit 0, output cut short) is TooMuchMemory."""
     monkeypatch.setattr(runner, "MEMORY_LIMIT_BYTES", 400 * 1024**2)  # room for its libraries, not frames
