@@ -1,7 +1,7 @@
 """Which ffmpeg the workers run: the static build that requirements.txt pins (imageio-ffmpeg's wheel),
 reached through a link named `ffmpeg` in the virtualenv, so `ps` and the process table call it ffmpeg.
 
-Debian 12's ffmpeg 5.1 runs every filter and both GIF encoders on one thread; ffmpeg 6.1 and later
+Debian 12's ffmpeg 5.1 runs every filter and both GIF encoders on one thread; ffmpeg 7 and later
 run each on its own, and the pinned build converts bench's corpus in about a quarter less time
 (README, Performance). ffprobe stays the system's (the wheel has none); it only reads headers.
 

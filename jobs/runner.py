@@ -39,7 +39,7 @@ STDERR_WAIT_STEP_S = 1.0  # _wait: how often a child whose stderr stays open is 
 MEMORY_LIMIT_BYTES = 2 * 1024**3
 # glibc gives each thread that contends for malloc an arena of its own, each reserving 64 MB of
 # address space (up to 8 per core): ffmpeg 9's threads made the heaviest run reserve 1.98 GB of the
-# 2 GB above, and more on a box with more cores. Two arenas: 1.50 GB, the same time (README, Performance).
+# 2 GB above, and more on a box with more cores. Two arenas: 1.50 GB, the same time (README, "Memory").
 CHILD_ENV = {"MALLOC_ARENA_MAX": "2"}
 KILL_RETRIES = 1  # a child killed by a signal runs once more; killed again, it is out of memory
 # What ffmpeg and its libraries print when an allocation fails under the limit (a thread whose stack
