@@ -34,7 +34,8 @@ def ffmpeg() -> str:
 
 
 def bundled() -> Path | None:
-    """The ffmpeg binary imageio-ffmpeg's wheel ships for this platform, if it is installed."""
+    """The ffmpeg binary imageio-ffmpeg's wheel ships for this platform, if it is installed (found
+    in its folder: the package's own get_ffmpeg_exe() runs the binary once a process to check it)."""
     spec = importlib.util.find_spec("imageio_ffmpeg")
     if spec is None or not spec.submodule_search_locations:
         return None

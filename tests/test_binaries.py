@@ -22,7 +22,7 @@ def major_version(program: str) -> int:
 
 def test_the_workers_run_the_pinned_ffmpeg_through_a_link_named_ffmpeg() -> None:
     """scripts/test.sh made the link as setup.sh does: the process is called ffmpeg in ps, and it is
-    the wheel's build (6.1 or later: filters and encoders on threads of their own), not PATH's."""
+    the wheel's build (7 or later: filters and encoders on threads of their own), not PATH's."""
     assert binaries.bundled() is not None, "requirements.txt pins imageio-ffmpeg"
     assert Path(FFMPEG) == binaries.LINK and binaries.LINK.name == "ffmpeg"
     assert binaries.LINK.resolve() == binaries.bundled().resolve()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from jobs import palettes
-from jobs.probe import MediaInfo
+from jobs.probe import MediaInfo, probe
 from jobs.recipe import (
     MAX_COLORS,
     PALETTE_STEP,
@@ -196,6 +197,25 @@ def test_a_measured_conversion_keeps_its_frames_and_the_measuring_runs_sample_th
     assert "palettegen=stats_mode=full" in chain and "palettegen=stats_mode=single" in chain
     assert all(f"psnr=stats_file={stats}" in chain for stats in files.stats)
     assert measuring[-3:] == ["-f", "null", "-"]
+
+
+@pytest.mark.parametrize("speed", [2.0, 0.5])
+@pytest.mark.parametrize("per_frame", [False, True], ids=["one-palette", "per-frame"])
+def test_a_sped_up_gifs_last_frame_is_shown_as_long_as_the_others(
+    tmp_path: Path, speed: float, per_frame: bool
+) -> None:
+    """After a speed change every frame, the last one too, is shown one frame's time (ffmpeg 9 held
+    a 2x per-frame GIF's last frame twice as long: its duration was still the source's)."""
+    src = media.make_moving_marker(tmp_path)
+    info = probe(src, Limits())
+    dst = tmp_path / "out.gif"
+    palette = Palette(per_frame=per_frame)
+    run(build_convert_args(src, dst, info, GifOptions(speed=speed), Limits(), palette=palette), 60)
+    argv = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=duration"]
+    shown = subprocess.run([*argv, "-of", "csv=p=0", str(dst)], capture_output=True, text=True, check=True)
+    delays = [int(d) for d in shown.stdout.split()]  # centiseconds, the GIF's own delays
+    frame = 100 / output_fps(info, GifOptions(speed=speed))
+    assert len(delays) >= 10 and all(abs(d - frame) < 1 for d in delays), delays
 
 
 @pytest.mark.parametrize("options", [GifOptions(speed=2.0), GifOptions(speed=0.5), GifOptions(start=59.95)])
